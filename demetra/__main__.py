@@ -1,0 +1,5 @@
+import sys
+
+from demetra.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""``python -m demetra``: the command line. Each command migrates the database first,
+prints what it did and how long it took, and exits non-zero with a one-line reason on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from demetra.config import SettingsError, load_settings
+from demetra.db.engine import DatabaseUnavailable, make_engine, safe_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _engine(args: argparse.Namespace):
+    url = args.database_url or load_settings().database_url
+    return make_engine(url)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from demetra.db.engine import current_revision
+
+    t0 = time.perf_counter()
+    engine = _engine(args)
+    print(f"Database {safe_url(engine.url)} is at revision {current_revision(engine)} "
+          f"({time.perf_counter() - t0:.2f} s)")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from demetra.seed import seed_database
+
+    engine = _engine(args)
+    report = seed_database(engine, campaigns=args.campaigns, days=args.days, seed=args.seed,
+                           end_date=args.end_date, replace=args.replace)
+    print(f"Seeded {report.rows:,} rows: {report.campaigns} campaigns, {report.start} to "
+          f"{report.end}, {report.incidents} injected incidents, in {report.seconds:.1f} s "
+          f"({report.rows / max(report.seconds, 1e-9):,.0f} rows/s) into {safe_url(engine.url)}")
+    return 0
+
+
+def cmd_truth(args: argparse.Namespace) -> int:
+    from demetra.seed import load_truth
+
+    truth = load_truth(_engine(args))
+    if truth is None:
+        raise SystemExit("error: this database holds no seeded world; run `python -m demetra seed`")
+    print(json.dumps(truth, indent=2))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from demetra.seed import campaign_row_count, seed_database
+
+    engine = _engine(args)
+    if args.demo and campaign_row_count(engine) == 0:
+        report = seed_database(engine)
+        print(f"Loaded the demo world: {report.rows:,} rows in {report.seconds:.1f} s")
+    engine.dispose()
+    env = dict(os.environ)
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+           "--server.port", str(args.port), "--server.address", args.address]
+    print(f"Demetra on http://{args.address}:{args.port} (database {safe_url(engine.url)})")
+    return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m demetra",
+        description="Demetra: AI analytics for paid advertising. Every command first brings "
+                    "the database (DATABASE_URL, default sqlite:///data/demetra.db) to the "
+                    "latest schema.")
+    parser.add_argument("--database-url", help="override DATABASE_URL for this command")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("migrate", help="create or upgrade the schema to the latest revision")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load the demo world (campaigns with known ground truth)")
+    p.add_argument("--campaigns", type=_positive, default=50, help="number of campaigns (50)")
+    p.add_argument("--days", type=_positive, default=90, help="days of history (90)")
+    p.add_argument("--seed", type=int, default=42, help="random seed: same seed, same data (42)")
+    p.add_argument("--end-date", type=_date, default=None, help="last day (default: today)")
+    p.add_argument("--replace", action="store_true",
+                   help="delete existing campaign data (and what was derived from it) first")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("truth", help="print the seeded world's ground truth as JSON")
+    p.set_defaults(func=cmd_truth)
+
+    p = sub.add_parser("serve", help="start the web app (streamlit run)")
+    p.add_argument("--demo", action="store_true", help="load the demo world if the database is empty")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--address", default="127.0.0.1")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, DatabaseUnavailable, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # SeedRefused and other one-line refusals
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

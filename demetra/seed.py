@@ -1,0 +1,95 @@
+"""Load the seeded demo world (``demetra.seed_world``) into the database, with its truth."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from demetra.db import bulk
+from demetra.db.models import SeedTruth
+
+DEFAULT_CAMPAIGNS = 50
+DEFAULT_DAYS = 90
+DEFAULT_SEED = 42
+
+# Everything derived from campaign rows goes with them on --replace; model_runs is history.
+_REPLACED_TABLES = ("predictions", "alerts", "recommendations", "ml_dashboards", "seed_truth",
+                    "channel_days", "campaign_months", "campaigns")
+
+
+class SeedRefused(RuntimeError):
+    """Seeding would mix demo rows into existing data."""
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    rows: int
+    campaigns: int
+    start: dt.date
+    end: dt.date
+    incidents: int
+    generate_seconds: float
+    write_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        return self.generate_seconds + self.write_seconds
+
+
+def campaign_row_count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM campaigns")).scalar_one()
+
+
+def seed_database(engine: sa.Engine, *, campaigns: int = DEFAULT_CAMPAIGNS,
+                  days: int = DEFAULT_DAYS, seed: int = DEFAULT_SEED,
+                  end_date: dt.date | None = None, replace: bool = False,
+                  progress: bulk.Progress | None = None) -> SeedReport:
+    """Generate the demo world and write it in one transaction.
+
+    Refuses (``SeedRefused``) when campaign rows exist, unless ``replace``.
+    """
+    from demetra.seed_world import generate_world
+
+    if campaigns < 1 or days < 1:
+        raise ValueError("--campaigns and --days must be at least 1")
+    existing = campaign_row_count(engine)
+    if existing and not replace:
+        raise SeedRefused(
+            f"the database already holds {existing:,} campaign rows; "
+            "use --replace to delete them and load the demo world instead")
+    report = lambda frac, text: progress(frac, text) if progress else None  # noqa: E731
+    report(0.0, "Generating the demo world")
+    t0 = time.perf_counter()
+    world = generate_world(campaigns=campaigns, days=days, seed=seed, end_date=end_date)
+    t1 = time.perf_counter()
+    with engine.begin() as conn:
+        if replace:
+            for table in _REPLACED_TABLES:
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+        report(0.05, f"Writing {len(world.rows):,} rows")
+        rows = bulk.insert_campaign_rows(
+            conn, world.rows,
+            progress=lambda f, text: report(0.05 + 0.85 * f, text))
+        conn.execute(sa.insert(SeedTruth).values(truth=world.truth))
+        report(0.92, "Updating statistics")
+        bulk.analyze(conn)
+    t2 = time.perf_counter()
+    report(1.0, f"Loaded {rows:,} rows")
+    truth: dict[str, Any] = world.truth
+    return SeedReport(rows=rows, campaigns=len(truth["campaigns"]),
+                      start=dt.date.fromisoformat(truth["start_date"]),
+                      end=dt.date.fromisoformat(truth["end_date"]),
+                      incidents=len(truth["incidents"]),
+                      generate_seconds=t1 - t0, write_seconds=t2 - t1)
+
+
+def load_truth(engine: sa.Engine) -> dict[str, Any] | None:
+    """The ground truth of the seeded world in the database, or None if it was not seeded."""
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(SeedTruth.truth).order_by(SeedTruth.id.desc()).limit(1)).first()
+    return None if row is None else row[0]
