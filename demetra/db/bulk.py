@@ -1,14 +1,14 @@
-"""Bulk writes to ``campaigns``: COPY on PostgreSQL, one executemany transaction on SQLite.
+"""Bulk writes to ``campaigns``: binary COPY on PostgreSQL, one executemany transaction on SQLite.
 
-roi and conversion_rate are derived here from the stored sums, so they can never disagree
-with them, and the rollups are refreshed in the same transaction.
+roi and conversion_rate are generated columns (see models), so nothing here can make them
+disagree with the sums; the rollups are refreshed in the same transaction as the rows.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
+import struct
 from collections.abc import Callable
 
 import numpy as np
@@ -16,75 +16,114 @@ import pandas as pd
 import sqlalchemy as sa
 
 from demetra.db import rollups
+from demetra.db.models import Campaign
 
-COLUMNS = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
-           "engagement", "conversions", "revenue", "conversion_rate", "roi")
+TEXT_COLUMNS = ("campaign_id", "campaign_name", "channel")
+INT_COLUMNS = ("clicks", "impressions", "engagement")
+COLUMNS = (*TEXT_COLUMNS, "date", "cost", "clicks", "impressions", "engagement", "conversions",
+           "revenue")
 
 Progress = Callable[[float, str], None]
 
-
-def with_ratios(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame with roi = revenue/cost and conversion_rate = conversions/clicks (NaN on 0)."""
-    out = df.copy()
-    cost = out["cost"].to_numpy(dtype=float)
-    clicks = out["clicks"].to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["roi"] = np.where(cost > 0, out["revenue"].to_numpy(dtype=float) / cost, np.nan)
-        out["conversion_rate"] = np.where(
-            clicks > 0, out["conversions"].to_numpy(dtype=float) / clicks, np.nan)
-    return out
+_PG_EPOCH = np.datetime64("2000-01-01", "D")
+# One binary COPY tuple after its text fields: date, cost, 3 counts, conversions, revenue,
+# each preceded by its byte length, all big-endian as the protocol wants.
+_FIXED = np.dtype([("l0", ">i4"), ("date", ">i4"), ("l1", ">i4"), ("cost", ">f8"),
+                   ("l2", ">i4"), ("clicks", ">i8"), ("l3", ">i4"), ("impressions", ">i8"),
+                   ("l4", ">i4"), ("engagement", ">i8"), ("l5", ">i4"), ("conversions", ">f8"),
+                   ("l6", ">i4"), ("revenue", ">f8")])
 
 
-def _iso_dates(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values).dt.strftime("%Y-%m-%d")
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    return pd.to_datetime(values).to_numpy().astype("datetime64[D]")
 
 
 def insert_campaign_rows(conn: sa.Connection, df: pd.DataFrame, *, chunk_rows: int = 100_000,
                          progress: Progress | None = None) -> int:
     """Insert new campaign-day rows (no upsert) and refresh the rollups for their dates.
 
-    Runs inside the caller's transaction: a failure anywhere writes nothing.
+    Runs inside the caller's transaction: a failure anywhere writes nothing. Into an empty
+    table the secondary indexes are dropped and rebuilt once, which is 3-4x faster than
+    maintaining them row by row.
     """
     if df.empty:
         return 0
-    frame = with_ratios(df)[list(COLUMNS)]
-    frame["date"] = _iso_dates(frame["date"])
+    frame = df[list(COLUMNS)]
+    days = _day_numbers(frame["date"])
     total = len(frame)
+    empty = conn.execute(sa.text("SELECT 1 FROM campaigns LIMIT 1")).first() is None
+    indexes = list(Campaign.__table__.indexes) if empty else []
+    for index in indexes:
+        index.drop(conn)
     for start in range(0, total, chunk_rows):
-        chunk = frame.iloc[start:start + chunk_rows]
+        chunk, chunk_days = frame.iloc[start:start + chunk_rows], days[start:start + chunk_rows]
         if conn.dialect.name == "postgresql":
-            _copy_chunk(conn, chunk)
+            _copy_chunk(conn, chunk, chunk_days)
         else:
-            _executemany_chunk(conn, chunk)
+            _executemany_chunk(conn, chunk, chunk_days)
         if progress:
             done = min(start + chunk_rows, total)
             progress(done / total, f"Wrote {done:,} of {total:,} rows")
-    first = dt.date.fromisoformat(frame["date"].min())
-    last = dt.date.fromisoformat(frame["date"].max())
+    if indexes and progress:
+        progress(1.0, "Building indexes")
+    for index in indexes:
+        index.create(conn)
+    first, last = (dt.date.fromisoformat(str(d)) for d in (days.min(), days.max()))
+    if progress:
+        progress(1.0, "Updating rollups")
     rollups.refresh(conn, first, last)
     return total
 
 
-def _executemany_chunk(conn: sa.Connection, chunk: pd.DataFrame) -> None:
-    # NaN must become NULL; object dtype lets None through to the driver.
-    values = chunk.astype(object).where(chunk.notna(), None)
-    rows = list(values.itertuples(index=False, name=None))
+def _executemany_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray) -> None:
+    columns = [chunk[name].tolist() for name in COLUMNS]
+    columns[COLUMNS.index("date")] = days.astype(str).tolist()
     placeholders = ", ".join("?" for _ in COLUMNS)
-    conn.exec_driver_sql(
-        f"INSERT INTO campaigns ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows)
+    # The raw sqlite3 cursor, on the same connection and so in the same transaction: the
+    # SQLAlchemy layer's per-row parameter processing costs more than the insert itself.
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO campaigns ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+            zip(*columns))
+    finally:
+        cursor.close()
 
 
-def _copy_chunk(conn: sa.Connection, chunk: pd.DataFrame) -> None:
-    buf = io.StringIO()
-    # Empty unquoted fields are NULL in COPY's csv format; names are quoted when needed.
-    chunk.to_csv(buf, index=False, header=False, na_rep="", quoting=csv.QUOTE_MINIMAL)
-    buf.seek(0)
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        cur.copy_expert(
-            f"COPY campaigns ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buf)
+def _copy_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray) -> None:
+    """COPY ... FROM STDIN (FORMAT binary): no number is ever formatted as text."""
+    n = len(chunk)
+    fixed = np.empty(n, dtype=_FIXED)
+    fixed["date"] = (days - _PG_EPOCH).astype(np.int64)
+    for i, (name, size) in enumerate((("date", 4), ("cost", 8), ("clicks", 8), ("impressions", 8),
+                                      ("engagement", 8), ("conversions", 8), ("revenue", 8))):
+        fixed[f"l{i}"] = size
+        if name != "date":
+            fixed[name] = chunk[name].to_numpy(dtype=np.int64 if name in INT_COLUMNS else float)
+    if chunk[["cost", "conversions", "revenue"]].isna().to_numpy().any():
+        raise ValueError("cost, conversions and revenue must be numbers, not empty")
+    # The text fields repeat per campaign: encode each distinct triple once.
+    keys = chunk[list(TEXT_COLUMNS)].astype(str)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    prefixes = []
+    for triple in uniques:
+        head = struct.pack(">h", len(COLUMNS))
+        for text in triple:
+            raw = text.encode()
+            head += struct.pack(">i", len(raw)) + raw
+        prefixes.append(head)
+    records = fixed.view(np.dtype((np.void, _FIXED.itemsize))).tolist()
+    body = b"".join([prefixes[c] + r for c, r in zip(codes.tolist(), records, strict=True)])
+    payload = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + body + struct.pack(">h", -1)
+    raw_conn = conn.connection.driver_connection
+    with raw_conn.cursor() as cur:
+        cur.copy_expert(f"COPY campaigns ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT binary)",
+                        io.BytesIO(payload))
 
 
 def analyze(conn: sa.Connection) -> None:
     """Refresh the planner's statistics after a bulk load (SQLite picks bad indexes without)."""
+    if conn.dialect.name == "sqlite":
+        # Sampled statistics: enough for the planner, seconds faster on millions of rows.
+        conn.exec_driver_sql("PRAGMA analysis_limit=2000")
     conn.exec_driver_sql("ANALYZE")

@@ -64,16 +64,16 @@ def upgrade() -> None:
     sa.Column('engagement', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
     sa.Column('conversions', sa.Double(), server_default=sa.text('0'), nullable=False),
     sa.Column('revenue', sa.Double(), server_default=sa.text('0'), nullable=False),
-    sa.Column('conversion_rate', sa.Double(), nullable=True),
-    sa.Column('roi', sa.Double(), nullable=True),
+    sa.Column('conversion_rate', sa.Double(), sa.Computed('CASE WHEN clicks > 0 THEN conversions / clicks END', persisted=True), nullable=True),
+    sa.Column('roi', sa.Double(), sa.Computed('CASE WHEN cost > 0 THEN revenue / cost END', persisted=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     sa.CheckConstraint('clicks >= 0 AND impressions >= 0 AND engagement >= 0', name=op.f('ck_campaigns_counts_nonnegative')),
     sa.CheckConstraint('conversions >= 0 AND revenue >= 0', name=op.f('ck_campaigns_outcomes_nonnegative')),
     sa.CheckConstraint('cost >= 0', name=op.f('ck_campaigns_cost_nonnegative')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns')),
-    sa.UniqueConstraint('campaign_id', 'date', name=op.f('uq_campaigns_campaign_id_date'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns'))
     )
+    op.create_index('uq_campaigns_campaign_id_date', 'campaigns', ['campaign_id', 'date'], unique=True)
     op.create_index('ix_campaigns_date_channel_cover', 'campaigns', ['date', 'channel', 'campaign_id', 'cost', 'revenue', 'clicks', 'impressions', 'conversions'], unique=False)
     op.create_table('channel_days',
     sa.Column('date', sa.Date(), nullable=False),
@@ -153,6 +153,7 @@ def downgrade() -> None:
     op.drop_table('ml_dashboards')
     op.drop_table('channel_days')
     op.drop_index('ix_campaigns_date_channel_cover', table_name='campaigns')
+    op.drop_index('uq_campaigns_campaign_id_date', table_name='campaigns')
     op.drop_table('campaigns')
     op.drop_index('ix_campaign_months_month_channel', table_name='campaign_months')
     op.drop_table('campaign_months')

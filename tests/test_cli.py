@@ -1,0 +1,67 @@
+"""``python -m demetra`` as a user runs it: real subprocesses against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if url:
+        env["DATABASE_URL"] = url
+    return subprocess.run([sys.executable, "-m", "demetra", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_the_commands() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for command in ("migrate", "seed", "truth", "serve"):
+        assert command in out.stdout
+
+
+def test_migrate_seed_truth_round_trip(db_url: str) -> None:
+    assert run("migrate", url=db_url).returncode == 0
+    seeded = run("seed", "--campaigns", "12", "--days", "30", "--seed", "9",
+                 "--end-date", "2026-05-31", url=db_url)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Seeded" in seeded.stdout and "rows/s" in seeded.stdout
+    truth = run("truth", url=db_url)
+    data = json.loads(truth.stdout)
+    assert set(data["channels"]["facebook"]) >= {"vmax", "half_saturation", "shape"}
+    assert len(data["campaigns"]) == 12
+    assert all(set(i) == {"campaign_id", "date", "kind"} for i in data["incidents"])
+    eng = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg2://"))
+    with eng.connect() as conn:
+        ids = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT campaign_id FROM campaigns"))}
+    eng.dispose()
+    assert ids == set(data["campaigns"])
+
+    again = run("seed", "--campaigns", "5", url=db_url)
+    assert again.returncode == 1
+    assert "already holds" in again.stderr and "--replace" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_failures_are_one_line_and_hide_the_password() -> None:
+    out = run("migrate", url="postgresql://bob:hunter2@127.0.0.1:1/ads")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "127.0.0.1:1" in lines[0] and "hunter2" not in out.stderr
+    bad = run("seed", "--campaigns", "0", url="sqlite:///:memory:")
+    assert bad.returncode == 2 and "at least 1" in bad.stderr
+    malformed = run("migrate", url="not a url")
+    assert malformed.returncode == 2 and "DATABASE_URL" in malformed.stderr
+
+
+def test_truth_on_an_unseeded_database_says_what_to_do(tmp_path) -> None:
+    out = run("truth", url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert out.returncode != 0 and "python -m demetra seed" in out.stderr
