@@ -74,6 +74,20 @@ def cmd_truth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from demetra.alerts import run_detection
+
+    engine = _engine(args)
+    report = run_detection(engine, since=args.since, until=args.until,
+                           settings=load_settings())
+    if report.error:
+        print(f"error: {report.summary()} (a system alert was left for the Alerts page)",
+              file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from demetra.seed import campaign_row_count, seed_database
 
@@ -114,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("truth", help="print the seeded world's ground truth as JSON")
     p.set_defaults(func=cmd_truth)
+
+    p = sub.add_parser("alerts", help="detect ROI drops, cost spikes, conversion drops, anomalies")
+    p.add_argument("--since", type=_date, default=None,
+                   help="first day to check (default: the last 7 days of data)")
+    p.add_argument("--until", type=_date, default=None, help="last day to check (default: newest)")
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("serve", help="start the web app (streamlit run)")
     p.add_argument("--demo", action="store_true", help="load the demo world if the database is empty")

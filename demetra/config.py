@@ -47,11 +47,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM endpoint"),
     Setting("LLM_TIMEOUT", 30.0, "Seconds to wait for the LLM before using the rules engine", float, 1, 600),
     Setting("ALERT_ROI_THRESHOLD", 1.5, "Daily ROI below this raises a roi_drop alert", float, 0, 100),
-    Setting("ALERT_COST_SPIKE_FACTOR", 2.5,
+    Setting("ALERT_COST_SPIKE_FACTOR", 2.8,
             "Daily spend above this multiple of the trailing baseline raises a cost_spike alert",
             float, 1, 100),
     Setting("ALERT_MIN_CONVERSION_RATE", 0.005,
             "Conversion rate under this floor raises a low_conversion alert", float, 0, 1),
+    Setting("ALERT_SENSITIVITY", 3.5,
+            "Robust z-score (median/IQR of the campaign's own trailing days) an alert needs; "
+            "higher means fewer alerts", float, 2, 10),
+    Setting("ALERT_BASELINE_DAYS", 14, "Trailing days that make a campaign's baseline", int, 7, 60),
+    Setting("ALERT_MIN_DAILY_SPEND", 20.0,
+            "Days with less spend than this are too small to judge", float, 0, 1_000_000),
     Setting("CACHE_TTL_SECONDS", 300, "How long the app caches query results", int, 0, 86400),
 )
 
@@ -64,8 +70,11 @@ class Settings:
     llm_model: str = "gpt-4o-mini"
     llm_timeout: float = 30.0
     alert_roi_threshold: float = 1.5
-    alert_cost_spike_factor: float = 2.5
+    alert_cost_spike_factor: float = 2.8
     alert_min_conversion_rate: float = 0.005
+    alert_sensitivity: float = 3.5
+    alert_baseline_days: int = 14
+    alert_min_daily_spend: float = 20.0
     cache_ttl_seconds: int = 300
 
     def __repr__(self) -> str:

@@ -20,7 +20,15 @@ from demetra.db.engine import (
 from demetra.db.models import Base
 
 TABLES = {"campaigns", "predictions", "recommendations", "alerts", "ml_dashboards", "model_runs",
-          "seed_truth", "channel_days", "campaign_months"}
+          "seed_truth", "channel_days", "campaign_months", "app_settings"}
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from demetra.db.engine import ROOT
+
+    return ScriptDirectory(str(ROOT / "migrations")).get_current_head()
 
 
 @pytest.mark.parametrize("given, driver", [
@@ -104,13 +112,24 @@ def test_drift_between_models_and_migrations_is_detected(engine: sa.Engine) -> N
 
 
 def test_upgrade_downgrade_upgrade_round_trip(engine: sa.Engine) -> None:
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == _head()
     downgrade(engine, "base")
     assert not (TABLES & set(sa.inspect(engine).get_table_names()))
     assert current_revision(engine) is None
     upgrade(engine)
     assert TABLES <= set(sa.inspect(engine).get_table_names())
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == _head()
+
+
+def test_upgrading_keeps_existing_rows(engine: sa.Engine) -> None:
+    downgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO alerts (alert_type, severity, message, alert_key) "
+                             "VALUES ('roi_drop', 'high', 'ROI fell', 'k1')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT message, status FROM alerts")).one()
+    assert tuple(row) == ("ROI fell", "open")
 
 
 def test_roi_and_conversion_rate_are_derived_from_the_sums(engine: sa.Engine) -> None:

@@ -173,8 +173,25 @@ class Alert(Base):
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     campaign_id: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[dt.date | None]
-    # rule + campaign + date: re-running detection over the same days adds nothing.
+    # rule + campaign (or channel) + first day: re-running detection over the same days
+    # finds the same incident and updates it instead of adding another.
     alert_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    last_seen: Mapped[dt.date | None]
+    worst_value: Mapped[float | None]
+    money_at_stake: Mapped[float | None]
+    resolved_on: Mapped[dt.date | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class AppSetting(Base):
+    """Settings changed in the app (alert thresholds, model settings); they override the defaults."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
 
 class MLDashboard(Base):
