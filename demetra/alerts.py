@@ -576,3 +576,66 @@ def _describe(exc: Exception) -> str:
         first = str(orig or exc).strip().splitlines()[0][:200]
         return f"database error ({first})"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+# -- reading and working through alerts -------------------------------------------------------
+
+@dataclass(frozen=True)
+class AlertFilter:
+    severities: tuple[str, ...] = ()      # empty = all
+    types: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    start: dt.date | None = None          # on the incident's days (first day .. last seen)
+    end: dt.date | None = None
+    unread_only: bool = False
+    status: str | None = None             # "open" / "resolved" / None for both
+
+
+def list_alerts(engine: sa.Engine, f: AlertFilter = AlertFilter(), *, limit: int = 500) -> pd.DataFrame:
+    """Alerts matching ``f``: unread first, then the most severe, then the newest."""
+    a = Alert.__table__.c
+    q = sa.select(a.id, a.alert_type, a.severity, a.channel, a.campaign_id, a.date, a.last_seen,
+                  a.status, a.message, a.metric_value, a.threshold_value, a.money_at_stake,
+                  a.is_read, a.created_at)
+    if f.severities:
+        q = q.where(a.severity.in_(f.severities))
+    if f.types:
+        q = q.where(a.alert_type.in_(f.types))
+    if f.channels:
+        q = q.where(sa.or_(a.channel.in_(f.channels), a.channel.is_(None)))
+    if f.start is not None:
+        q = q.where(sa.func.coalesce(a.last_seen, a.date) >= f.start)
+    if f.end is not None:
+        q = q.where(a.date <= f.end)
+    if f.unread_only:
+        q = q.where(a.is_read.is_(False))
+    if f.status:
+        q = q.where(a.status == f.status)
+    rank = sa.case({s: i for i, s in enumerate(SEVERITIES)}, value=a.severity, else_=0)
+    q = q.order_by(a.is_read, rank.desc(), a.date.desc(), a.id.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[
+        "id", "alert_type", "severity", "channel", "campaign_id", "date", "last_seen", "status",
+        "message", "metric_value", "threshold_value", "money_at_stake", "is_read", "created_at"])
+    for column in ("date", "last_seen"):
+        frame[column] = [None if v is None else _as_date(v) for v in frame[column]]
+    frame["is_read"] = frame["is_read"].astype(bool)
+    return frame
+
+
+def set_read(engine: sa.Engine, ids: list[int], read: bool = True) -> int:
+    """Mark alerts read (or unread); returns how many changed."""
+    if not ids:
+        return 0
+    with engine.begin() as conn:
+        result = conn.execute(sa.update(Alert).where(Alert.id.in_([int(i) for i in ids]),
+                                                     Alert.is_read.is_(not read))
+                              .values(is_read=read))
+    return result.rowcount
+
+
+def unread_count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(Alert)
+                            .where(Alert.is_read.is_(False))).scalar_one()
