@@ -41,7 +41,7 @@ def test_urls_as_people_write_them_map_to_the_installed_driver(given: str, drive
     assert normalize_url(given).drivername == driver
 
 
-@pytest.mark.parametrize("bad", ["", "nonsense", "mysql://u@h/db", "://"])
+@pytest.mark.parametrize("bad", ["", "nonsense", "mysql://u@h/db", "://", "postgresql://u:p@h:abc/db"])
 def test_malformed_or_unsupported_urls_are_refused_with_a_message(bad: str) -> None:
     with pytest.raises(SettingsError, match="DATABASE_URL"):
         normalize_url(bad)

@@ -41,7 +41,8 @@ def normalize_url(url: str | URL) -> URL:
             text = "postgresql://" + text[len("postgres://"):]
         try:
             parsed = make_url(text)
-        except ArgumentError:
+            parsed.port  # noqa: B018 - a port that is not a number fails here, not at connect
+        except (ArgumentError, ValueError):
             raise SettingsError(
                 "DATABASE_URL is not a database URL; expected sqlite:///path.db or "
                 "postgresql://user:password@host:5432/dbname"

@@ -1,0 +1,776 @@
+"""Everything the pages share, and the only module that imports Streamlit.
+
+* settings (environment first, then ``st.secrets``) and the process-wide engine
+  (``st.cache_resource``, keyed by URL; ``make_engine`` migrates it);
+* cached wrappers around ``demetra.queries`` (``st.cache_data`` keyed by the engine's URL,
+  never the ``_engine`` trick, which serves one database's rows for another);
+* the shared sidebar filters (date presets relative to the data's last day, channels);
+* formatting helpers: money, rates, ROI, with "—" for undefined values;
+* shared building blocks: page header, KPI cards, table column configs, empty state,
+  demo-data loader, CSV download.
+
+Pages (``app_pages/*.py``) only lay these out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, Any, NoReturn
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from demetra import charts, queries
+from demetra.config import CHANNEL_LABELS, CHANNELS, Settings, SettingsError, load_settings
+from demetra.db.engine import DatabaseUnavailable, make_engine, normalize_url, safe_url
+from demetra.queries import Filters
+
+CURRENCY = charts.CURRENCY
+DASH = "—"
+
+# --------------------------------------------------------------------------------------------
+# Formatting
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN and pandas' NA: values that are shown as "—"."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_money(value: Any, decimals: int | None = None) -> str:
+    """"$12,345" (whole dollars from $1,000 up), "$987.65" below; ``decimals`` forces it."""
+    if is_missing(value):
+        return DASH
+    v = float(value)
+    if decimals is None:
+        decimals = 0 if abs(v) >= 1000 else 2
+    sign = "-" if v < 0 and round(abs(v), decimals) != 0 else ""
+    return f"{sign}{CURRENCY}{abs(v):,.{decimals}f}"
+
+
+def fmt_pct(value: Any, decimals: int = 2) -> str:
+    """A fraction as a percentage: 0.0321 -> "3.21%"."""
+    if is_missing(value):
+        return DASH
+    return f"{float(value) * 100:,.{decimals}f}%"
+
+
+def fmt_roi(value: Any) -> str:
+    """Return per unit of spend: 2.4137 -> "2.41×" (1.00× is break-even)."""
+    if is_missing(value):
+        return DASH
+    return f"{float(value):,.2f}×"
+
+
+def fmt_count(value: Any) -> str:
+    """Counts with thousands separators; fractional conversions keep one decimal below 100."""
+    if is_missing(value):
+        return DASH
+    v = float(value)
+    if abs(v) >= 100 or v == int(v):
+        return f"{v:,.0f}"
+    return f"{v:,.1f}"
+
+
+def fmt_change(change: Any) -> str | None:
+    """A relative change for ``st.metric``'s delta: 0.123 -> "+12.3%"; None -> no delta."""
+    if is_missing(change) or math.isinf(float(change)):
+        return None
+    return f"{float(change) * 100:+,.1f}%"
+
+
+def fmt_date(d: dt.date, *, year: bool = True) -> str:
+    return f"{d:%b} {d.day}, {d.year}" if year else f"{d:%b} {d.day}"
+
+
+def fmt_date_range(start: dt.date, end: dt.date) -> str:
+    """"Jun 1 – Jun 30, 2026"; "Dec 1, 2025 – Jan 15, 2026"; one day: "Jun 30, 2026"."""
+    if start == end:
+        return fmt_date(end)
+    return f"{fmt_date(start, year=start.year != end.year)} – {fmt_date(end)}"
+
+
+def channel_label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, str(channel).replace("_", " ").title())
+
+
+def describe_filters(f: Filters) -> str:
+    """The active filter in words, for captions: dates, length, channels, search."""
+    days = f"{f.days} day" + ("" if f.days == 1 else "s")
+    channels = ", ".join(channel_label(c) for c in f.channels) if f.channels else "All channels"
+    text = f"{fmt_date_range(f.start, f.end)} ({days}) · {channels}"
+    if f.search:
+        text += f" · matching “{f.search}”"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Settings and engine
+
+
+def _secrets(*, report: bool = False) -> Mapping[str, Any]:
+    try:
+        return st.secrets.to_dict()
+    except FileNotFoundError as exc:
+        # StreamlitSecretNotFoundError: no secrets.toml anywhere (fine: env and defaults), or
+        # one that is not valid TOML (say so rather than silently ignoring it).
+        if report and "pars" in str(exc).lower():
+            _fatal("`.streamlit/secrets.toml` is not valid TOML",
+                   f"{exc}\n\nFix the file (see `.streamlit/secrets.toml.example`), then reload.")
+        return {}
+
+
+def settings() -> Settings:
+    """Settings from the environment, then ``st.secrets``; a bad value stops the page."""
+    try:
+        return load_settings(secrets=_secrets(report=True))
+    except SettingsError as exc:
+        _fatal("A setting has a value Demetra cannot use",
+               f"{exc}.\n\nFix it in the environment or in `.streamlit/secrets.toml` "
+               "(see `.streamlit/secrets.toml.example`), then reload the page.")
+
+
+def _cache_ttl() -> int:
+    try:
+        return load_settings(secrets=_secrets()).cache_ttl_seconds
+    except Exception:  # a bad value is reported by settings() on the page itself
+        return 300
+
+
+CACHE_TTL = _cache_ttl()
+
+
+def _fatal(title: str, body: str) -> NoReturn:
+    st.error(f"**{title}**\n\n{body}", icon=":material/error:")
+    st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises; keeps type checkers honest
+
+
+@st.cache_resource(show_spinner="Connecting to the database…", max_entries=4,
+                   on_release=lambda engine: engine.dispose())
+def _engine_for(url: str) -> sa.Engine:
+    # One engine per URL per process, shared by every session; migrated on creation.
+    return make_engine(url)
+
+
+def get_engine() -> sa.Engine:
+    """The engine for DATABASE_URL; on any problem an error that names the target (never its
+    password) and says what to check, then the page stops."""
+    url_text = settings().database_url
+    try:
+        url = normalize_url(url_text)
+    except SettingsError as exc:
+        _fatal("DATABASE_URL is malformed",
+               f"{exc}.\n\nSet DATABASE_URL in the environment or in `.streamlit/secrets.toml`, "
+               "then reload the page.")
+    shown = url.render_as_string(hide_password=True)
+    try:
+        return _engine_for(url.render_as_string(hide_password=False))
+    except DatabaseUnavailable as exc:
+        _fatal("Cannot connect to the database",
+               f"{exc}\n\nDatabase in use: `{shown}` (from DATABASE_URL).")
+    except OSError as exc:
+        _fatal("Cannot open the database",
+               f"`{shown}`: {exc.strerror or type(exc).__name__}. Check that the folder exists "
+               "and is writable, or point DATABASE_URL at another location.")
+    except sa.exc.SQLAlchemyError as exc:
+        _fatal("The database could not be prepared",
+               f"Bringing the schema of `{shown}` up to date failed ({type(exc).__name__}). "
+               "Check that the user may create tables there, or run `python -m demetra migrate` "
+               "to see the full error.")
+
+
+@contextlib.contextmanager
+def database_errors(engine: sa.Engine) -> Iterator[None]:
+    """Turn a database that stops answering mid-session into a message instead of a traceback
+    (st.stop / st.rerun pass through: they are not database errors)."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        detail = str(getattr(exc, "orig", None) or type(exc).__name__).strip().splitlines()[0]
+        if engine.url.password:
+            detail = detail.replace(str(engine.url.password), "***")
+        _fatal("The database stopped answering",
+               f"`{safe_url(engine.url)}`: {detail[:200]}.\n\nCheck that the server is running "
+               "and reachable, then reload the page.")
+
+
+def backend_name(engine: sa.Engine) -> str:
+    return {"sqlite": "SQLite", "postgresql": "PostgreSQL"}.get(engine.dialect.name,
+                                                                 engine.dialect.name)
+
+
+# --------------------------------------------------------------------------------------------
+# Cached queries. The cache key is the engine's URL (without the password) plus the arguments.
+
+_HASH = {
+    sa.Engine: lambda e: e.url.render_as_string(hide_password=True),
+    Filters: repr,  # every field, including any added later
+}
+
+
+def _cached(max_entries: int = 256) -> Callable:
+    return st.cache_data(ttl=CACHE_TTL, max_entries=max_entries, show_spinner=False,
+                         hash_funcs=_HASH)
+
+
+@_cached()
+def kpis_with_delta(engine: sa.Engine, f: Filters) -> dict[str, queries.KpiDelta]:
+    return queries.kpis_with_delta(engine, f)
+
+
+@_cached()
+def kpis(engine: sa.Engine, f: Filters) -> dict[str, Any]:
+    return queries.kpis(engine, f)
+
+
+@_cached()
+def trend(engine: sa.Engine, f: Filters, grain: str = "auto") -> pd.DataFrame:
+    return queries.trend(engine, f, grain)
+
+
+@_cached()
+def channel_breakdown(engine: sa.Engine, f: Filters) -> pd.DataFrame:
+    return queries.channel_breakdown(engine, f)
+
+
+@_cached()
+def campaign_table(engine: sa.Engine, f: Filters, sort: str = "cost", descending: bool = True,
+                   page: int = 1, page_size: int = 25) -> tuple[pd.DataFrame, int]:
+    return queries.campaign_table(engine, f, sort=sort, descending=descending, page=page,
+                                  page_size=page_size)
+
+
+@_cached()
+def top_campaigns(engine: sa.Engine, f: Filters, by: str = "roi", n: int = 5,
+                  worst: bool = False) -> pd.DataFrame:
+    return queries.top_campaigns(engine, f, by=by, n=n, worst=worst)
+
+
+@_cached()
+def campaign_history(engine: sa.Engine, campaign_id: str, start: dt.date | None = None,
+                     end: dt.date | None = None) -> pd.DataFrame:
+    return queries.campaign_history(engine, campaign_id, start, end)
+
+
+@_cached(64)
+def campaign_choices(engine: sa.Engine, f: Filters, limit: int = 200) -> list[tuple[str, str]]:
+    return queries.campaign_choices(engine, f, limit=limit)
+
+
+@_cached(16)
+def date_span(engine: sa.Engine) -> tuple[dt.date, dt.date] | None:
+    return queries.date_span(engine)
+
+
+@_cached(16)
+def data_summary(engine: sa.Engine) -> dict[str, Any]:
+    return queries.data_summary(engine)
+
+
+def clear_caches() -> None:
+    """Forget every cached query result: call after anything writes to the database."""
+    st.cache_data.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Shared sidebar filters
+
+PRESETS = ("Last 7 days", "Last 30 days", "Last 90 days", "This month", "All time", "Custom")
+DEFAULT_PRESET = "Last 30 days"
+_PRESET_DAYS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
+
+KEY_PRESET, KEY_CUSTOM, KEY_CHANNELS, KEY_ACTIVE = ("flt_period", "flt_custom", "flt_channels",
+                                                    "flt_active")
+
+
+def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates a preset stands for, counted back from the data's last day (not today, so an
+    old import still shows), never before the data's first day."""
+    if preset in _PRESET_DAYS:
+        start = last - dt.timedelta(days=_PRESET_DAYS[preset] - 1)
+    elif preset == "This month":
+        start = last.replace(day=1)
+    else:  # All time (and the default of Custom)
+        start = first
+    return max(start, first), last
+
+
+def _custom_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    default = preset_range(DEFAULT_PRESET, first, last)
+    value = st.session_state.get(KEY_CUSTOM)
+    if isinstance(value, list | tuple) and value:
+        # After loading other data the old range may fall outside the new span: clamp it
+        # (keeping a half-picked range half-picked).
+        clamped = tuple(min(max(d, first), last) for d in value)
+        if clamped != tuple(value):
+            st.session_state[KEY_CUSTOM] = clamped
+    else:
+        st.session_state[KEY_CUSTOM] = default
+    picked = st.date_input("Dates", key=KEY_CUSTOM, min_value=first, max_value=last,
+                           format="YYYY-MM-DD", help="Pick the first and the last day")
+    if isinstance(picked, list | tuple):
+        if len(picked) == 0:
+            return default
+        # While the second click is pending the range has one day.
+        return picked[0], picked[-1]
+    return picked, picked
+
+
+def sidebar_filters(engine: sa.Engine) -> Filters | None:
+    """Draw the shared filters in the sidebar and return them (None: no data yet).
+
+    The widgets live in the entry script, so their keys hold across pages.
+    """
+    span = date_span(engine)
+    with st.sidebar:
+        if span is None:
+            st.session_state[KEY_ACTIVE] = None
+            st.caption(":material/info: No campaign data yet. Load the demo world on any page.")
+            return None
+        first, last = span
+        st.markdown("**Filters**")
+        st.session_state.setdefault(KEY_PRESET, DEFAULT_PRESET)
+        preset = st.selectbox("Period", PRESETS, key=KEY_PRESET,
+                              help=f"Counted back from the last day with data ({fmt_date(last)})")
+        if preset == "Custom":
+            start, end = _custom_range(first, last)
+        else:
+            start, end = preset_range(preset, first, last)
+        options = list(CHANNELS) + [c for c in data_summary(engine)["channels"] if c not in CHANNELS]
+        chosen = [c for c in st.session_state.get(KEY_CHANNELS, []) if c in options]
+        st.session_state[KEY_CHANNELS] = chosen
+        channels = st.multiselect("Channels", options, key=KEY_CHANNELS, format_func=channel_label,
+                                  placeholder="All channels")
+        f = Filters(start, end, tuple(channels))
+        st.caption(f":material/calendar_month: {fmt_date_range(start, end)} · {f.days} days")
+        st.divider()
+        st.caption(f":material/database: {backend_name(engine)} · data from "
+                   f"{fmt_date_range(first, last)}")
+    st.session_state[KEY_ACTIVE] = f
+    return f
+
+
+def active_filters() -> Filters | None:
+    """The filters the sidebar set in this run (None when the database has no data)."""
+    return st.session_state.get(KEY_ACTIVE)
+
+
+# --------------------------------------------------------------------------------------------
+# Page building blocks
+
+_MARK = ('<rect x="0" y="2" width="36" height="36" rx="9" fill="#0F766E"/>'
+         '<rect x="8" y="22" width="5" height="10" rx="1.5" fill="#fff" fill-opacity=".7"/>'
+         '<rect x="15.5" y="16" width="5" height="16" rx="1.5" fill="#fff" fill-opacity=".85"/>'
+         '<rect x="23" y="9" width="5" height="23" rx="1.5" fill="#fff"/>')
+LOGO = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 150 40" width="150" height="40">'
+        + _MARK + '<text x="46" y="28.5" font-family="Source Sans Pro, Segoe UI, Helvetica, '
+        'Arial, sans-serif" font-size="23" font-weight="700" fill="#1F2937">Demetra</text></svg>')
+ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 36 40" width="36" height="40">'
+        + _MARK + "</svg>")
+
+
+def logo() -> None:
+    st.logo(LOGO, size="large", icon_image=ICON)
+
+
+
+def page_header(title: str, f: Filters | None, icon: str | None = None,
+                subtitle: str | None = None) -> None:
+    st.title(f"{icon} {title}" if icon else title, anchor=False)
+    if f is not None:
+        st.caption(f":material/filter_alt: {describe_filters(f)}"
+                   + (f" · {subtitle}" if subtitle else ""))
+    elif subtitle:
+        st.caption(subtitle)
+
+
+def flash() -> None:
+    """Show (once) the message a write left for the next run."""
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.toast(message, icon=":material/check_circle:")
+
+
+# label, KPI key, formatter, delta colour (cost-type metrics: a rise is bad)
+KPI_CARDS: tuple[tuple[str, str, Callable[[Any], str], str, str], ...] = (
+    ("Spend", "cost", fmt_money, "off", "Total ad spend in the period"),
+    ("Revenue", "revenue", fmt_money, "normal", "Conversion value reported by the platforms"),
+    ("ROI", "roi", fmt_roi, "normal", "Revenue ÷ spend; 1.00× is break-even"),
+    ("Conversions", "conversions", fmt_count, "normal", "Conversions (platforms report fractions)"),
+    ("CTR", "ctr", fmt_pct, "normal", "Clicks ÷ impressions"),
+    ("Conversion rate", "conversion_rate", fmt_pct, "normal", "Conversions ÷ clicks"),
+    ("CPC", "cpc", lambda v: fmt_money(v, 2), "inverse", "Cost per click: spend ÷ clicks"),
+    ("CPA", "cpa", lambda v: fmt_money(v, 2), "inverse", "Cost per acquisition: spend ÷ conversions"),
+)
+_RATIO_PARTS = {"roi": ("revenue", "cost"), "ctr": ("clicks", "impressions"),
+                "conversion_rate": ("conversions", "clicks"), "cpc": ("cost", "clicks"),
+                "cpa": ("cost", "conversions")}
+
+
+def _sparklines(trend_df: pd.DataFrame) -> dict[str, list[float | None]]:
+    """Per-period series of each KPI for the cards' sparklines (ratios of per-period sums)."""
+    if trend_df.empty:
+        return {}
+    sums = trend_df.groupby("period", sort=True)[
+        ["cost", "revenue", "clicks", "impressions", "conversions"]].sum()
+    out: dict[str, list[float | None]] = {k: sums[k].astype(float).tolist()
+                                          for k in ("cost", "revenue", "conversions")}
+    for key, (num, den) in _RATIO_PARTS.items():
+        ratio = sums[num].astype(float) / sums[den].astype(float).where(sums[den] != 0)
+        out[key] = [None if is_missing(v) else float(v) for v in ratio]
+    return out
+
+
+def kpi_cards(engine: sa.Engine, f: Filters) -> None:
+    """Eight KPI cards in two rows, each with its change against the previous period."""
+    values = kpis_with_delta(engine, f)
+    prev = f.previous()
+    spark = _sparklines(trend(engine, f))
+    description = f"vs. prior {f.days} days"
+    for row in (KPI_CARDS[:4], KPI_CARDS[4:]):
+        for col, (label, key, fmt, colour, help_text) in zip(st.columns(len(row)), row, strict=True):
+            kd = values[key]
+            with col:
+                st.metric(
+                    label, fmt(kd.value), delta=fmt_change(kd.change), delta_color=colour,
+                    delta_description=description if kd.change is not None else None,
+                    help=f"{help_text}. Previous period ({fmt_date_range(prev.start, prev.end)}): "
+                         f"{fmt(kd.previous)}.",
+                    border=True, chart_data=spark.get(key) if len(spark.get(key, [])) > 1 else None,
+                    chart_type="area" if key in ("cost", "revenue", "conversions") else "line",
+                )
+
+
+def _money_col(label: str, cents: bool = False, help: str | None = None) -> Any:
+    return st.column_config.NumberColumn(label, format="dollar", step=0.01 if cents else 1,
+                                         help=help)
+
+
+def campaign_column_config() -> dict[str, Any]:
+    cc = st.column_config
+    return {
+        "campaign_name": cc.TextColumn("Campaign", width="medium"),
+        "campaign_id": cc.TextColumn("ID"),
+        "channel": cc.TextColumn("Channel"),
+        "days": cc.NumberColumn("Days", format="%d", help="Days with data in the range"),
+        "cost": _money_col("Spend"),
+        "revenue": _money_col("Revenue"),
+        "roi": cc.NumberColumn("ROI", format="%.2f×", help="Revenue ÷ spend; 1.00× is break-even"),
+        "conversions": cc.NumberColumn("Conv.", format="localized", help="Conversions"),
+        "clicks": cc.NumberColumn("Clicks", format="localized"),
+        "impressions": cc.NumberColumn("Impr.", format="compact", help="Impressions"),
+        # Rates arrive as percentage points (for_display), so every row shows two decimals.
+        "ctr": cc.NumberColumn("CTR", format="%.2f%%", help="Clicks ÷ impressions"),
+        "conversion_rate": cc.NumberColumn("Conv. rate", format="%.2f%%",
+                                           help="Conversions ÷ clicks"),
+        "cpc": _money_col("CPC", cents=True, help="Spend ÷ clicks"),
+        "cpa": _money_col("CPA", cents=True, help="Spend ÷ conversions"),
+        "first_date": cc.DateColumn("First day", format="MMM D"),
+        "last_date": cc.DateColumn("Last day", format="MMM D"),
+        "share_of_cost": cc.ProgressColumn("Share of spend", format="percent", min_value=0,
+                                           max_value=1),
+        "campaigns": cc.NumberColumn("Campaigns", format="%d"),
+    }
+
+
+def for_display(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns a table shows, with channel labels and whole conversions."""
+    out = df[columns].copy()
+    if "channel" in out:
+        out["channel"] = out["channel"].map(channel_label)
+    if "conversions" in out:
+        out["conversions"] = out["conversions"].round(0)
+    for rate in ("ctr", "conversion_rate"):
+        if rate in out:
+            out[rate] = out[rate] * 100
+    return out
+
+
+def table(df: pd.DataFrame, columns: list[str], *, height: int | str = "auto",
+          key: str | None = None, wide_names: bool = False) -> None:
+    if df.empty:
+        st.caption("Nothing to show for this selection.")
+        return
+    config = campaign_column_config()
+    if wide_names:
+        config["campaign_name"] = st.column_config.TextColumn("Campaign", width="large")
+    st.dataframe(for_display(df, columns), column_config=config, hide_index=True,
+                 width="stretch", height=height, key=key)
+
+
+# --------------------------------------------------------------------------------------------
+# Empty state, demo data, download
+
+
+def load_demo(engine: sa.Engine, *, replace: bool = False, campaigns: int | None = None,
+              days: int | None = None) -> None:
+    """Load the demo world with a progress bar, then clear the caches and rerun."""
+    from demetra.seed import DEFAULT_CAMPAIGNS, DEFAULT_DAYS, SeedRefused, seed_database
+
+    campaigns = campaigns or DEFAULT_CAMPAIGNS
+    days = days or DEFAULT_DAYS
+    with st.status(f"Loading the demo world ({campaigns} campaigns × {days} days)…",
+                   expanded=True) as status:
+        bar = st.progress(0.0, text="Starting")
+
+        def progress(fraction: float, text: str) -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
+
+        try:
+            report = seed_database(engine, campaigns=campaigns, days=days, replace=replace,
+                                   progress=progress)
+        except SeedRefused as exc:
+            status.update(label="Nothing was loaded", state="error")
+            st.error(f"{str(exc)[0].upper()}{str(exc)[1:]}. Tick “Replace the existing data” "
+                     "on the Data page to load the demo world instead.")
+            return
+        except sa.exc.SQLAlchemyError as exc:
+            status.update(label="Nothing was loaded", state="error")
+            st.error(f"Writing to {safe_url(engine.url)} failed ({type(exc).__name__}); the "
+                     "database is unchanged. Check that it is writable and has free space.")
+            return
+        status.update(label=f"Loaded {report.rows:,} rows", state="complete")
+    clear_caches()
+    st.session_state["_flash"] = (f"Demo world loaded: {report.rows:,} rows, {report.campaigns} "
+                                  f"campaigns, {fmt_date_range(report.start, report.end)}.")
+    st.rerun()
+
+
+def empty_state(engine: sa.Engine) -> NoReturn:
+    """The page for a database without campaign data: say so and offer the demo world."""
+    with st.container(border=True):
+        st.subheader(":material/rocket_launch: No campaign data yet", anchor=False)
+        st.markdown(
+            f"Demetra is connected to **{backend_name(engine)}** (`{safe_url(engine.url)}`), "
+            "but it holds no campaign rows yet.\n\n"
+            "Load the **demo world** to look around: 50 campaigns on six channels over the last "
+            "90 days, with realistic seasonality, diminishing returns and a few injected "
+            "incidents. Or point `DATABASE_URL` at a database that has your data.")
+        if st.button("Load demo data", type="primary", icon=":material/play_arrow:",
+                     key="empty_load_demo"):
+            load_demo(engine)
+    st.stop()
+    raise AssertionError("unreachable")
+
+
+def require_filters(engine: sa.Engine) -> Filters:
+    """The active filters, or the empty state (and stop) when there is no data."""
+    f = active_filters()
+    if f is None:
+        empty_state(engine)
+    return f
+
+
+def csv_file_name(f: Filters) -> str:
+    channels = "-".join(f.channels) if f.channels else "all-channels"
+    if len(channels) > 60:
+        channels = f"{len(f.channels)}-channels"
+    return f"demetra_campaigns_{f.start.isoformat()}_{f.end.isoformat()}_{channels}.csv"
+
+
+def csv_export(engine: sa.Engine, f: Filters) -> Callable[[], IO[bytes]]:
+    """A callable for ``st.download_button``: runs only when clicked, streams the rows to a
+    temporary file chunk by chunk, and hands Streamlit the open file (it reads it once)."""
+
+    def build() -> IO[bytes]:
+        with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as tmp:
+            for chunk in queries.export_csv(engine, f):
+                tmp.write(chunk)
+        handle = open(tmp.name, "rb")  # Streamlit reads it once and drops it
+        os.unlink(tmp.name)  # the open handle keeps the data until it is closed
+        return handle
+
+    return build
+
+
+def with_search(f: Filters, search: str) -> Filters:
+    return dataclasses.replace(f, search=search or "")
+
+
+def ranking_note(engine: sa.Engine, f: Filters) -> str:
+    """Which campaigns the best/worst lists consider (the minimum-spend guard), in words."""
+    k = kpis(engine, f)
+    share = queries.DEFAULT_MIN_SHARE
+    if not k["campaigns"]:
+        return "No campaigns ran in this period."
+    floor = k["cost"] / k["campaigns"] * share
+    return (f"Only campaigns that spent at least {fmt_money(floor)} in the period "
+            f"({share:.0%} of the average campaign's spend) are ranked, so a lucky sale on a "
+            "tiny budget cannot top the list.")
+
+
+# --------------------------------------------------------------------------------------------
+# Campaigns page state (page widget keys are dropped when the user navigates away, so the
+# values that should survive are mirrored to plain keys)
+
+SORTS: dict[str, str] = {
+    "cost": "Spend", "revenue": "Revenue", "roi": "ROI", "conversions": "Conversions",
+    "cpa": "CPA", "cpc": "CPC", "ctr": "CTR", "conversion_rate": "Conversion rate",
+    "clicks": "Clicks", "campaign_name": "Name",
+}
+PAGE_SIZES = (25, 50, 100)
+
+
+def remember(widget_key: str, store_key: str, *, reset_page: bool = True) -> Callable[[], None]:
+    """An on_change callback that mirrors a page widget into a key that survives navigation."""
+
+    def callback() -> None:
+        st.session_state[store_key] = st.session_state[widget_key]
+        if reset_page:
+            st.session_state["cmp_page"] = 1
+
+    return callback
+
+
+def restore(widget_key: str, store_key: str, default: Any) -> None:
+    """Put the remembered value back into a page widget's key before it is drawn."""
+    if widget_key not in st.session_state:
+        st.session_state[widget_key] = st.session_state.get(store_key, default)
+
+
+def set_page(page: int) -> None:
+    st.session_state["cmp_page"] = max(1, int(page))
+
+
+def campaign_kpis(history: pd.DataFrame) -> None:
+    """KPI cards for one campaign's days in the range (ratios of the summed days)."""
+    cost, revenue = float(history["cost"].sum()), float(history["revenue"].sum())
+    conversions, clicks = float(history["conversions"].sum()), int(history["clicks"].sum())
+    impressions = int(history["impressions"].sum())
+    cards = (
+        ("Spend", fmt_money(cost)),
+        ("Revenue", fmt_money(revenue)),
+        ("ROI", fmt_roi(revenue / cost if cost else None)),
+        ("Conversions", fmt_count(conversions)),
+        ("CPA", fmt_money(cost / conversions if conversions else None, 2)),
+        ("CPC", fmt_money(cost / clicks if clicks else None, 2)),
+        ("CTR", fmt_pct(clicks / impressions if impressions else None)),
+        ("Conversion rate", fmt_pct(conversions / clicks if clicks else None)),
+    )
+    for row in (cards[:4], cards[4:]):
+        for col, (label, value) in zip(st.columns(len(row)), row, strict=True):
+            col.metric(label, value, border=True)
+
+
+TABLE_LABELS = {
+    "campaigns": "Campaign rows (campaign × day)", "predictions": "ROI predictions",
+    "recommendations": "Recommendations", "alerts": "Alerts", "ml_dashboards": "Saved charts",
+    "model_runs": "Model trainings",
+}
+
+
+def database_overview(engine: sa.Engine) -> dict[str, Any]:
+    """The Data page's "what is in the database" panel; returns the summary it showed."""
+    summary = data_summary(engine)
+    first, last = summary["first_date"], summary["last_date"]
+    cols = st.columns(4)
+    cols[0].metric("Backend", backend_name(engine), border=True)
+    cols[1].metric("Campaign rows", fmt_count(summary["rows"]), border=True,
+                   help="One row per campaign per day")
+    cols[2].metric("Campaigns", fmt_count(summary["campaigns"]), border=True)
+    cols[3].metric("Days covered", fmt_count((last - first).days + 1) if first else DASH,
+                   border=True,
+                   help=f"{fmt_date_range(first, last)}" if first else "No data yet")
+    left, right = st.columns([1, 1])
+    with left:
+        counts = pd.DataFrame({"Table": [TABLE_LABELS.get(t, t) for t in summary["tables"]],
+                               "Rows": list(summary["tables"].values())})
+        st.dataframe(counts, hide_index=True, width="stretch",
+                     column_config={"Rows": st.column_config.NumberColumn(format="localized")})
+    with right:
+        st.markdown(f"**Database in use:** `{safe_url(engine.url)}`")
+        st.caption("Set by DATABASE_URL in the environment or `.streamlit/secrets.toml`.")
+        st.markdown(f"**Date span:** {fmt_date_range(first, last) if first else DASH}")
+        labels = [channel_label(c) for c in summary["channels"]]
+        st.markdown("**Channels:** " + (" ".join(f":primary-badge[{x}]" for x in labels)
+                                        if labels else DASH))
+    return summary
+
+
+def demo_loader(engine: sa.Engine, rows: int) -> None:
+    """Load the demo world from the Data page: a size choice, and a confirmation to replace
+    existing data."""
+    from demetra.seed import DEFAULT_CAMPAIGNS, DEFAULT_DAYS
+
+    a, b, _ = st.columns([1, 1, 2])
+    campaigns = a.number_input("Campaigns", min_value=1, max_value=5000, value=DEFAULT_CAMPAIGNS,
+                               step=10, key="data_demo_campaigns")
+    days = b.number_input("Days (ending today)", min_value=1, max_value=1095, value=DEFAULT_DAYS,
+                          step=30, key="data_demo_days")
+    replace = False
+    if rows:
+        st.warning(f"The database already holds {rows:,} campaign rows. Loading the demo world "
+                   "deletes them, with their predictions, alerts, recommendations and saved "
+                   "charts.", icon=":material/warning:")
+        replace = st.checkbox("Replace the existing data", key="data_replace")
+    if st.button("Load demo data", type="primary", icon=":material/play_arrow:",
+                 key="data_load_demo", disabled=bool(rows) and not replace):
+        load_demo(engine, replace=replace, campaigns=int(campaigns), days=int(days))
+
+
+# --------------------------------------------------------------------------------------------
+# Alerts
+
+SEVERITY_BADGES = {"critical": ":red-badge[Critical]", "high": ":orange-badge[High]",
+                   "medium": ":yellow-badge[Medium]", "low": ":gray-badge[Low]"}
+ALERT_TYPE_LABELS = {"roi_drop": "ROI drop", "cost_spike": "Cost spike",
+                     "low_conversion": "Low conversion", "anomaly": "Anomaly",
+                     "system": "System"}
+ALERT_COLUMNS = {
+    "Read": st.column_config.CheckboxColumn("Read", width="small"),
+    "Severity": st.column_config.TextColumn("Severity", width="small"),
+    "What happened": st.column_config.TextColumn("What happened", width="large"),
+    "At stake": st.column_config.NumberColumn(
+        "At stake", format=f"{CURRENCY}%,.0f",
+        help="Money the incident cost: revenue below baseline, or spend above it"),
+    "From": st.column_config.DateColumn("From", format="MMM D"),
+    "Last seen": st.column_config.DateColumn("Last seen", format="MMM D"),
+}
+
+
+def alert_type_label(kind: str) -> str:
+    return ALERT_TYPE_LABELS.get(kind, kind)
+
+
+def alerts_for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The alert list as the table shows it: badges, labels, money."""
+    return pd.DataFrame({
+        "Read": df["is_read"],
+        "Severity": df["severity"].str.capitalize(),
+        "Type": df["alert_type"].map(alert_type_label),
+        "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else DASH),
+        "What happened": df["message"],
+        "At stake": df["money_at_stake"],
+        "From": df["date"],
+        "Last seen": df["last_seen"],
+        "Status": df["status"].str.capitalize(),
+    })
+
+
+def open_system_alerts(engine: sa.Engine) -> pd.DataFrame:
+    from demetra import alerts
+
+    return alerts.list_alerts(engine, alerts.AlertFilter(types=("system",), unread_only=True,
+                                                         status="open"), limit=3)
+
+
+def alerts_page_title(engine: sa.Engine) -> str:
+    """"Alerts (3)" while there are unread alerts: the count shows in the navigation."""
+    from demetra import alerts
+
+    with database_errors(engine):
+        n = alerts.unread_count(engine)
+    return f"Alerts ({n:,})" if n else "Alerts"

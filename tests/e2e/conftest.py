@@ -1,0 +1,112 @@
+"""Browser end-to-end fixtures: ``streamlit run`` on a free loopback port against a seeded SQLite
+file, and Debian's Chromium driven by Playwright (never ``playwright install``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demetra.config import SETTINGS
+
+ROOT = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SEED_END = dt.date(2026, 6, 30)
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
+
+def no_browser(reason: str) -> None:
+    """In CI a missing browser is a failure (the test must run there); elsewhere a skip."""
+    if IN_CI:
+        pytest.fail(f"browser test cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback only
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit did not answer {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from demetra.db import make_engine
+    from demetra.seed import seed_database
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'demetra.db'}"
+    engine = make_engine(url)
+    seed_database(engine, end_date=SEED_END)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def server(seeded_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {k: v for k, v in os.environ.items() if k not in {s.name for s in SETTINGS}}
+    env["DATABASE_URL"] = seeded_sqlite_url
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+             "--server.headless", "true", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_healthy(f"{base}/_stcore/health", proc, log)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        no_browser("playwright is not installed; pip install -r requirements-dev.txt")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None and Path("/usr/bin/chromium").exists():
+        executable = "/usr/bin/chromium"
+    if executable is None:
+        no_browser("chromium not found; apt-get install chromium")
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        except Error as exc:
+            no_browser(f"chromium at {executable} did not start: {str(exc).splitlines()[0]}")
+        yield b
+        b.close()

@@ -1,0 +1,82 @@
+"""The Alerts page through the entry script: detection from the page, filters, mark read,
+the unread count in the navigation, settings validation."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from demetra import alerts, ui
+from tests.test_app import _isolated, start  # noqa: F401 - the autouse fixture isolates settings
+
+PAGE = "app_pages/alerts.py"
+
+
+def _unread(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM alerts WHERE is_read = :f"),
+                            {"f": False}).scalar_one()
+
+
+def test_run_detection_filters_and_mark_read(seeded_engine: sa.Engine, db_url: str) -> None:
+    at = start(db_url)
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert any(i.value.startswith("No alerts.") for i in at.info)
+
+    at.button(key="alr_run").click().run()
+    assert not at.exception and not at.error
+    with seeded_engine.connect() as conn:
+        raised = conn.execute(sa.text("SELECT COUNT(*) FROM alerts")).scalar_one()
+    assert raised > 0
+    assert ui.alerts_page_title(seeded_engine) == f"Alerts ({raised})"  # the navigation's title
+
+    at.toggle(key="alr_period").set_value(False).run()
+    table = at.dataframe[0].value
+    assert len(table) == raised
+    # Unread first, then the most severe.
+    order = ["critical", "high", "medium", "low"]
+    ranks = [order.index(s.lower()) for s in table["Severity"]]
+    assert ranks == sorted(ranks)
+
+    at.multiselect(key="alr_sev").set_value(["low"]).run()
+    low = at.dataframe[0].value if at.dataframe else None
+    with seeded_engine.connect() as conn:
+        n_low = conn.execute(sa.text("SELECT COUNT(*) FROM alerts WHERE severity = 'low'")).scalar_one()
+    assert (0 if low is None else len(low)) == n_low
+    at.multiselect(key="alr_sev").set_value([]).run()
+
+    at.button(key="alr_mark_read").click().run()
+    assert _unread(seeded_engine) == 0
+    at.toggle(key="alr_unread").set_value(True).run()
+    assert not at.dataframe
+    assert any("No alerts match" in i.value for i in at.info)
+    assert ui.alerts_page_title(seeded_engine) == "Alerts"
+
+    at.toggle(key="alr_unread").set_value(False).run()
+    at.button(key="alr_mark_unread").click().run()
+    assert _unread(seeded_engine) == raised
+
+
+def test_settings_refuse_values_out_of_range(seeded_engine: sa.Engine, db_url: str) -> None:
+    at = start(db_url)
+    at.switch_page(PAGE).run()
+    # Form widgets are sent with the submit click, in the same run.
+    at.number_input(key="alr_set_baseline_days").set_value(3)
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert any("between 7 and 60" in e.value for e in at.error)
+    assert alerts.load_alert_settings(seeded_engine).baseline_days == 14
+
+    at.number_input(key="alr_set_baseline_days").set_value(21)
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.error
+    assert alerts.load_alert_settings(seeded_engine).baseline_days == 21
+
+
+def test_a_failed_detection_run_shows_on_the_page(seeded_engine: sa.Engine, db_url: str) -> None:
+    with seeded_engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO alerts (alert_type, severity, message, alert_key, status,"
+                             " is_read) VALUES ('system', 'high', 'Alert detection failed: "
+                             "database error (disk full)', 'system:x', 'open', :f)"), {"f": False})
+    at = start(db_url)
+    at.switch_page(PAGE).run()
+    assert any("disk full" in e.value for e in at.error)
