@@ -21,6 +21,7 @@ day, so re-running over the same days changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 import math
 import time
@@ -46,6 +47,7 @@ _RELATIVE_DROP = 0.6       # ROI below this share of its baseline counts as a dr
 _CONVERSION_DROP = 0.5     # conversion rate below this share of baseline counts as a drop
 # Below this many expected conversions a day, a bad day is indistinguishable from chance.
 _MIN_EXPECTED_CONVERSIONS = 15.0
+_READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 
 
 @dataclass(frozen=True)
@@ -160,29 +162,35 @@ def _trailing_sum(values: np.ndarray, pos: np.ndarray, window: int) -> np.ndarra
     return cum[idx] - cum[lo]
 
 
+def _rolling(frame: pd.DataFrame, column: str, window: int) -> tuple[Any, np.ndarray]:
+    """A rolling window over ``column`` within each group, and for each row the position of
+    the window that holds the rows before it.
+
+    Each group's rows are laid out after ``window`` empty (NaN) slots, which a rolling window
+    does not count, so a plain rolling never reaches into the previous group: the same numbers
+    as a groupby-rolling without its per-group overhead (seconds on a million rows)."""
+    idx = np.arange(len(frame)) + (frame["_group"].to_numpy() + 1) * window
+    padded = np.full(int(idx[-1]) + 1, np.nan)
+    padded[idx] = frame[column].to_numpy(float)
+    # The window that ends one slot before a row holds the rows before it (only empty
+    # slots for a group's first row): today's baseline is built from the days before it.
+    return pd.Series(padded).rolling(window, min_periods=_MIN_HISTORY), idx - 1
+
+
 def _trailing_quantiles(frame: pd.DataFrame, column: str, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Median (over ``window`` rows) and IQR/1.349, a robust sigma (over twice as many: a
     spread from two weeks of days is itself too noisy), of the rows before each row."""
-    grouped = frame.groupby("_group", sort=False)[column]
-    med = grouped.rolling(window, min_periods=_MIN_HISTORY).median().to_numpy()
-    wide = grouped.rolling(2 * window, min_periods=_MIN_HISTORY)
-    spread = (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy()) / 1.349
-    # Shift by one row inside each group: today's baseline is built from the days before it.
-    prev_med, prev_spread = np.full(len(med), np.nan), np.full(len(med), np.nan)
-    prev_med[1:], prev_spread[1:] = med[:-1], spread[:-1]
-    first = frame["_pos"].to_numpy() == 0
-    prev_med[first], prev_spread[first] = np.nan, np.nan
-    return prev_med, prev_spread
+    rolling, before = _rolling(frame, column, window)
+    med = rolling.median().to_numpy()[before]
+    wide, before = _rolling(frame, column, 2 * window)
+    spread = (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
+    return med, spread
 
 
 def _trailing_median(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
     """Median of the ``window`` rows before each row of its group (NaN with too few)."""
-    med = (frame.groupby("_group", sort=False)[column]
-           .rolling(window, min_periods=_MIN_HISTORY).median().to_numpy())
-    prev = np.full(len(med), np.nan)
-    prev[1:] = med[:-1]
-    prev[frame["_pos"].to_numpy() == 0] = np.nan
-    return prev
+    rolling, before = _rolling(frame, column, window)
+    return rolling.median().to_numpy()[before]
 
 
 def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
@@ -192,8 +200,9 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         return pd.DataFrame()
     frame = frame.reset_index(drop=True)
     w = int(cfg.baseline_days)
-    keys = frame["key"].to_numpy(dtype=object)
-    codes = pd.factorize(keys)[0]
+    # Keys and channels as codes: a million Python strings cost more than the rules.
+    codes, key_names = pd.factorize(frame["key"])
+    key_names = np.asarray(key_names, dtype=object)
     pos, _ = _group_positions(codes)
     frame["_pos"] = pos
     frame["_group"] = codes
@@ -235,8 +244,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     enough = (pos >= _MIN_HISTORY) & (cost >= cfg.min_daily_spend)
     with np.errstate(invalid="ignore"):
         busy = enough & (expected_conv >= _MIN_EXPECTED_CONVERSIONS)
-    channels = frame["channel"].to_numpy(dtype=object)
-    ch_codes, ch_names = pd.factorize(channels)
+    ch_codes, ch_names = pd.factorize(frame["channel"])
     thresholds = np.array([cfg.roi_threshold_for(c) for c in ch_names], dtype=float)[ch_codes]
     out: list[pd.DataFrame] = []
 
@@ -249,7 +257,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         names = np.full(len(cost), rule) if metric_name is None else metric_name
         out.append(pd.DataFrame({
             "metric": names[mask],
-            "rule": rule, "key": keys[mask], "channel": channels[mask],
+            "rule": rule, "key": key_names[codes[mask]],
+            "channel": np.asarray(ch_names, dtype=object)[ch_codes[mask]],
             "date": frame["date"].to_numpy()[mask], "metric_value": metric[mask],
             "threshold_value": threshold[mask], "baseline": _baseline_for(rule)[mask],
             "money": np.nan_to_num(money[mask]), "deviation": np.abs(dev[mask]),
@@ -321,21 +330,40 @@ def _severity(b: pd.DataFrame, sens: float) -> np.ndarray:
 
 def _read(conn: sa.Connection, sql: str, start: dt.date, end: dt.date,
           columns: list[str]) -> pd.DataFrame:
-    """The rows of ``sql`` (with :s and :e for the date range), straight from the driver's
-    cursor on the same connection: on a million rows SQLAlchemy's per-row processing costs
-    more than the query itself."""
-    params: dict[str, Any] = {"s": start, "e": end}
-    if conn.dialect.name == "postgresql":
-        sql = sql.replace(":s", "%(s)s").replace(":e", "%(e)s")
-    else:
-        params = {k: v.isoformat() for k, v in params.items()}
+    """The rows of ``sql`` (with :s and :e for the date range), straight from the driver on
+    the same connection: on a million rows SQLAlchemy's per-row processing costs more than
+    the query itself. Text columns (key, channel, date) as strings, the rest as floats."""
+    text = ("key", "channel", "date")
+    dtypes = {c: "str" if c in text else float for c in columns}
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        if conn.dialect.name == "postgresql":
+            # COPY to CSV, parsed by pandas' C reader: 3x faster than Python tuples. ISO
+            # dates and shortest exact floats, whatever the server's defaults.
+            cursor.execute("SET LOCAL DateStyle TO ISO; SET LOCAL extra_float_digits TO 3")
+            query = cursor.mogrify(sql.replace(":s", "%(s)s").replace(":e", "%(e)s"),
+                                   {"s": start, "e": end}).decode()
+            buffer = io.BytesIO()
+            cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", buffer)
+            if buffer.tell() == 0:
+                return pd.DataFrame({c: pd.Series([], dtype=k) for c, k in dtypes.items()})
+            buffer.seek(0)
+            return pd.read_csv(buffer, header=None, names=columns, dtype=dtypes,
+                               na_filter=False)
+        cursor.execute(sql, {"s": start.isoformat(), "e": end.isoformat()})
+        # In chunks through a structured array: several times faster than a DataFrame of
+        # tuples, and a million rows are never all Python objects at once.
+        layout = np.dtype([(c, object if c in text else float) for c in columns])
+        chunks = []
+        while rows := cursor.fetchmany(_READ_CHUNK):
+            table = np.fromiter(rows, count=len(rows), dtype=layout)
+            chunks.append(pd.DataFrame({c: pd.Series(table[c], dtype=k)
+                                        for c, k in dtypes.items()}))
     finally:
         cursor.close()
-    return pd.DataFrame(rows, columns=columns)
+    if not chunks:
+        return pd.DataFrame({c: pd.Series([], dtype=k) for c, k in dtypes.items()})
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
