@@ -8,13 +8,16 @@ Where the numbers come from
 * ``channel_days`` (date, channel -> sums) serves the KPIs, the trend and the channel
   breakdown when no search string is given: a few rows per day instead of one per campaign-day.
 * ``campaign_months`` (campaign, month -> sums, days, first/last date) serves everything
-  per campaign: the whole months inside [start, end] come from the rollup and the partial
-  months at both ends from raw ``campaigns`` rows (index-only on the covering index), then
-  both are grouped by campaign. The rollups are refreshed in the write transaction
-  (``demetra.db.rollups``), so the result equals the sums over raw rows (up to float
-  summation order, ~1e-15 relative).
-* "How many campaigns ran in the range" probes the unique (campaign_id, date) index once per
-  candidate campaign (``EXISTS``), rather than reading every row.
+  per campaign: one pass over the rollup for the months the range touches gives the names and
+  the whole months inside [start, end]; the partial months at both ends come from raw
+  ``campaigns`` rows (index-only on the covering index) and are added per campaign. The
+  rollups are refreshed in the write transaction (``demetra.db.rollups``), so the results
+  equal the sums over raw rows up to float summation order (~1e-15 relative).
+* "How many campaigns ran in the range": a campaign with a rollup row for a whole month in
+  the range did; the others (seen only in the partial months) cost one probe each of the
+  unique (campaign_id, date) index.
+
+Measured at 1M rows in ``benchmarks/RESULTS.md`` (section "Foundation").
 
 Metric definitions (DESIGN.md): aggregates are ratios of sums, never averages of ratios:
 ROI = Σrevenue/Σcost, CTR = Σclicks/Σimpressions, conversion rate = Σconversions/Σclicks,
@@ -55,12 +58,10 @@ __all__ = [
 def _as_date(value: Any) -> dt.date | None:
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
+    if isinstance(value, dt.datetime):  # pd.Timestamp too
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, pd.Timestamp):
-        return value.date()
     return dt.date.fromisoformat(str(value)[:10])
 
 
@@ -120,18 +121,17 @@ CAMPAIGN_COLUMNS = ("campaign_id", "campaign_name", "channel", "days", "cost", "
 _LOWER_IS_BETTER = {"cpc", "cpa"}
 
 
-def _sum(col: str, alias: str | None = None, prefix: str = "") -> str:
-    alias = alias or col
-    expr = f"SUM({prefix}{col})"
+def _sum(col: str) -> str:
     if col in _INT_SUMS:
         # PostgreSQL sums BIGINT into NUMERIC (Decimal in Python): cast back.
-        return f"CAST(COALESCE({expr}, 0) AS BIGINT) AS {alias}"
-    return f"COALESCE({expr}, 0) AS {alias}"
+        return f"CAST(COALESCE(SUM({col}), 0) AS BIGINT) AS {col}"
+    return f"COALESCE(SUM({col}), 0) AS {col}"
 
 
-def _ratio_sql(name: str, prefix: str = "") -> str:
+def _ratio_sql(name: str) -> str:
+    # CAST: integer / integer would truncate on both backends.
     num, den = RATIOS[name]
-    return f"CAST({prefix}{num} AS DOUBLE PRECISION) / NULLIF({prefix}{den}, 0) AS {name}"
+    return f"CAST({num} AS DOUBLE PRECISION) / NULLIF({den}, 0) AS {name}"
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -262,6 +262,9 @@ def _campaign_select(q: _Q, f: Filters, *, engagement: bool = False) -> str:
                 f"CAST(m.days AS BIGINT) AS days, m.first_date, m.last_date, "
                 + ", ".join(_cast_sum(f"m.{s}", s) for s in sums)
                 + " FROM m WHERE m.days > 0")
+    # SQLite would otherwise walk the unique (campaign_id, date) index for the grouping and
+    # look every row up in the table; "+" makes it scan the covering date index instead
+    # (~1.7x faster at 1M rows). PostgreSQL hash-aggregates either way.
     group = "+campaign_id" if q.dialect == "sqlite" else "campaign_id"
     parts = [
         f"SELECT campaign_id, COUNT(*) AS days, MIN(date) AS first_date, MAX(date) AS last_date, "
@@ -292,7 +295,8 @@ def _cast_sum(expr: str, name: str) -> str:
 
 
 def _active_campaigns(q: _Q, f: Filters, *, by_channel: bool = False) -> str:
-    """Count of campaigns with at least one row in the filter (per channel if asked).
+    """Count of campaigns with at least one row in the filter (per channel if asked); for
+    filters without a search string (with one, the per-campaign select counts them).
 
     A campaign with a ``campaign_months`` row for a whole month inside the range has data
     in it; the others (seen only in the partial months at the ends) are checked with one
@@ -478,18 +482,14 @@ def channel_breakdown(engine: sa.Engine, f: Filters) -> pd.DataFrame:
 # Campaigns
 
 
-def _campaign_frame(conn: sa.Connection, f: Filters, *, order: str, limit: int | None,
-                    offset: int = 0, where: str = "", with_total: bool = False,
-                    extra: dict[str, Any] | None = None) -> pd.DataFrame:
+def _campaign_frame(conn: sa.Connection, f: Filters, *, order: str, limit: int,
+                    offset: int = 0, with_total: bool = False) -> pd.DataFrame:
     q = _Q(conn.dialect.name)
     inner = _campaign_select(q, f)
-    q.params.update(extra or {})
     ratios = ", ".join(_ratio_sql(r) for r in RATIOS)
     total = ", COUNT(*) OVER () AS total_rows" if with_total else ""
-    sql = (f"SELECT * FROM (SELECT c.*, {ratios}{total} FROM ({inner}) c) t"
-           f"{' WHERE ' + where if where else ''} ORDER BY {order}")
-    if limit is not None:
-        sql += f" LIMIT {q.bind(int(limit), 'lim')} OFFSET {q.bind(int(offset), 'off')}"
+    sql = f"SELECT * FROM (SELECT c.*, {ratios}{total} FROM ({inner}) c) t ORDER BY {order}"
+    sql += f" LIMIT {q.bind(int(limit), 'lim')} OFFSET {q.bind(int(offset), 'off')}"
     return _frame(q.execute(conn, sql), dates=["first_date", "last_date"])
 
 
@@ -544,16 +544,17 @@ def top_campaigns(engine: sa.Engine, f: Filters, *, by: str = "roi", n: int = 5,
         raise ValueError("n must be at least 1")
     descending = (by not in _LOWER_IS_BETTER) != worst
     direction = "DESC" if descending else "ASC"
-    where = (f"t.{by} IS NOT NULL AND t.cost >= :min_cost AND t.cost >= :min_share * "
-             "(SELECT AVG(cost) FROM t AS t2)")
     with engine.connect() as conn:
-        # The floor needs the average over all campaigns: compute the per-campaign rows once.
+        # The floor needs the average over all campaigns: the per-campaign rows are a CTE
+        # read twice.
         q = _Q(conn.dialect.name)
         inner = _campaign_select(q, f)
-        q.params.update(min_cost=float(min_cost), min_share=float(min_share))
         ratios = ", ".join(_ratio_sql(r) for r in RATIOS)
-        sql = (f"WITH t AS (SELECT c.*, {ratios} FROM ({inner}) c) SELECT * FROM t WHERE "
-               f"{where} ORDER BY t.{by} {direction}, t.campaign_id ASC LIMIT {q.bind(int(n), 'lim')}")
+        sql = (f"WITH t AS (SELECT c.*, {ratios} FROM ({inner}) c) SELECT * FROM t "
+               f"WHERE t.{by} IS NOT NULL AND t.cost >= {q.bind(float(min_cost), 'min')} "
+               f"AND t.cost >= {q.bind(float(min_share), 'share')} * "
+               "(SELECT AVG(cost) FROM t AS t2) "
+               f"ORDER BY t.{by} {direction}, t.campaign_id ASC LIMIT {q.bind(int(n), 'lim')}")
         df = _frame(q.execute(conn, sql), dates=["first_date", "last_date"])
     return df[list(CAMPAIGN_COLUMNS)]
 

@@ -91,7 +91,13 @@ class CampaignMonth(Base):
     """Rollup of ``campaigns`` by (campaign, calendar month): long-range campaign tables."""
 
     __tablename__ = "campaign_months"
-    __table_args__ = (Index("ix_campaign_months_month_channel", "month", "channel"),)
+    __table_args__ = (
+        # Covering: the campaign table reads a month range (and channels) and every column,
+        # from the index alone (a few MB; benchmarks/RESULTS.md, "Foundation").
+        Index("ix_campaign_months_month_channel_cover", "month", "channel", "campaign_id", "days",
+              "first_date", "last_date", "cost", "revenue", "clicks", "impressions",
+              "conversions", "engagement", "campaign_name"),
+    )
 
     campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     month: Mapped[dt.date] = mapped_column(primary_key=True)

@@ -1,13 +1,18 @@
 """Keep the rollup tables (``channel_days``, ``campaign_months``) equal to ``campaigns``.
 
 Every write to ``campaigns`` goes through ``demetra.db.bulk``, which calls ``refresh`` for
-the dates it touched in the same transaction, so a reader never sees the two disagree.
+the dates it touched in the same transaction, so a reader never sees the two disagree. A bulk
+load into an empty table uses ``rebuild_from_frame`` instead: the same sums, grouped in pandas
+from the frame just written, several times faster than re-reading a million rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 _SUMS = ("SUM(cost), SUM(revenue), SUM(clicks), SUM(impressions), SUM(engagement), "
@@ -57,3 +62,63 @@ def rebuild(conn: sa.Connection) -> None:
     if span[0] is not None:
         start, end = (dt.date.fromisoformat(str(v)) for v in span)
         refresh(conn, start, end)
+
+
+_CHANNEL_DAY_COLUMNS = ("date", "channel", "campaign_days", "cost", "revenue", "clicks",
+                        "impressions", "engagement", "conversions")
+_CAMPAIGN_MONTH_COLUMNS = ("campaign_id", "month", "channel", "campaign_name", "days",
+                           "first_date", "last_date", "cost", "revenue", "clicks",
+                           "impressions", "engagement", "conversions")
+_SUM_COLUMNS = ("cost", "revenue", "clicks", "impressions", "engagement", "conversions")
+
+
+def rebuild_from_frame(conn: sa.Connection, frame: pd.DataFrame, days: np.ndarray) -> None:
+    """Replace both rollups by the group-bys of ``frame``, when ``campaigns`` holds exactly
+    the rows of ``frame`` (a bulk load into an empty table).
+
+    Grouping the frame that was just written is several times faster than grouping the
+    million rows again in SQL; the sums equal the stored rows' up to float summation order
+    (pandas sums with compensation). ``days`` is ``frame.date`` as ``datetime64[D]``.
+    """
+    months = days.astype("datetime64[M]").astype("datetime64[D]")
+    data = frame[["campaign_id", "campaign_name", "channel", *_SUM_COLUMNS]].assign(
+        date=days, month=months)
+    by_day = data.groupby(["date", "channel"], sort=True).agg(
+        campaign_days=("cost", "size"), **{c: (c, "sum") for c in _SUM_COLUMNS}).reset_index()
+    by_month = data.groupby(["campaign_id", "month"], sort=True).agg(
+        channel=("channel", "max"), campaign_name=("campaign_name", "max"),
+        days=("cost", "size"), first_date=("date", "min"), last_date=("date", "max"),
+        **{c: (c, "sum") for c in _SUM_COLUMNS}).reset_index()
+    pg = conn.dialect.name == "postgresql"
+    for table in ("channel_days", "campaign_months"):
+        # TRUNCATE lets COPY FREEZE write the rows all-visible (index-only scans at once).
+        conn.exec_driver_sql(f"TRUNCATE {table}" if pg else f"DELETE FROM {table}")
+    _write(conn, "channel_days", by_day[list(_CHANNEL_DAY_COLUMNS)])
+    _write(conn, "campaign_months", by_month[list(_CAMPAIGN_MONTH_COLUMNS)])
+
+
+def _write(conn: sa.Connection, table: str, df: pd.DataFrame) -> None:
+    """Append ``df`` to a table just emptied in this transaction (COPY FREEZE on PostgreSQL)."""
+    for col in df.columns:
+        if df[col].dtype.kind == "M":
+            df[col] = df[col].dt.strftime("%Y-%m-%d")
+    columns = ", ".join(df.columns)
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        buf = io.StringIO()
+        df.to_csv(buf, index=False, header=False)
+        buf.seek(0)
+        # In CSV an unquoted empty field is NULL; an empty campaign name is a name.
+        text = ", ".join(c for c in df.columns if c in ("campaign_id", "channel", "campaign_name"))
+        with raw.cursor() as cur:
+            cur.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, FREEZE, "
+                            f"FORCE_NOT_NULL ({text}))", buf)
+        return
+    values = [df[c].tolist() for c in df.columns]
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in df.columns)})",
+            zip(*values))
+    finally:
+        cursor.close()

@@ -51,7 +51,7 @@ def upgrade() -> None:
     sa.Column('conversions', sa.Double(), nullable=False),
     sa.PrimaryKeyConstraint('campaign_id', 'month', name=op.f('pk_campaign_months'))
     )
-    op.create_index('ix_campaign_months_month_channel', 'campaign_months', ['month', 'channel'], unique=False)
+    op.create_index('ix_campaign_months_month_channel_cover', 'campaign_months', ['month', 'channel', 'campaign_id', 'days', 'first_date', 'last_date', 'cost', 'revenue', 'clicks', 'impressions', 'conversions', 'engagement', 'campaign_name'], unique=False)
     op.create_table('campaigns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.String(length=64), nullable=False),
@@ -155,7 +155,7 @@ def downgrade() -> None:
     op.drop_index('ix_campaigns_date_channel_cover', table_name='campaigns')
     op.drop_index('uq_campaigns_campaign_id_date', table_name='campaigns')
     op.drop_table('campaigns')
-    op.drop_index('ix_campaign_months_month_channel', table_name='campaign_months')
+    op.drop_index('ix_campaign_months_month_channel_cover', table_name='campaign_months')
     op.drop_table('campaign_months')
     op.drop_index('ix_alerts_is_read_created_at', table_name='alerts')
     op.drop_table('alerts')
