@@ -74,7 +74,8 @@ class AlertSettings:
         lo, hi = LIMITS["roi_threshold"]
         for channel, value in self.roi_threshold_by_channel.items():
             if channel not in CHANNELS:
-                raise SettingsError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+                raise SettingsError(f"unknown channel {channel!r}; expected one of "
+                                    f"{', '.join(CHANNELS)}")
             if not isinstance(value, int | float) or math.isnan(value) or not lo <= value <= hi:
                 raise SettingsError(f"ROI threshold for {channel} must be between {lo:g} and {hi:g}, "
                                     f"got {value}")
@@ -98,7 +99,8 @@ HELP = {attr: _SPECS[env].help for attr, env in _SETTING_NAMES.items()}
 def load_alert_settings(engine: sa.Engine, settings: Settings | None = None) -> AlertSettings:
     """The defaults from env/secrets, overridden by what was saved in the app."""
     settings = settings or Settings()
-    base = AlertSettings(**{attr: getattr(settings, env.lower()) for attr, env in _SETTING_NAMES.items()})
+    base = AlertSettings(**{attr: getattr(settings, env.lower())
+                            for attr, env in _SETTING_NAMES.items()})
     with engine.connect() as conn:
         saved = conn.execute(sa.select(AppSetting.value).where(AppSetting.key == _SETTINGS_KEY)).scalar()
     if not saved:
@@ -265,7 +267,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             "low_only": low_only[mask], "cost": cost[mask]}))
 
     def _baseline_for(rule: str) -> np.ndarray:
-        return {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr}.get(rule, base_roi)
+        baselines = {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr}
+        return baselines.get(rule, base_roi)
 
     with np.errstate(invalid="ignore"):
         # ROI: a big move against the campaign's own baseline, or crossing the absolute line.
@@ -307,7 +310,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         odd = busy & ~fired & (worst_z > sens + 2.5)
         if odd.any():
             metric_names = np.array(list(z))[worst]
-            values = np.vstack([roi, cost, frame["_ctr"].to_numpy(float), cr])[worst, np.arange(len(cost))]
+            metrics = np.vstack([roi, cost, frame["_ctr"].to_numpy(float), cr])
+            values = metrics[worst, np.arange(len(cost))]
             emit("anomaly", odd, values, np.full(len(cost), np.nan), cost, worst_z,
                  worst_z < 3 * sens, metric_names)
     if not out:

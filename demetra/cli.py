@@ -88,6 +88,22 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from demetra.ml import train
+
+    result = train(_engine(args), load_settings())
+    print(result.summary())
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from demetra.ml import predict
+
+    result = predict(_engine(args), load_settings())
+    print(result.summary())
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from demetra.seed import campaign_row_count, seed_database
 
@@ -134,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="first day to check (default: the last 7 days of data)")
     p.add_argument("--until", type=_date, default=None, help="last day to check (default: newest)")
     p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("train", help="train the ROI model (with a rolling-origin backtest)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict",
+                       help="forecast ROI and risk for campaigns that spent in the last 7 days")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", help="start the web app (streamlit run)")
     p.add_argument("--demo", action="store_true", help="load the demo world if the database is empty")

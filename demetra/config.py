@@ -45,7 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OPENAI_API_KEY", "", "API key of the OpenAI-compatible endpoint (never shown or logged)"),
     Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible endpoint (empty: api.openai.com)"),
     Setting("LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM endpoint"),
-    Setting("LLM_TIMEOUT", 30.0, "Seconds to wait for the LLM before using the rules engine", float, 1, 600),
+    Setting("LLM_TIMEOUT", 30.0, "Seconds to wait for the LLM before using the rules engine",
+            float, 1, 600),
     Setting("ALERT_ROI_THRESHOLD", 1.5, "Daily ROI below this raises a roi_drop alert", float, 0, 100),
     Setting("ALERT_COST_SPIKE_FACTOR", 2.8,
             "Daily spend above this multiple of the trailing baseline raises a cost_spike alert",
@@ -59,6 +60,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ALERT_MIN_DAILY_SPEND", 20.0,
             "Days with less spend than this are too small to judge", float, 0, 1_000_000),
     Setting("CACHE_TTL_SECONDS", 300, "How long the app caches query results", int, 0, 86400),
+    Setting("MODEL_DIR", "data/models", "Folder where trained ROI models (joblib files) are kept"),
 )
 
 
@@ -76,6 +78,7 @@ class Settings:
     alert_baseline_days: int = 14
     alert_min_daily_spend: float = 20.0
     cache_ttl_seconds: int = 300
+    model_dir: str = "data/models"
 
     def __repr__(self) -> str:
         # The API key and the database password must never reach a log or a page.

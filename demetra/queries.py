@@ -267,7 +267,7 @@ def _campaign_select(q: _Q, f: Filters, *, engagement: bool = False) -> str:
     # (~1.7x faster at 1M rows). PostgreSQL hash-aggregates either way.
     group = "+campaign_id" if q.dialect == "sqlite" else "campaign_id"
     parts = [
-        f"SELECT campaign_id, COUNT(*) AS days, MIN(date) AS first_date, MAX(date) AS last_date, "
+        "SELECT campaign_id, COUNT(*) AS days, MIN(date) AS first_date, MAX(date) AS last_date, "
         + ", ".join(f"SUM({s}) AS {s}" for s in sums)
         + f" FROM campaigns WHERE date BETWEEN {q.bind(a, 'd')} AND {q.bind(b, 'd')}"
         f"{q.channel_clause(f)}{search} GROUP BY {group}"
@@ -334,7 +334,7 @@ def _frame(result: sa.CursorResult, *, dates: Iterable[str] = (),
     ints as int64, money and ratios as float64 (NaN for NULL), ``dates`` as datetime.date."""
     keys = list(result.keys())
     rows = result.all()
-    columns = list(zip(*rows)) if rows else [()] * len(keys)
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(keys)
     dates = set(dates)
     data: dict[str, Any] = {}
     for key, values in zip(keys, columns, strict=True):

@@ -100,7 +100,7 @@ def _executemany_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarra
     try:
         cursor.executemany(
             f"INSERT INTO campaigns ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-            zip(*columns))
+            zip(*columns, strict=True))
     finally:
         cursor.close()
 

@@ -119,6 +119,6 @@ def _write(conn: sa.Connection, table: str, df: pd.DataFrame) -> None:
     try:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in df.columns)})",
-            zip(*values))
+            zip(*values, strict=True))
     finally:
         cursor.close()

@@ -1,7 +1,7 @@
 """Initial schema: the seed tables with their additions, model_runs, seed_truth and the rollups.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 09:58:50.746106
 """
 

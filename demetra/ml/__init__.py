@@ -1,0 +1,17 @@
+"""ROI forecasting: features, training with a rolling-origin backtest, prediction and risk.
+
+``train(engine)`` backtests and fits the model and records a ``model_runs`` row;
+``predict(engine)`` writes a forecast for every campaign that spent in the last 7 days.
+"""
+
+from demetra.ml.errors import NotEnoughData, RetrainNeeded
+from demetra.ml.features import FEATURES, build_features
+from demetra.ml.predict import PredictResult, latest_predictions, predict
+from demetra.ml.risk import RISK_LEVELS, risk_level
+from demetra.ml.settings import ModelSettings, load_model_settings, save_model_settings
+from demetra.ml.train import TrainResult, load_latest_model, train
+
+__all__ = ["FEATURES", "RISK_LEVELS", "ModelSettings", "NotEnoughData", "PredictResult",
+           "RetrainNeeded", "TrainResult", "build_features", "latest_predictions",
+           "load_latest_model", "load_model_settings", "predict", "risk_level",
+           "save_model_settings", "train"]

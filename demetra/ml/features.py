@@ -1,0 +1,228 @@
+"""Features of each campaign's trailing history at a forecast date, and the labels after it.
+
+The daily rows of a bounded date range are read once (``load_panel``: only the columns the
+model needs, ``WHERE date BETWEEN``) into a campaigns × days grid; every feature at a day t is
+a ratio of sums over a window ending at t (t included), taken from cumulative sums, so nothing
+after t can reach it. The label at t is ROI over (t, t + horizon]: Σrevenue / Σcost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from demetra.config import CHANNELS
+
+WINDOWS = (7, 14, 28, 56, 91, 182)
+LOOKBACK_DAYS = max(WINDOWS)       # days of history a forecast reads
+RECENT_DAYS = 7                    # a campaign is forecast when it spent in these days
+MIN_HISTORY_DAYS = 28
+MIN_CAMPAIGNS = 20
+_METRICS = ("cost", "revenue", "clicks", "impressions", "conversions")
+
+FEATURES = [
+    *(f"roi_{w}" for w in WINDOWS),
+    "log_spend_7", "log_spend_28", "spend_trend", "roi_trend",
+    "ctr_7", "ctr_28", "cvr_7", "cvr_28", "aov_28", "log_conversions_28",
+    "active_days_28", "age_days", "spend_share_28",
+    "channel", "channel_roi_7", "channel_roi_28", "channel_spend_trend",
+    "rel_7", "rel_28", "rel_91", "rel_182", "roi_ref",
+]
+CATEGORICAL = ["channel"]
+
+
+@dataclass
+class Panel:
+    """Daily sums on a campaigns × days grid, from ``start`` (day 0) on."""
+
+    campaign_ids: np.ndarray         # (N,) str
+    channels: np.ndarray             # (N,) str
+    start: dt.date
+    days: int
+    grid: dict[str, np.ndarray]      # metric -> (N, days) float
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        # cum[m][:, k] = Σ metric over days < k: a window sum is two lookups.
+        self.cum = {m: _cumulative(v) for m, v in self.grid.items()}
+        codes = pd.Categorical(self.channels, categories=list(CHANNELS)).codes
+        self.channel_codes = codes.astype(float)
+        self.channel_codes[codes < 0] = np.nan
+        n_ch = len(CHANNELS)
+        self.channel_cum: dict[str, np.ndarray] = {}
+        for m in ("cost", "revenue"):
+            total = np.zeros((n_ch, self.days))
+            known = codes >= 0
+            np.add.at(total, codes[known], self.grid[m][known])
+            self.channel_cum[m] = _cumulative(total)
+        # What each campaign would have earned at its channel's ROI of the same day: the
+        # campaign's revenue over it is its quality relative to the channel, with the
+        # channel's day-to-day and seasonal swings taken out.
+        ch_cost = np.diff(self.channel_cum["cost"], axis=1)
+        ch_rev = np.diff(self.channel_cum["revenue"], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ch_roi = np.where(ch_cost > 0, ch_rev / ch_cost, 0.0)
+        expected = self.grid["cost"] * np.where(known[:, None], ch_roi[np.maximum(codes, 0)], 1.0)
+        self.cum["expected"] = _cumulative(expected)
+        spent = self.grid["cost"] > 0
+        first = np.where(spent.any(axis=1), spent.argmax(axis=1), self.days)
+        self.first_day = first
+
+    def day_index(self, day: dt.date) -> int:
+        return (day - self.start).days
+
+    def date_of(self, index: int) -> dt.date:
+        return self.start + dt.timedelta(days=int(index))
+
+    def window(self, metric: str, t: int, w: int, channel: bool = False) -> np.ndarray:
+        """Σ metric over days (t - w, t] for every campaign (or channel)."""
+        cum = self.channel_cum[metric] if channel else self.cum[metric]
+        return cum[:, t + 1] - cum[:, max(t + 1 - w, 0)]
+
+    def ahead(self, metric: str, t: int, horizon: int) -> np.ndarray:
+        """Σ metric over days (t, t + horizon]."""
+        return self.cum[metric][:, t + 1 + horizon] - self.cum[metric][:, t + 1]
+
+
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    out = np.zeros((values.shape[0], values.shape[1] + 1))
+    np.cumsum(values, axis=1, out=out[:, 1:])
+    return out
+
+
+def data_range(engine: sa.Engine) -> tuple[dt.date | None, dt.date | None]:
+    """First and last day of campaign data (None, None when there is none)."""
+    with engine.connect() as conn:
+        lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM campaigns")).one()
+    return (None if lo is None else _as_date(lo)), (None if hi is None else _as_date(hi))
+
+
+def load_panel(engine: sa.Engine, start: dt.date, end: dt.date) -> Panel:
+    """The daily rows with ``start <= date <= end`` as a grid (read straight from the cursor:
+    on a million rows SQLAlchemy's per-row processing costs more than the query)."""
+    sql = ("SELECT campaign_id, channel, date, cost, revenue, clicks, impressions, conversions "
+           "FROM campaigns WHERE date BETWEEN :s AND :e")
+    with engine.connect() as conn:
+        params: dict[str, Any] = {"s": start, "e": end}
+        if conn.dialect.name == "postgresql":
+            sql = sql.replace(":s", "%(s)s").replace(":e", "%(e)s")
+        else:
+            params = {k: v.isoformat() for k, v in params.items()}
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    days = (end - start).days + 1
+    if not rows:
+        empty = {m: np.zeros((0, days)) for m in _METRICS}
+        return Panel(np.array([], dtype=object), np.array([], dtype=object), start, days, empty)
+    frame = pd.DataFrame(rows, columns=["campaign_id", "channel", "date", *_METRICS])
+    ci, ids = pd.factorize(frame["campaign_id"], sort=True)
+    di_codes, di_uniques = pd.factorize(frame["date"])
+    offsets = np.array([(_as_date(u) - start).days for u in di_uniques], dtype=np.int64)
+    di = offsets[di_codes]
+    grid = {}
+    for m in _METRICS:
+        g = np.zeros((len(ids), days))
+        g[ci, di] = pd.to_numeric(frame[m], errors="coerce").fillna(0.0).to_numpy(float)
+        grid[m] = g
+    channels = np.empty(len(ids), dtype=object)
+    channels[ci] = frame["channel"].to_numpy(dtype=object)
+    return Panel(np.asarray(ids, dtype=object), channels, start, days, grid, rows=len(frame))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def features_at(panel: Panel, t: int) -> pd.DataFrame:
+    """One row per campaign of ``panel``: the features at day index ``t`` (data up to t only)."""
+    cost = {w: panel.window("cost", t, w) for w in WINDOWS}
+    rev = {w: panel.window("revenue", t, w) for w in WINDOWS}
+    out: dict[str, np.ndarray] = {f"roi_{w}": _ratio(rev[w], cost[w]) for w in WINDOWS}
+    out["log_spend_7"] = np.log1p(cost[7] / 7)
+    out["log_spend_28"] = np.log1p(cost[28] / 28)
+    out["spend_trend"] = out["log_spend_7"] - out["log_spend_28"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["roi_trend"] = np.log((out["roi_7"] + 0.05) / (out["roi_28"] + 0.05))
+    clicks7, clicks28 = panel.window("clicks", t, 7), panel.window("clicks", t, 28)
+    conv7, conv28 = panel.window("conversions", t, 7), panel.window("conversions", t, 28)
+    out["ctr_7"] = _ratio(clicks7, panel.window("impressions", t, 7))
+    out["ctr_28"] = _ratio(clicks28, panel.window("impressions", t, 28))
+    out["cvr_7"] = _ratio(conv7, clicks7)
+    out["cvr_28"] = _ratio(conv28, clicks28)
+    out["aov_28"] = _ratio(rev[28], conv28)
+    out["log_conversions_28"] = np.log1p(conv28)
+    lo = max(t + 1 - 28, 0)
+    out["active_days_28"] = (panel.grid["cost"][:, lo:t + 1] > 0).sum(axis=1).astype(float)
+    out["age_days"] = np.clip(t - panel.first_day + 1, 0, LOOKBACK_DAYS).astype(float)
+    codes = panel.channel_codes
+    known = ~np.isnan(codes)
+    idx = np.where(known, codes, 0).astype(int)
+    ch_cost = {w: panel.window("cost", t, w, channel=True) for w in (7, 28)}
+    ch_rev = {w: panel.window("revenue", t, w, channel=True) for w in (7, 28)}
+    ch_roi7, ch_roi28 = _ratio(ch_rev[7], ch_cost[7]), _ratio(ch_rev[28], ch_cost[28])
+    out["spend_share_28"] = np.where(known, _ratio(cost[28], ch_cost[28][idx]), np.nan)
+    out["channel"] = codes
+    out["channel_roi_7"] = np.where(known, ch_roi7[idx], np.nan)
+    out["channel_roi_28"] = np.where(known, ch_roi28[idx], np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trend = np.log((ch_cost[7] / 7 + 1.0) / (ch_cost[28] / 28 + 1.0))
+    out["channel_spend_trend"] = np.where(known, trend[idx], np.nan)
+    for w in (7, 28, 91, 182):
+        out[f"rel_{w}"] = _ratio(rev[w], panel.window("expected", t, w))
+    out["roi_ref"] = reference_roi(rev[182], panel.window("expected", t, 182), out["channel_roi_7"],
+                                   out["channel_roi_28"])
+    frame = pd.DataFrame(out, columns=FEATURES)
+    frame.index = pd.Index(panel.campaign_ids, name="campaign_id")
+    return frame
+
+
+def reference_roi(revenue: np.ndarray, expected: np.ndarray, channel_roi_7: np.ndarray,
+                  channel_roi_28: np.ndarray) -> np.ndarray:
+    """The structural forecast the models refine: the campaign's quality relative to its
+    channel over 182 days (revenue / revenue at the channel's daily ROI, shrunk towards 1 by
+    $100 of pseudo-revenue) times the channel's ROI of the last 28 days (never below 0.05, so
+    log ratios stay finite). The channel's 7-day ROI is too noisy in small accounts."""
+    k = 100.0
+    relative = (revenue + k) / (expected + k)
+    channel = np.where(np.isfinite(channel_roi_28), channel_roi_28, channel_roi_7)
+    channel = np.where(np.isfinite(channel), channel, 1.0)
+    return np.maximum(relative * channel, 0.05)
+
+
+def recent_spend(panel: Panel, t: int) -> np.ndarray:
+    """Spend in the ``RECENT_DAYS`` days up to t: who gets a forecast."""
+    return panel.window("cost", t, RECENT_DAYS)
+
+
+def labels_at(panel: Panel, t: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """ROI over (t, t + horizon] and the spend it is over (NaN ROI where nothing was spent)."""
+    cost = panel.ahead("cost", t, horizon)
+    return _ratio(panel.ahead("revenue", t, horizon), cost), cost
+
+
+def build_features(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
+    """Features at ``as_of`` of every campaign that spent in the 7 days up to it, read from the
+    ``LOOKBACK_DAYS`` days up to ``as_of`` (nothing after it)."""
+    start = as_of - dt.timedelta(days=LOOKBACK_DAYS - 1)
+    panel = load_panel(engine, start, as_of)
+    t = panel.day_index(as_of)
+    frame = features_at(panel, t)
+    return frame[recent_spend(panel, t) > 0]
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])

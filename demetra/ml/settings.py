@@ -1,0 +1,83 @@
+"""Model settings (forecast horizon, risk thresholds): defaults, saved in ``app_settings``.
+
+Changing the horizon changes what the model predicts, so saving a new horizon marks every
+trained model as ``stale``: ``load_latest_model`` then asks for a retrain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import sqlalchemy as sa
+
+from demetra.config import SettingsError
+from demetra.db.models import AppSetting, ModelRun
+
+SETTINGS_KEY = "ml"
+
+LIMITS: dict[str, tuple[float, float]] = {
+    "horizon_days": (1, 28),
+    "high_risk_threshold": (0.01, 1.0),
+    "medium_risk_threshold": (0.0, 0.99),
+}
+LABELS = {"horizon_days": "Forecast horizon (days)",
+          "high_risk_threshold": "High-risk threshold (probability of loss)",
+          "medium_risk_threshold": "Medium-risk threshold (probability of loss)"}
+HELP = {"horizon_days": "Days ahead the ROI is forecast over; changing it needs a retrain",
+        "high_risk_threshold": "A campaign is high risk when P(ROI < 1) is at least this",
+        "medium_risk_threshold": "A campaign is medium risk when P(ROI < 1) is at least this"}
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    horizon_days: int = 7
+    high_risk_threshold: float = 0.5
+    medium_risk_threshold: float = 0.2
+
+    @property
+    def thresholds(self) -> tuple[float, float]:
+        return (self.high_risk_threshold, self.medium_risk_threshold)
+
+    def validated(self) -> ModelSettings:
+        """This object, or ``SettingsError`` naming the first value out of its allowed range."""
+        for name, (low, high) in LIMITS.items():
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value)
+                    or not low <= value <= high):
+                raise SettingsError(
+                    f"{LABELS[name]} must be between {low:g} and {high:g}, got {value!r}")
+        if self.horizon_days != int(self.horizon_days):
+            raise SettingsError(
+                f"{LABELS['horizon_days']} must be a whole number, got {self.horizon_days!r}")
+        if self.medium_risk_threshold >= self.high_risk_threshold:
+            raise SettingsError(
+                f"{LABELS['medium_risk_threshold']} must be below the high-risk threshold "
+                f"({self.high_risk_threshold:g}), got {self.medium_risk_threshold:g}")
+        return self
+
+
+def load_model_settings(engine: sa.Engine) -> ModelSettings:
+    """The defaults, overridden by what was saved in the app."""
+    with engine.connect() as conn:
+        saved = conn.execute(sa.select(AppSetting.value).where(AppSetting.key == SETTINGS_KEY)).scalar()
+    if not saved:
+        return ModelSettings()
+    known = {f.name for f in fields(ModelSettings)}
+    return replace(ModelSettings(), **{k: v for k, v in saved.items() if k in known})
+
+
+def save_model_settings(engine: sa.Engine, new: ModelSettings) -> ModelSettings:
+    """Validate and store (a refused value raises ``SettingsError`` and stores nothing).
+
+    A new horizon marks the trained models stale: predictions need a retrain first.
+    """
+    new.validated()
+    new = replace(new, horizon_days=int(new.horizon_days))
+    old = load_model_settings(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.delete(AppSetting).where(AppSetting.key == SETTINGS_KEY))
+        conn.execute(sa.insert(AppSetting).values(key=SETTINGS_KEY, value=asdict(new)))
+        if new.horizon_days != old.horizon_days:
+            conn.execute(sa.update(ModelRun).where(ModelRun.status == "ok").values(status="stale"))
+    return new
