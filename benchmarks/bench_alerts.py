@@ -35,12 +35,9 @@ import json
 import os
 import platform
 import pstats
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +48,12 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
+from benchmarks.common import RESULTS, Databases, loopback_pg_url, write_section  # noqa: E402
 from demetra.alerts import RULES, detect  # noqa: E402
-from demetra.db.engine import make_engine, normalize_url  # noqa: E402
+from demetra.db.engine import make_engine  # noqa: E402
 from demetra.db.models import Alert  # noqa: E402
 from demetra.seed import load_truth, seed_database  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Alerts (issue 4)"
 END = dt.date(2026, 6, 30)
 WORLDS = [(300, 365, 7), *[(120, 180, s) for s in range(1, 6)], (50, 90, 42)]
@@ -78,51 +75,6 @@ HISTORY = [
 
 
 # -- databases ---------------------------------------------------------------------------------
-
-def pg_admin_url(arg: str | None) -> sa.URL:
-    raw = (arg or os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-           or "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-    url = normalize_url(raw)
-    host = url.host or "localhost"
-    if host not in ("localhost", "::1") and not host.startswith("127."):
-        raise SystemExit(f"the benchmark only uses a loopback PostgreSQL, not {host}")
-    return url
-
-
-class Databases:
-    """Fresh databases for the run; ``close`` removes them all."""
-
-    def __init__(self, pg_url: sa.URL | None) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="demetra-bench-alerts-"))
-        self.pg_url = pg_url
-        self.pg_admin = sa.create_engine(pg_url) if pg_url is not None else None
-        self.schemas: list[str] = []
-
-    def new(self, backend: str, name: str) -> str:
-        if backend == "sqlite":
-            return f"sqlite:///{self.tmp / (name + '.db')}"
-        assert self.pg_admin is not None and self.pg_url is not None
-        schema = f"bench_alerts_{uuid.uuid4().hex[:10]}"
-        with self.pg_admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        self.schemas.append(schema)
-        return self.pg_url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-
-    def pg_version(self) -> str | None:
-        if self.pg_admin is None:
-            return None
-        with self.pg_admin.connect() as conn:
-            return conn.exec_driver_sql("SHOW server_version").scalar()
-
-    def close(self) -> None:
-        if self.pg_admin is not None:
-            for schema in self.schemas:
-                with self.pg_admin.begin() as conn:
-                    conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            self.pg_admin.dispose()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
 
 # -- quality -----------------------------------------------------------------------------------
 
@@ -383,22 +335,6 @@ def render(run: dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section as it is."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    tmp = RESULTS.with_suffix(".md.tmp-alerts")
-    tmp.write_text(new)
-    tmp.replace(RESULTS)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pg-url", help="PostgreSQL server (loopback) to create a schema in "
@@ -416,7 +352,7 @@ def main() -> int:
         child(args.child, None if args.since in (None, "default") else args.since, args.profile)
         return 0
 
-    pg_url = None if args.no_pg else pg_admin_url(args.pg_url)
+    pg_url = None if args.no_pg else loopback_pg_url(args.pg_url)
     backends = ["sqlite"] + (["postgresql"] if pg_url is not None else [])
     campaigns, days = (200, 365) if args.quick else (SPEED_CAMPAIGNS, SPEED_DAYS)
     run: dict[str, Any] = {
@@ -428,7 +364,7 @@ def main() -> int:
         "campaigns": campaigns, "days": days, "quality": [], "speed": [],
         "notes": [] if args.quick else HISTORY,
     }
-    dbs = Databases(pg_url)
+    dbs = Databases(pg_url, "bench-alerts")
     try:
         run["pg_version"] = dbs.pg_version()
         if not args.no_quality:
@@ -444,7 +380,7 @@ def main() -> int:
     print()
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"Wrote the {SECTION!r} section of {RESULTS.relative_to(ROOT)}")
     failed = [q for q in run["quality"]
               if q["recall"] < TARGET_RECALL or q["precision"] < TARGET_PRECISION]

@@ -29,14 +29,11 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -48,12 +45,12 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
+from benchmarks.common import RESULTS, Databases, loopback_pg_url, write_section  # noqa: E402
 from demetra import queries as Q  # noqa: E402
 from demetra.db import bulk, rollups  # noqa: E402
-from demetra.db.engine import make_engine, normalize_url  # noqa: E402
+from demetra.db.engine import make_engine  # noqa: E402
 from demetra.db.models import Campaign, CampaignMonth  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## Foundation (issue 2)"
 END = dt.date(2026, 6, 30)
 SEED = 42
@@ -120,46 +117,6 @@ APPTEST_TARGET_MB = 300.0
 
 # ---------------------------------------------------------------------------------------------
 # Databases
-
-
-def _pg_admin_url(arg: str | None) -> sa.URL:
-    raw = (arg or os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-           or "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-    url = normalize_url(raw)
-    host = url.host or "localhost"
-    if host not in ("localhost", "::1") and not host.startswith("127."):
-        raise SystemExit(f"the benchmark only uses a loopback PostgreSQL, not {host}")
-    return url
-
-
-class Backends:
-    """Fresh databases for the run, all removed by ``close``."""
-
-    def __init__(self, pg_url: sa.URL | None) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="demetra-bench-"))
-        self.pg_admin = sa.create_engine(pg_url) if pg_url is not None else None
-        self.pg_url = pg_url
-        self.schemas: list[str] = []
-
-    def sqlite_url(self) -> str:
-        return f"sqlite:///{self.tmp / 'bench.db'}"
-
-    def postgresql_url(self) -> str:
-        assert self.pg_admin is not None and self.pg_url is not None
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with self.pg_admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        self.schemas.append(schema)
-        url = self.pg_url.update_query_dict({"options": f"-csearch_path={schema}"})
-        return url.render_as_string(hide_password=False)
-
-    def close(self) -> None:
-        if self.pg_admin is not None:
-            for schema in self.schemas:
-                with self.pg_admin.begin() as conn:
-                    conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            self.pg_admin.dispose()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def measure(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:
@@ -643,20 +600,6 @@ def render(run: dict[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_section(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        stop = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                    len(lines))
-        new = "".join(lines[:start]) + text + ("\n" + "".join(lines[stop:]) if stop < len(lines)
-                                               else "")
-    RESULTS.write_text(new)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -684,14 +627,14 @@ def main(argv: list[str] | None = None) -> int:
         "seed": {}, "queries": {}, "naive": {}, "ours_memory": {}, "indexes": {},
         "notes": list(FINDINGS),
     }
-    pg_url = _pg_admin_url(args.pg_url) if "postgresql" in backends else None
+    pg_url = loopback_pg_url(args.pg_url) if "postgresql" in backends else None
     with ExitStack() as stack:
-        dbs = Backends(pg_url)
+        dbs = Databases(pg_url, "bench")
         stack.callback(dbs.close)
         fs: dict[str, Q.Filters] = {}
         sqlite_url = None
         for backend in backends:
-            url = dbs.sqlite_url() if backend == "sqlite" else dbs.postgresql_url()
+            url = dbs.new(backend, "bench")
             print(f"[{backend}] seeding {campaigns:,} campaigns × {args.days} days …", flush=True)
             engine, seeded = seed(url, campaigns, args.days)
             stack.callback(engine.dispose)
@@ -737,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
         print(f"wrote the section to {RESULTS.relative_to(ROOT)}")
     return 0
 

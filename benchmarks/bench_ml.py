@@ -30,11 +30,8 @@ import argparse
 import datetime as dt
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,59 +42,20 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from benchmarks.common import Databases, loopback_pg_url, write_section  # noqa: E402
 from demetra.config import CHANNELS, Settings  # noqa: E402
-from demetra.db.engine import make_engine, normalize_url  # noqa: E402
+from demetra.db.engine import make_engine  # noqa: E402
 from demetra.ml import predict, train  # noqa: E402
 from demetra.ml.features import features_at, labels_at, load_panel, recent_spend  # noqa: E402
 from demetra.seed import load_truth, seed_database  # noqa: E402
 from demetra.seed_world import hill  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 SECTION = "## ROI forecasting (issue 3)"
 END = dt.date(2026, 6, 30)
 QUALITY_WORLD = (300, 365, 7)
 SPEED_WORLD = (2000, 540, 7)
 TARGET_MAE_RATIO, TARGET_COVERAGE, TARGET_PRECISION = 0.85, (0.75, 0.85), 0.7
 TARGET_TRAIN_S, TARGET_PREDICT_S = 90.0, 5.0
-
-
-def pg_url(arg: str | None) -> sa.URL:
-    raw = (arg or os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-           or "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
-    url = normalize_url(raw)
-    host = url.host or "localhost"
-    if host not in ("localhost", "::1") and not host.startswith("127."):
-        raise SystemExit(f"the benchmark only uses a loopback PostgreSQL, not {host}")
-    return url
-
-
-class Databases:
-    """Fresh databases for the run; ``close`` removes them all, also after a failure."""
-
-    def __init__(self, pg: sa.URL | None) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="demetra-bench-ml-"))
-        self.pg = pg
-        self.admin = sa.create_engine(pg) if pg is not None else None
-        self.schemas: list[str] = []
-
-    def new(self, backend: str, name: str) -> str:
-        if backend == "sqlite":
-            return f"sqlite:///{self.tmp / (name + '.db')}"
-        assert self.admin is not None and self.pg is not None
-        schema = f"bench_ml_{uuid.uuid4().hex[:10]}"
-        with self.admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        self.schemas.append(schema)
-        return self.pg.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-
-    def close(self) -> None:
-        if self.admin is not None:
-            for schema in self.schemas:
-                with self.admin.begin() as conn:
-                    conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            self.admin.dispose()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def noise_floor(engine: sa.Engine, origin_dates: list[str], horizon: int) -> dict[str, float]:
@@ -232,22 +190,6 @@ def report(q: dict[str, Any] | None, runs: list[dict[str, Any]], notes: list[str
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace (or append) our section of RESULTS.md, leaving every other section as it is."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    lines = current.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = current.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[end:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    tmp = RESULTS.with_suffix(".md.tmp-ml")
-    tmp.write_text(new)
-    tmp.replace(RESULTS)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pg-url", help="loopback PostgreSQL server to create a schema in")
@@ -256,8 +198,8 @@ def main() -> int:
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = p.parse_args()
-    pg = None if args.no_pg else pg_url(args.pg_url)
-    dbs = Databases(pg)
+    pg = None if args.no_pg else loopback_pg_url(args.pg_url)
+    dbs = Databases(pg, "bench-ml")
     notes: list[str] = []
     try:
         q = None if args.no_quality else quality(dbs)
@@ -271,7 +213,7 @@ def main() -> int:
     text = report(q, runs, notes)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     return 0
 
 
