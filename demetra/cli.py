@@ -104,6 +104,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from demetra.worker import run_cycle, run_forever
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
+    engine = _engine(args)
+    settings = load_settings()
+    if args.once:
+        results = run_cycle(engine, settings)
+        return 0 if all(r.ok for r in results) else 1
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop.set()  # no logging here: a signal handler must not take the logging lock
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    run_forever(engine, settings, args.interval, stop)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from demetra.seed import campaign_row_count, seed_database
 
@@ -157,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict",
                        help="forecast ROI and risk for campaigns that spent in the last 7 days")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("worker", help="every hour: predictions (training when needed) and alerts")
+    p.add_argument("--interval", type=_positive, default=3600,
+                   help="seconds between cycles (3600)")
+    p.add_argument("--once", action="store_true", help="run one cycle and exit")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("serve", help="start the web app (streamlit run)")
     p.add_argument("--demo", action="store_true", help="load the demo world if the database is empty")
