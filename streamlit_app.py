@@ -20,6 +20,8 @@ pg = st.navigation({
                 default=True),
         st.Page("app_pages/campaigns.py", title="Campaigns", icon=":material/campaign:",
                 url_path="campaigns"),
+        st.Page("app_pages/predictions.py", title="Predictions",
+                icon=":material/online_prediction:", url_path="predictions"),
     ],
     "Monitor": [
         st.Page("app_pages/alerts.py", title=ui.alerts_page_title(engine),

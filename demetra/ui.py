@@ -493,6 +493,10 @@ def for_display(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         out["channel"] = out["channel"].map(channel_label)
     if "conversions" in out:
         out["conversions"] = out["conversions"].round(0)
+    # The table truncates to the column's step; round here so it agrees with the KPI cards.
+    for money in ("cost", "revenue"):
+        if money in out:
+            out[money] = out[money].round(0)
     for rate in ("ctr", "conversion_rate"):
         if rate in out:
             out[rate] = out[rate] * 100
@@ -774,3 +778,277 @@ def alerts_page_title(engine: sa.Engine) -> str:
     with database_errors(engine):
         n = alerts.unread_count(engine)
     return f"Alerts ({n:,})" if n else "Alerts"
+
+
+# --------------------------------------------------------------------------------------------
+# Predictions
+
+RISK_BADGES = {"high": ":red-badge[High]", "medium": ":orange-badge[Medium]",
+               "low": ":green-badge[Low]"}
+RISK_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
+FORECASTER_LABELS = {"model": "Demetra model", "trailing_28d_roi": "Trailing 28-day ROI",
+                     "trailing_7d_roi": "Trailing 7-day ROI",
+                     "channel_28d_roi": "Channel 28-day ROI"}
+KEY_TRAINING = "prd_training"
+PREDICTION_COLUMNS = {
+    "Campaign": st.column_config.TextColumn("Campaign", width="medium"),
+    "Forecast ROI": st.column_config.NumberColumn(
+        "Forecast ROI", format="%.2f×", help="Point forecast of ROI over the horizon"),
+    "P10": st.column_config.NumberColumn("P10", format="%.2f×",
+                                         help="ROI is below this with 10% probability"),
+    "P90": st.column_config.NumberColumn("P90", format="%.2f×",
+                                         help="ROI is below this with 90% probability"),
+    "P(loss)": st.column_config.ProgressColumn(
+        "P(loss)", format="percent", min_value=0, max_value=1,
+        help="Probability that ROI over the horizon is below 1.00× (spend not recovered)"),
+    "Risk": st.column_config.TextColumn("Risk", width="small"),
+}
+
+
+@st.cache_resource
+def _training_lock() -> Any:
+    # One per process: two sessions (or two clicks) must never train at the same time.
+    import threading
+
+    return threading.Lock()
+
+
+def training_running() -> bool:
+    return _training_lock().locked()
+
+
+def latest_model_run(engine: sa.Engine) -> dict[str, Any] | None:
+    """The newest usable (ok or stale) training: id, status, window, metrics, seconds."""
+    from demetra.db.models import ModelRun
+
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(ModelRun.id, ModelRun.version, ModelRun.status, ModelRun.train_start,
+                      ModelRun.train_end, ModelRun.metrics, ModelRun.duration_seconds,
+                      ModelRun.trained_at, ModelRun.parameters)
+            .where(ModelRun.status.in_(("ok", "stale"))).order_by(ModelRun.id.desc()).limit(1)
+        ).mappings().first()
+    return dict(row) if row else None
+
+
+def predictions_are_stale(engine: sa.Engine) -> bool:
+    """True when the newest campaign day is newer than the newest predictions' as-of day (or
+    there are campaign data and no predictions at all)."""
+    with engine.connect() as conn:
+        newest_data = conn.execute(sa.text("SELECT MAX(date) FROM campaigns")).scalar()
+        newest_pred = conn.execute(sa.text("SELECT MAX(as_of) FROM predictions")).scalar()
+    if newest_data is None:
+        return False
+    if newest_pred is None:
+        return True
+    return str(newest_pred)[:10] < str(newest_data)[:10]
+
+
+def predictions_view(engine: sa.Engine, channels: tuple[str, ...] = (),
+                     risks: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The newest forecast of each campaign with its name and channel, riskiest first,
+    narrowed to ``channels`` and ``risks`` (empty: all)."""
+    from demetra import ml
+
+    df = ml.latest_predictions(engine)
+    if df.empty:
+        return df.assign(campaign_name=pd.Series(dtype=object), channel=pd.Series(dtype=object))
+    ids = df["campaign_id"].astype(str).unique().tolist()
+    with engine.connect() as conn:
+        stmt = sa.text("SELECT campaign_id, MAX(campaign_name) AS campaign_name, "
+                       "MAX(channel) AS channel FROM campaigns WHERE campaign_id IN :ids "
+                       "GROUP BY campaign_id").bindparams(sa.bindparam("ids", expanding=True))
+        names = pd.DataFrame([tuple(r) for r in conn.execute(stmt, {"ids": ids})],
+                             columns=["campaign_id", "campaign_name", "channel"])
+    df = df.merge(names, on="campaign_id", how="left")
+    if channels:
+        df = df[df["channel"].isin(channels)]
+    if risks:
+        df = df[df["risk_level"].isin(risks)]
+    return df.reset_index(drop=True)
+
+
+def predictions_for_display(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "Campaign": [n or c for n, c in zip(df["campaign_name"], df["campaign_id"], strict=True)],
+        "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else DASH),
+        "Forecast ROI": df["predicted_roi"].astype(float),
+        "P10": df["predicted_roi_low"].astype(float),
+        "P90": df["predicted_roi_high"].astype(float),
+        "P(loss)": df["prob_loss"].astype(float),
+        "Risk": df["risk_level"].map(lambda r: RISK_WORDS.get(r, str(r))),
+        "ID": df["campaign_id"],
+    })
+
+
+RISK_STYLES = {"High": "color: #B91C1C; background-color: #FEE2E2; font-weight: 600",
+               "Medium": "color: #B45309; background-color: #FEF3C7; font-weight: 600",
+               "Low": "color: #15803D; background-color: #DCFCE7"}
+
+
+def styled_predictions(df: pd.DataFrame) -> Any:
+    """The forecast table with the risk level as a coloured word (no emoji: not every
+    browser has an emoji font)."""
+    return predictions_for_display(df).style.map(lambda v: RISK_STYLES.get(v, ""),
+                                                 subset=["Risk"])
+
+
+def backtest_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The model's backtest metrics beside the baselines', one row per forecaster."""
+    rows = {"model": metrics.get("model", {}), **metrics.get("baselines", {})}
+
+    def pct(value: Any) -> float | None:  # shown as percentage points, one decimal
+        return None if is_missing(value) else float(value) * 100
+
+    return pd.DataFrame([{
+        "Forecaster": FORECASTER_LABELS.get(name, name),
+        "Spend-weighted MAE": m.get("wmae"), "MAE": m.get("mae"),
+        "P10–P90 coverage": pct(m.get("coverage")), "Brier": m.get("brier"),
+        "High-risk precision": pct(m.get("high_precision")),
+        "High-risk recall": pct(m.get("high_recall")),
+    } for name, m in rows.items()])
+
+
+BACKTEST_COLUMNS = {
+    "Spend-weighted MAE": st.column_config.NumberColumn(
+        format="%.3f", help="Mean absolute ROI error, weighted by spend (lower is better)"),
+    "MAE": st.column_config.NumberColumn(format="%.3f", help="Mean absolute ROI error"),
+    "P10–P90 coverage": st.column_config.NumberColumn(
+        format="%.1f%%", help="Share of outcomes inside the P10–P90 interval (80% is ideal)"),
+    "Brier": st.column_config.NumberColumn(
+        format="%.3f", help="Error of P(loss) against what happened (lower is better)"),
+    "High-risk precision": st.column_config.NumberColumn(
+        format="%.1f%%", help="Of the campaigns called high risk, the share that lost money"),
+    "High-risk recall": st.column_config.NumberColumn(
+        format="%.1f%%", help="Of the campaigns that lost money, the share called high risk"),
+}
+
+
+def show_model_run(run: Mapping[str, Any]) -> None:
+    """A training's backtest against the baselines, feature importance, window and time."""
+    metrics = run.get("metrics") or {}
+    if "model" not in metrics:
+        st.info("The latest training recorded no backtest metrics.", icon=":material/info:")
+        return
+    seconds = run.get("duration_seconds")
+    window = (fmt_date_range(as_day(run["train_start"]), as_day(run["train_end"]))
+              if run.get("train_start") and run.get("train_end") else DASH)
+    horizon = (run.get("parameters") or {}).get("horizon_days")
+    st.markdown(f"**Model run {run['id']}** · trained on {window} · "
+                f"{f'{horizon}-day horizon · ' if horizon else ''}"
+                f"{len(metrics.get('origins', []))} backtest origins · "
+                f"took {f'{seconds:.1f} s' if seconds is not None else DASH}"
+                + (" · :orange-badge[Stale: settings changed, retrain]"
+                   if run.get("status") == "stale" else ""))
+    table_df = backtest_table(metrics)
+    st.dataframe(table_df, hide_index=True, width="stretch", key="prd_backtest",
+                 column_config=BACKTEST_COLUMNS)
+    left, right = st.columns(2)
+    wmae = dict(zip(table_df["Forecaster"], table_df["Spend-weighted MAE"], strict=True))
+    left.plotly_chart(charts.metric_bars_figure(
+        wmae, title="Spend-weighted MAE by forecaster (lower is better)",
+        highlight=FORECASTER_LABELS["model"]), width="stretch", key="prd_wmae_chart",
+        config={"displayModeBar": False})
+    importance = dict(sorted((metrics.get("importance") or {}).items(),
+                             key=lambda kv: -(kv[1] or 0))[:12])
+    right.plotly_chart(charts.metric_bars_figure(
+        importance, title="Permutation importance (rise in spend-weighted MAE)"),
+        width="stretch", key="prd_importance_chart", config={"displayModeBar": False})
+
+
+def as_day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def train_model(engine: sa.Engine) -> None:
+    """Train with a progress bar; one training per process at a time."""
+    from demetra import ml
+
+    lock = _training_lock()
+    if st.session_state.get(KEY_TRAINING) or not lock.acquire(blocking=False):
+        st.warning("Training is already running; its results show here when it finishes.",
+                   icon=":material/hourglass_top:")
+        return
+    st.session_state[KEY_TRAINING] = True
+    try:
+        with st.status("Training the ROI model…", expanded=True) as status:
+            bar = st.progress(0.0, text="Starting")
+
+            def progress(fraction: float, text: str) -> None:
+                bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
+
+            try:
+                result = ml.train(engine, settings(), progress=progress)
+            except ml.NotEnoughData as exc:
+                status.update(label="Not enough data to train", state="error")
+                st.warning(f"{str(exc)[0].upper()}{str(exc)[1:]}.", icon=":material/warning:")
+                return
+            except Exception as exc:  # noqa: BLE001 - say what failed, never a traceback
+                status.update(label="Training failed", state="error")
+                st.error(f"Training failed ({type(exc).__name__}): {str(exc)[:300]}",
+                         icon=":material/error:")
+                return
+            status.update(label=f"Trained model run {result.run_id} in {result.seconds:.1f} s",
+                          state="complete", expanded=False)
+    finally:
+        st.session_state[KEY_TRAINING] = False
+        lock.release()
+    clear_caches()
+    st.session_state["_flash"] = f"Model run {result.run_id} trained"
+    run_predictions(engine, rerun=False)
+    st.rerun()
+
+
+def run_predictions(engine: sa.Engine, *, rerun: bool = True) -> bool:
+    """Forecast every spending campaign; a missing model or too little data is a message."""
+    from demetra import ml
+
+    try:
+        with st.spinner("Forecasting every campaign that spent in the last 7 days…"):
+            result = ml.predict(engine, settings())
+    except ml.RetrainNeeded as exc:
+        st.info(f"**Train the model first.** {str(exc)[0].upper()}{str(exc)[1:]}.",
+                icon=":material/model_training:")
+        return False
+    except ml.NotEnoughData as exc:
+        st.warning(f"{str(exc)[0].upper()}{str(exc)[1:]}.", icon=":material/warning:")
+        return False
+    clear_caches()
+    st.session_state["_flash"] = (f"{result.written} predictions as of "
+                                  f"{fmt_date(result.as_of)}")
+    if rerun:
+        st.rerun()
+    return True
+
+
+def model_settings_form(engine: sa.Engine) -> None:
+    """Horizon and risk thresholds; a new horizon asks for a retrain."""
+    from demetra.ml import settings as ml_settings
+
+    current = ml_settings.load_model_settings(engine)
+    with st.form("prd_settings"):
+        cols = st.columns(3)
+        values: dict[str, Any] = {}
+        for col, (name, (low, high)) in zip(cols, ml_settings.LIMITS.items(), strict=True):
+            integer = name == "horizon_days"
+            value = getattr(current, name)
+            values[name] = col.number_input(
+                ml_settings.LABELS[name], value=int(value) if integer else float(value),
+                step=1 if integer else 0.05, format=None if integer else "%.2f",
+                help=f"{ml_settings.HELP[name]}. Allowed: {low:g} to {high:g}.",
+                key=f"prd_set_{name}")
+        if st.form_submit_button("Save settings", icon=":material/save:"):
+            try:
+                saved = ml_settings.save_model_settings(engine, ml_settings.ModelSettings(
+                    horizon_days=int(values["horizon_days"]),
+                    high_risk_threshold=float(values["high_risk_threshold"]),
+                    medium_risk_threshold=float(values["medium_risk_threshold"])))
+            except SettingsError as exc:
+                st.error(f"Not saved: {exc}.", icon=":material/error:")
+            else:
+                note = ("; the horizon changed, so the model must be retrained before the next "
+                        "predictions" if saved.horizon_days != current.horizon_days
+                        else "; they apply from the next predictions")
+                st.session_state["_flash"] = f"Model settings saved{note}"
+                clear_caches()
+                st.rerun()

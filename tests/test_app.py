@@ -19,8 +19,8 @@ from demetra.config import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ("app_pages/overview.py", "app_pages/campaigns.py", "app_pages/alerts.py",
-         "app_pages/data.py")
+PAGES = ("app_pages/overview.py", "app_pages/campaigns.py", "app_pages/predictions.py",
+         "app_pages/alerts.py", "app_pages/data.py")
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,125 @@
+"""The Predictions page through the entry script (AppTest), on SQLite and PostgreSQL: the train
+prompt without a model, training with its backtest table, the forecasts (auto-run) and their
+risk filter, the model settings' validation, and the empty state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from demetra import ui
+from demetra.ml import load_model_settings
+from tests.test_app import APP, _isolated, last_day  # noqa: F401 - the autouse fixture
+
+PAGE = "app_pages/predictions.py"
+
+
+def open_page(url: str, tmp_path: Path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["DATABASE_URL"] = url
+    at.secrets["MODEL_DIR"] = str(tmp_path / "models")
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame | None:
+    return next((d.value for d in at.dataframe if column in d.value.columns), None)
+
+
+def spending_campaigns(engine: sa.Engine) -> int:
+    since = last_day(engine) - dt.timedelta(days=7)
+    with engine.connect() as conn:
+        return conn.execute(sa.text(
+            "SELECT COUNT(DISTINCT campaign_id) FROM campaigns WHERE date > :s AND cost > 0")
+            .bindparams(sa.bindparam("s", type_=sa.Date)), {"s": since}).scalar_one()
+
+
+def test_train_then_forecasts_and_risk_filter(seeded_engine: sa.Engine, db_url: str,
+                                              tmp_path: Path) -> None:
+    at = open_page(db_url, tmp_path)
+    assert not at.exception and not at.error
+    assert any("Train the model first" in i.value for i in at.info)
+    assert frame_with(at, "Forecaster") is None
+
+    at.button(key="prd_train").click().run()
+    assert not at.exception and not at.error
+    backtest = frame_with(at, "Forecaster")
+    assert backtest is not None and len(backtest) == 4
+    assert {"Spend-weighted MAE", "MAE", "P10–P90 coverage", "Brier", "High-risk precision",
+            "High-risk recall"} <= set(backtest.columns)
+    with seeded_engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT COUNT(*) FROM model_runs WHERE status = 'ok'")).scalar_one() == 1
+    assert len(at.get("plotly_chart")) >= 2  # error by forecaster, importance
+
+    forecasts = frame_with(at, "P(loss)")
+    assert forecasts is not None
+    assert len(forecasts) == spending_campaigns(seeded_engine) > 0
+    assert set(forecasts["Risk"]) <= {"High", "Medium", "Low"}
+    assert forecasts["P(loss)"].between(0, 1).all()
+
+    at.multiselect(key="prd_risk").set_value(["high"]).run()
+    assert not at.exception
+    high = frame_with(at, "P(loss)")
+    n_high = int((forecasts["Risk"] == "High").sum())
+    assert (0 if high is None else len(high)) == n_high < len(forecasts)
+    if high is not None:
+        assert set(high["Risk"]) == {"High"}
+
+    # Forecasts older than the data (here: none at all) are made again on the next load.
+    at.multiselect(key="prd_risk").set_value([]).run()
+    with seeded_engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM predictions"))
+    at.run()
+    assert not at.exception
+    assert len(frame_with(at, "P(loss)")) == len(forecasts)
+    at.button(key="prd_predict").click().run()
+    assert not at.exception and not at.error
+    assert len(frame_with(at, "P(loss)")) == len(forecasts)
+
+    # The sidebar channel filter narrows the forecasts too.
+    at.multiselect(key="flt_channels").select("google_ads").run()
+    google = frame_with(at, "P(loss)")
+    assert google is not None and set(google["Channel"]) == {"Google Ads"}
+
+
+def test_invalid_settings_are_refused_with_the_range(seeded_engine: sa.Engine, db_url: str,
+                                                     tmp_path: Path) -> None:
+    at = open_page(db_url, tmp_path)
+    at.number_input(key="prd_set_horizon_days").set_value(40)
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception
+    assert any("between 1 and 28" in e.value for e in at.error)
+    assert load_model_settings(seeded_engine).horizon_days == 7
+
+    at.number_input(key="prd_set_horizon_days").set_value(14)
+    next(b for b in at.button if b.label == "Save settings").click().run()
+    assert not at.exception and not at.error
+    assert load_model_settings(seeded_engine).horizon_days == 14
+
+
+def test_a_second_training_is_refused_while_one_runs(seeded_engine: sa.Engine, db_url: str,
+                                                      tmp_path: Path) -> None:
+    at = open_page(db_url, tmp_path)
+    lock = ui._training_lock()  # the process-wide lock the page shares with every session
+    assert lock.acquire(blocking=False)
+    try:
+        at.run()
+        assert not at.exception
+        assert at.button(key="prd_train").disabled
+        assert any("Training is already running" in i.value for i in at.info)
+    finally:
+        lock.release()
+    with seeded_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM model_runs")).scalar_one() == 0
+
+
+def test_the_page_renders_on_an_empty_database(engine: sa.Engine, db_url: str,
+                                               tmp_path: Path) -> None:
+    at = open_page(db_url, tmp_path)
+    assert not at.exception and not at.error
+    assert any("No campaign data yet" in s.value for s in at.subheader)
