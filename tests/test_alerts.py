@@ -598,8 +598,8 @@ def test_list_alerts_filters_and_puts_unread_first(engine: sa.Engine) -> None:
     }
     name = {v: k for k, v in ids.items()}
 
-    def listed(f: AlertFilter = AlertFilter()) -> list[str]:
-        return [name[i] for i in list_alerts(engine, f)["id"]]
+    def listed(f: AlertFilter | None = None) -> list[str]:
+        return [name[i] for i in list_alerts(engine, f or AlertFilter())["id"]]
 
     # unread first; then critical > high > medium > low; then the newest
     assert listed() == ["a", "e", "b", "c", "d"]
