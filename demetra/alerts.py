@@ -36,6 +36,7 @@ from scipy import stats
 
 from demetra.config import CHANNELS, SETTINGS, Settings, SettingsError
 from demetra.db.models import Alert, AppSetting
+from demetra.queries import as_date
 
 RULES = ("roi_drop", "cost_spike", "low_conversion", "anomaly")
 ALERT_TYPES = (*RULES, "system")
@@ -397,18 +398,10 @@ def _channel_frame(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.Data
     return _sorted(frame)
 
 
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 def _dates(values: pd.Series) -> np.ndarray:
     # Few distinct days over many rows: convert each once.
     codes, uniques = pd.factorize(values)
-    return np.array([_as_date(u) for u in uniques], dtype=object)[codes]
+    return np.array([as_date(u) for u in uniques], dtype=object)[codes]
 
 
 # -- messages ---------------------------------------------------------------------------------
@@ -449,7 +442,7 @@ def _incidents(breaches: pd.DataFrame) -> list[dict]:
     for (rule, key), group in itertools.groupby(records, key=lambda r: (r["rule"], r["key"])):
         current: list[tuple[dt.date, dict]] = []
         for rec in group:
-            day = _as_date(rec["date"])
+            day = as_date(rec["date"])
             if current and (day - current[-1][0]).days > 1:
                 result.append(_merge(rule, key, current))
                 current = []
@@ -480,7 +473,7 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
         span = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM campaigns")).one()
     if span[0] is None:
         return report
-    first_day, last_day = _as_date(span[0]), _as_date(span[1])
+    first_day, last_day = as_date(span[0]), as_date(span[1])
     until = min(until or last_day, last_day)
     since = max(since or until - dt.timedelta(days=6), first_day)
     if since > until:
@@ -548,14 +541,14 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
             for candidate in by_entity.get((rule, key), ()):
                 if candidate.date is None or candidate.last_seen is None:
                     continue
-                if ((inc["first"] - _as_date(candidate.last_seen)).days <= 1
-                        and (_as_date(candidate.date) - inc["last"]).days <= 1):
+                if ((inc["first"] - as_date(candidate.last_seen)).days <= 1
+                        and (as_date(candidate.date) - inc["last"]).days <= 1):
                     prior = candidate
                     break
         last_data = entity_last.get(key)
         if prior is not None:
-            last_seen = _as_date(prior.last_seen or prior.date)
-            first_seen = _as_date(prior.date or last_seen)
+            last_seen = as_date(prior.last_seen or prior.date)
+            first_seen = as_date(prior.date or last_seen)
             new_money = sum(m for d, m in inc["days"].items() if d > last_seen or d < first_seen)
             values = {"last_seen": max(last_seen, inc["last"]),
                       "money_at_stake": float((prior.money_at_stake or 0) + new_money),
@@ -596,9 +589,9 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
         if a.status != "open" or a.id in touched or a.last_seen is None:
             continue
         last_data = entity_last.get(_entity_key(a))
-        if last_data is not None and last_data > _as_date(a.last_seen):
+        if last_data is not None and last_data > as_date(a.last_seen):
             conn.execute(sa.update(Alert).where(Alert.id == a.id).values(
-                status="resolved", resolved_on=_as_date(a.last_seen) + dt.timedelta(days=1),
+                status="resolved", resolved_on=as_date(a.last_seen) + dt.timedelta(days=1),
                 updated_at=now))
             report.resolved += 1
 
@@ -614,7 +607,7 @@ def _changed(old: Any, new: Any) -> bool:
     if isinstance(new, float) and old is not None:
         return not math.isclose(float(old), new, rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(new, dt.date) and old is not None:
-        return _as_date(old) != new
+        return as_date(old) != new
     return old != new
 
 
@@ -702,7 +695,7 @@ def list_alerts(engine: sa.Engine, f: AlertFilter = AlertFilter(), *, limit: int
         "id", "alert_type", "severity", "channel", "campaign_id", "date", "last_seen", "status",
         "message", "metric_value", "threshold_value", "money_at_stake", "is_read", "created_at"])
     for column in ("date", "last_seen"):
-        frame[column] = [None if v is None else _as_date(v) for v in frame[column]]
+        frame[column] = [None if v is None else as_date(v) for v in frame[column]]
     frame["is_read"] = frame["is_read"].astype(bool)
     return frame
 

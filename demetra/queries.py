@@ -55,7 +55,8 @@ __all__ = [
 # Filters
 
 
-def _as_date(value: Any) -> dt.date | None:
+def as_date(value: Any) -> dt.date | None:
+    """A date from what a driver returns: date, datetime or ISO text (SQLite); None stays None."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):  # pd.Timestamp too
@@ -75,7 +76,7 @@ class Filters:
     search: str = ""
 
     def __post_init__(self) -> None:
-        start, end = _as_date(self.start), _as_date(self.end)
+        start, end = as_date(self.start), as_date(self.end)
         if start is None or end is None:
             raise ValueError("Filters need a start and an end date")
         if start > end:
@@ -339,7 +340,7 @@ def _frame(result: sa.CursorResult, *, dates: Iterable[str] = (),
     data: dict[str, Any] = {}
     for key, values in zip(keys, columns, strict=True):
         if key in dates:
-            data[key] = np.array([_as_date(v) for v in values], dtype=object)
+            data[key] = np.array([as_date(v) for v in values], dtype=object)
         elif key in _INT_SUMS:
             data[key] = np.array(values, dtype=np.int64)
         elif key in _FLOATS:
@@ -577,9 +578,9 @@ def campaign_history(engine: sa.Engine, campaign_id: str, start: dt.date | None 
         q = _Q(conn.dialect.name)
         where = f"campaign_id = {q.bind(campaign_id, 'id')}"
         if start is not None:
-            where += f" AND date >= {q.bind(_as_date(start), 'd')}"
+            where += f" AND date >= {q.bind(as_date(start), 'd')}"
         if end is not None:
-            where += f" AND date <= {q.bind(_as_date(end), 'd')}"
+            where += f" AND date <= {q.bind(as_date(end), 'd')}"
         df = _frame(q.execute(conn, (
             "SELECT date, " + ", ".join(_sum(s) for s in SUMS)
             + f" FROM campaigns WHERE {where} GROUP BY date ORDER BY date")),
@@ -598,7 +599,7 @@ def date_span(engine: sa.Engine) -> tuple[dt.date, dt.date] | None:
     """First and last day with campaign data, or None when there is none."""
     with engine.connect() as conn:
         lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM channel_days")).one()
-    return None if lo is None else (_as_date(lo), _as_date(hi))
+    return None if lo is None else (as_date(lo), as_date(hi))
 
 
 def data_summary(engine: sa.Engine) -> dict[str, Any]:
@@ -625,7 +626,7 @@ def data_summary(engine: sa.Engine) -> dict[str, Any]:
         present = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT channel FROM channel_days"))}
     ordered = [c for c in CHANNELS if c in present] + sorted(present - set(CHANNELS))
     return {"tables": tables, "rows": tables["campaigns"], "campaigns": distinct,
-            "first_date": _as_date(lo), "last_date": _as_date(hi), "channels": ordered}
+            "first_date": as_date(lo), "last_date": as_date(hi), "channels": ordered}
 
 
 # --------------------------------------------------------------------------------------------

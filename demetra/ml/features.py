@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from demetra.config import CHANNELS
+from demetra.queries import as_date
 
 WINDOWS = (7, 14, 28, 56, 91, 182)
 LOOKBACK_DAYS = max(WINDOWS)       # days of history a forecast reads
@@ -99,7 +100,7 @@ def data_range(engine: sa.Engine) -> tuple[dt.date | None, dt.date | None]:
     """First and last day of campaign data (None, None when there is none)."""
     with engine.connect() as conn:
         lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM campaigns")).one()
-    return (None if lo is None else _as_date(lo)), (None if hi is None else _as_date(hi))
+    return (None if lo is None else as_date(lo)), (None if hi is None else as_date(hi))
 
 
 def load_panel(engine: sa.Engine, start: dt.date, end: dt.date) -> Panel:
@@ -126,7 +127,7 @@ def load_panel(engine: sa.Engine, start: dt.date, end: dt.date) -> Panel:
     frame = pd.DataFrame(rows, columns=["campaign_id", "channel", "date", *_METRICS])
     ci, ids = pd.factorize(frame["campaign_id"], sort=True)
     di_codes, di_uniques = pd.factorize(frame["date"])
-    offsets = np.array([(_as_date(u) - start).days for u in di_uniques], dtype=np.int64)
+    offsets = np.array([(as_date(u) - start).days for u in di_uniques], dtype=np.int64)
     di = offsets[di_codes]
     grid = {}
     for m in _METRICS:
@@ -219,10 +220,3 @@ def build_features(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
     frame = features_at(panel, t)
     return frame[recent_spend(panel, t) > 0]
 
-
-def _as_date(value: Any) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
