@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from demetra.db import rollups
 from demetra.db.models import Campaign
+from demetra.db.raw import insert_many
 
 TEXT_COLUMNS = ("campaign_id", "campaign_name", "channel")
 INT_COLUMNS = ("clicks", "impressions", "engagement")
@@ -93,16 +94,7 @@ def insert_campaign_rows(conn: sa.Connection, df: pd.DataFrame, *, chunk_rows: i
 def _executemany_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray) -> None:
     columns = [chunk[name].tolist() for name in COLUMNS]
     columns[COLUMNS.index("date")] = days.astype(str).tolist()
-    placeholders = ", ".join("?" for _ in COLUMNS)
-    # The raw sqlite3 cursor, on the same connection and so in the same transaction: the
-    # SQLAlchemy layer's per-row parameter processing costs more than the insert itself.
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(
-            f"INSERT INTO campaigns ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-            zip(*columns, strict=True))
-    finally:
-        cursor.close()
+    insert_many(conn, "campaigns", COLUMNS, zip(*columns, strict=True))
 
 
 def _copy_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray, *,

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from demetra.db.raw import insert_many
+
 _SUMS = ("SUM(cost), SUM(revenue), SUM(clicks), SUM(impressions), SUM(engagement), "
          "SUM(conversions)")
 
@@ -115,10 +117,4 @@ def _write(conn: sa.Connection, table: str, df: pd.DataFrame) -> None:
                             f"FORCE_NOT_NULL ({text}))", buf)
         return
     values = [df[c].tolist() for c in df.columns]
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in df.columns)})",
-            zip(*values, strict=True))
-    finally:
-        cursor.close()
+    insert_many(conn, table, list(df.columns), zip(*values, strict=True))
