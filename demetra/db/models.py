@@ -150,6 +150,7 @@ class Prediction(Base):
 
 class Recommendation(Base):
     __tablename__ = "recommendations"
+    __table_args__ = (Index("ix_recommendations_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recommendations: Mapped[list[Any]] = mapped_column(server_default="[]")
@@ -159,6 +160,12 @@ class Recommendation(Base):
     model: Mapped[str | None] = mapped_column(String(128))
     period_start: Mapped[dt.date | None]
     period_end: Mapped[dt.date | None]
+    # Why the rules engine wrote this set instead of the LLM (None when the LLM's answer stood).
+    fallback_reason: Mapped[str | None] = mapped_column(sa.Text)
+    prompt_tokens: Mapped[int | None]
+    completion_tokens: Mapped[int | None]
+    # Exactly the facts the writer was given, so the page can show what an answer rests on.
+    context: Mapped[dict[str, Any] | None]
 
 
 class Alert(Base):
