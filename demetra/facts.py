@@ -1,0 +1,356 @@
+"""The facts a recommendation may rest on, and the check that an answer rests on nothing else.
+
+``build_context`` gathers, for a period and channel filter, the KPIs with their deltas, the
+channel table, the budget allocator's result, the riskiest campaigns from predictions and the
+open alerts — rounded the way they will be quoted, so that the LLM and the rules engine see
+exactly the same numbers. ``grounding_problems`` then finds every number an answer states and
+looks it up among those facts (in the usual spellings: 1,234.5 / $1.2K / 12% / 0.12).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from demetra import queries
+from demetra.queries import Filters
+
+BREAK_EVEN_ROI = 1.0
+RISKY_CAMPAIGNS = 5
+OPEN_ALERTS = 8
+LARGEST_CAMPAIGNS = 5
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a writer of recommendations is given: ``facts`` (JSON-ready, every number rounded
+    as it may be quoted) and the targets a recommendation may name."""
+
+    facts: dict[str, Any]
+    channels: tuple[str, ...]
+    campaigns: Mapping[str, str] = field(default_factory=dict)  # campaign_id -> name
+
+    @property
+    def targets(self) -> set[str]:
+        return {*self.channels, *self.campaigns}
+
+    def data_block(self) -> str:
+        """The facts as JSON for a prompt. Every imported string stays inside a JSON string;
+        ``<`` and ``>`` are escaped too, so no name can close the block it sits in."""
+        text = json.dumps(self.facts, ensure_ascii=True, indent=1, sort_keys=False)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# -- rounding: the facts hold numbers as they may be quoted ---------------------------------
+
+def money(value: Any) -> float | None:
+    return None if _missing(value) else round(float(value), 2)
+
+
+def ratio(value: Any) -> float | None:
+    return None if _missing(value) else round(float(value), 3)
+
+
+def pct(value: Any) -> float | None:
+    """A fraction (0.123) as a percentage (12.3)."""
+    return None if _missing(value) else round(100.0 * float(value), 1)
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+# -- building the context --------------------------------------------------------------------
+
+def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90) -> Context:
+    """The facts for period ``f`` (its channels; its search is ignored: recommendations are
+    about whole channels and campaigns). Pieces that are not available (no predictions, no
+    allocator fit) are replaced by a note saying so, never dropped silently."""
+    f = Filters(f.start, f.end, f.channels)
+    notes: list[str] = []
+    facts: dict[str, Any] = {
+        "period": {"start": f.start.isoformat(), "end": f.end.isoformat(), "days": f.days,
+                   "previous_start": f.previous().start.isoformat(),
+                   "previous_end": f.previous().end.isoformat()},
+        "channel_filter": list(f.channels) or "all channels",
+        "break_even_roi": BREAK_EVEN_ROI,
+    }
+    facts["kpis"] = _kpis(engine, f)
+    channel_rows = _channels(engine, f)
+    facts["channels"] = channel_rows
+    channels = tuple(r["channel"] for r in channel_rows)
+    campaigns: dict[str, str] = {}
+
+    largest = queries.top_campaigns(engine, f, by="cost", n=LARGEST_CAMPAIGNS)
+    facts["largest_campaigns"] = [
+        {"campaign_id": str(r.campaign_id), "name": str(r.campaign_name), "channel": r.channel,
+         "spend": money(r.cost), "revenue": money(r.revenue), "roi": ratio(r.roi)}
+        for r in largest.itertuples()]
+    campaigns.update({c["campaign_id"]: c["name"] for c in facts["largest_campaigns"]})
+
+    facts["budget"] = _budget(engine, f, budget_window_days, notes)
+    risky, names = _risky(engine, f, notes)
+    facts["riskiest_campaigns"] = risky
+    if risky:
+        facts["forecast_interval_pct"] = 80  # P10–P90
+    campaigns.update(names)
+    alerts, names = _alerts(engine, f)
+    facts["open_alerts"] = alerts
+    facts["open_alerts_count"] = len(alerts)
+    campaigns.update(names)
+    if not alerts:
+        notes.append("No open alerts in this period.")
+    facts["notes"] = notes
+    return Context(facts=facts, channels=channels, campaigns=campaigns)
+
+
+def _kpis(engine: sa.Engine, f: Filters) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    kinds = {"cost": money, "revenue": money, "conversions": money, "clicks": _int,
+             "roi": ratio, "ctr": pct, "conversion_rate": pct, "cpa": money}
+    names = {"cost": "spend", "ctr": "ctr_pct", "conversion_rate": "conversion_rate_pct"}
+    for key, d in queries.kpis_with_delta(engine, f).items():
+        if key not in kinds:
+            continue
+        rnd = kinds[key]
+        out[names.get(key, key)] = {"value": rnd(d.value), "previous": rnd(d.previous),
+                                    "change_pct": pct(d.change)}
+    return out
+
+
+def _int(value: Any) -> int | None:
+    return None if _missing(value) else int(value)
+
+
+def _channels(engine: sa.Engine, f: Filters) -> list[dict[str, Any]]:
+    df = queries.channel_breakdown(engine, f)
+    return [{"channel": r.channel, "spend": money(r.cost), "revenue": money(r.revenue),
+             "roi": ratio(r.roi), "conversions": money(r.conversions),
+             "conversion_rate_pct": pct(r.conversion_rate), "cpa": money(r.cpa),
+             "share_of_spend_pct": pct(r.share_of_cost), "campaigns": int(r.campaigns)}
+            for r in df.itertuples()]
+
+
+def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -> dict[str, Any]:
+    try:
+        from demetra import budget
+
+        curves = budget.fit_curves(engine, end=f.end, window_days=window_days)
+        if not curves:
+            raise ValueError("no channel has enough spend variation to fit a response curve")
+        result = budget.allocate(curves, sum(c.current_spend for c in curves.values()))
+    except Exception as exc:  # noqa: BLE001 - any failure becomes a stated gap in the facts
+        notes.append(f"The budget allocator could not run: {exc}")
+        return {"available": False, "reason": str(exc)}
+    if f.channels:
+        keep = set(f.channels)
+        shown = {c: s for c, s in result.allocation.items() if c in keep}
+    else:
+        shown = dict(result.allocation)
+    rows = []
+    for channel, recommended in shown.items():
+        current = result.current.get(channel, 0.0)
+        rows.append({
+            "channel": channel,
+            "current_daily_spend": money(current),
+            "recommended_daily_spend": money(recommended),
+            "change_daily_spend": money(recommended - current),
+            "change_pct": pct(recommended / current - 1.0) if current else None,
+            "marginal_roi_now": ratio(curves[channel].marginal_roi(current)),
+            "marginal_roi_after": ratio(result.marginal_roi.get(channel)),
+        })
+    out: dict[str, Any] = {
+        "available": True,
+        "feasible": bool(result.feasible),
+        "fit_window_days": window_days,
+        "daily_total": money(result.total),
+        "current_expected_daily_revenue": money(result.current_revenue),
+        "recommended_expected_daily_revenue": money(result.expected_revenue),
+        "expected_daily_revenue_low": money(result.revenue_low),
+        "expected_daily_revenue_high": money(result.revenue_high),
+        "daily_revenue_change": money(result.expected_revenue - result.current_revenue),
+        "revenue_change_pct": pct(result.expected_revenue / result.current_revenue - 1.0)
+        if result.current_revenue else None,
+        "revenue_change_over_period": money((result.expected_revenue - result.current_revenue)
+                                            * f.days),
+        "current_roi": ratio(result.current_roi),
+        "recommended_roi": ratio(result.expected_roi),
+        "channels": rows,
+    }
+    if result.message:
+        out["message"] = result.message
+    return out
+
+
+def _risky(engine: sa.Engine, f: Filters, notes: list[str]) -> tuple[list[dict], dict[str, str]]:
+    from demetra.ml.predict import latest_predictions
+
+    preds = latest_predictions(engine, limit=2_000)
+    if preds.empty:
+        notes.append("No ROI predictions exist yet (train the model on the Predictions page).")
+        return [], {}
+    info = _campaign_info(engine, [str(c) for c in preds["campaign_id"]])
+    rows = []
+    for r in preds.itertuples():
+        name, channel = info.get(str(r.campaign_id), ("", None))
+        if f.channels and channel not in f.channels:
+            continue
+        rows.append({"campaign_id": str(r.campaign_id), "name": name, "channel": channel,
+                     "predicted_roi": ratio(r.predicted_roi), "roi_low": ratio(r.predicted_roi_low),
+                     "roi_high": ratio(r.predicted_roi_high), "prob_loss_pct": pct(r.prob_loss),
+                     "risk": r.risk_level, "horizon_days": int(r.horizon_days),
+                     "forecast_from": str(queries.as_date(r.as_of))})
+        if len(rows) == RISKY_CAMPAIGNS:
+            break
+    return rows, {r["campaign_id"]: r["name"] for r in rows}
+
+
+def _campaign_info(engine: sa.Engine, ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Name and channel of each id, from the monthly rollup (its newest month)."""
+    if not ids:
+        return {}
+    t = sa.table("campaign_months", sa.column("campaign_id"), sa.column("campaign_name"),
+                 sa.column("channel"), sa.column("month"))
+    q = (sa.select(t.c.campaign_id, t.c.campaign_name, t.c.channel)
+         .where(t.c.campaign_id.in_(ids)).order_by(t.c.month))
+    with engine.connect() as conn:
+        return {str(i): (str(n), str(c)) for i, n, c in conn.execute(q)}
+
+
+def _alerts(engine: sa.Engine, f: Filters) -> tuple[list[dict], dict[str, str]]:
+    from demetra.alerts import AlertFilter, list_alerts
+
+    df = list_alerts(engine, AlertFilter(channels=f.channels, start=f.start, end=f.end,
+                                         status="open"), limit=OPEN_ALERTS)
+    df = df[df["alert_type"] != "system"]
+    rows, ids = [], []
+    for r in df.itertuples():
+        row = {"type": r.alert_type, "severity": r.severity, "channel": r.channel,
+               "campaign_id": None if r.campaign_id is None else str(r.campaign_id),
+               "first_day": str(r.date), "last_seen": str(r.last_seen or r.date),
+               "value": ratio(r.metric_value), "threshold": ratio(r.threshold_value),
+               "money_at_stake": money(r.money_at_stake)}
+        rows.append(row)
+        if row["campaign_id"]:
+            ids.append(row["campaign_id"])
+    info = _campaign_info(engine, ids)
+    for row in rows:
+        if row["campaign_id"]:
+            row["name"] = info.get(row["campaign_id"], ("", None))[0]
+    return rows, {i: info.get(i, ("", None))[0] for i in ids}
+
+
+# -- grounding -------------------------------------------------------------------------------
+
+_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|january|february|march|april|june|"
+           "july|august|september|october|november|december")
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}\b"
+                    rf"|\b(?:{_MONTHS})\.?\s+{_DAY}\b(?:,?\s+\d{{4}})?"
+                    rf"|\b{_DAY}\s+(?:{_MONTHS})\b(?:,?\s+\d{{4}})?", re.IGNORECASE)
+# A number as people write it: optional currency, thousands separators, decimals, a K/M/B
+# suffix, a percent sign. Digits glued to letters or dots (ids like "fb-0012", versions) are
+# not numbers.
+_NUMBER = re.compile(
+    r"(?<![\w.])(?P<cur>[$€£])?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
+    r"(?:\s?(?P<suf>[kKmMbB])(?![A-Za-z]))?(?P<pct>\s?%|\s?percent\b|\s?pp\b)?")
+_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
+
+
+@dataclass(frozen=True)
+class Stated:
+    text: str
+    value: float
+    tolerance: float
+
+
+def stated_numbers(text: str, *, ignore: Iterable[str] = ()) -> list[Stated]:
+    """Every number ``text`` states, with the tolerance its written precision implies."""
+    for word in sorted({w for w in ignore if w}, key=len, reverse=True):
+        text = text.replace(word, " ")
+    text = _DATES.sub(" ", text)
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group("num")
+        digits = raw.replace(",", "")
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        scale = _SCALE.get((m.group("suf") or "").lower(), 1.0)
+        value = float(digits) * scale
+        out.append(Stated(m.group(0).strip(), value, 0.5 * 10.0 ** -decimals * scale))
+    return out
+
+
+def fact_numbers(facts: Any) -> list[float]:
+    """Every number in the facts, plus the parts of every date (a day of month is a number
+    an answer may state)."""
+    return sorted({abs(v) for v in _walk(facts)})
+
+
+def _walk(value: Any) -> Iterator[float]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if math.isfinite(value):
+            yield float(value)
+    elif isinstance(value, str):
+        try:
+            d = dt.date.fromisoformat(value)
+        except ValueError:
+            return
+        yield from (float(d.year), float(d.month), float(d.day))
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _walk(v)
+
+
+def is_grounded(stated: Stated, numbers: list[float]) -> bool:
+    """Found within rounding: as written, or as a percentage of a fraction (12% ~ 0.12), or as
+    a fraction of a percentage (0.12 ~ 12%). Signs are not compared ("down 12%" ~ -12.0)."""
+    v = abs(stated.value)
+    for candidate in (v, v / 100.0, v * 100.0):
+        tol = stated.tolerance if candidate == v else (
+            stated.tolerance / 100.0 if candidate < v else stated.tolerance * 100.0)
+        tol = max(tol, 0.005 * candidate) + 1e-9
+        if any(abs(n - candidate) <= tol for n in numbers):
+            return True
+    return False
+
+
+def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
+    """What is wrong with a validated answer: numbers not in the facts, targets that don't
+    exist. Empty when every stated number and every target is found."""
+    numbers = fact_numbers(context.facts)
+    ignore = [*context.campaigns, *context.campaigns.values()]
+    problems = []
+    for i, rec in enumerate(answer.get("recommendations", []), 1):
+        target = str(rec.get("target", ""))
+        if target not in context.targets:
+            problems.append(f"recommendation {i}: target {target!r} is not a channel or campaign "
+                            "id in the data")
+    for where, text in _texts(answer):
+        for s in stated_numbers(text, ignore=ignore):
+            if not is_grounded(s, numbers):
+                problems.append(f"{where}: the number {s.text!r} is not in the data")
+    return problems
+
+
+def _texts(answer: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    yield "summary", str(answer.get("summary", ""))
+    for i, rec in enumerate(answer.get("recommendations", []), 1):
+        for key in ("rationale", "expected_impact"):
+            yield f"recommendation {i} {key}", str(rec.get(key, ""))
+        for metric in rec.get("metrics", []) or []:
+            yield f"recommendation {i} metrics", str(metric)
