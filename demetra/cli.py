@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demetra.config import SettingsError, load_settings
+from demetra.config import CHANNELS, SettingsError, load_settings
 from demetra.db.engine import DatabaseUnavailable, make_engine, safe_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,6 +104,77 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    from demetra import llm
+    from demetra.queries import Filters
+
+    engine = _engine(args)
+    settings = load_settings()
+    try:
+        f = llm.default_period(engine, args.days)
+        if args.until or args.since:
+            until = args.until or f.end
+            f = Filters(args.since or until - dt.timedelta(days=args.days - 1), until)
+        f = Filters(f.start, f.end, tuple(args.channel or ()))
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    out = llm.generate(engine, f, settings)
+    if args.json:
+        print(json.dumps({"id": out.id, "source": out.source, "model": out.model,
+                          "fallback_reason": out.fallback_reason, "period": [str(f.start),
+                                                                             str(f.end)],
+                          **out.answer}, indent=2))
+        return 0
+    who = (f"the LLM ({out.model}, {out.prompt_tokens} + {out.completion_tokens} tokens)"
+           if out.source == "llm" else f"the rules engine: {out.fallback_reason}")
+    print(f"Recommendations for {f.start} to {f.end}, written by {who}:\n")
+    print(out.answer["summary"] + "\n")
+    for i, r in enumerate(out.answer["recommendations"], 1):
+        print(f"{i}. {r['action'].upper()} {r['target']} ({r['confidence']} confidence)")
+        print(f"   Why: {r['rationale']}")
+        print(f"   Impact: {r['expected_impact']}")
+    print(f"\nStored as set {out.id} in {out.seconds:.1f} s")
+    return 0
+
+
+def _money(text: str) -> float:
+    try:
+        value = float(text.replace(",", "").lstrip("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an amount: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative amount, got {text!r}")
+    return value
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    from demetra.budget import recommend
+
+    t0 = time.perf_counter()
+    result = recommend(_engine(args), total=args.total, window_days=args.window)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0 if result.feasible else 1
+    if not result.feasible:
+        print(f"error: {result.message}", file=sys.stderr)
+        return 1
+    print(f"Daily budget ${result.total:,.2f} over the last {args.window} days' curves:\n")
+    print(f"{'channel':<12} {'current':>12} {'recommended':>12} {'change':>8} {'marginal ROI':>13}")
+    for ch, spend in result.allocation.items():
+        now = result.current[ch]
+        change = f"{spend / now - 1:+.0%}" if now > 0 else "new"
+        print(f"{ch:<12} {now:>12,.2f} {spend:>12,.2f} {change:>8} {result.marginal_roi[ch]:>13.2f}")
+    roi_now = f"{result.current_roi:.2f}" if result.current_roi is not None else "n/a"
+    roi_new = f"{result.expected_roi:.2f}" if result.expected_roi is not None else "n/a"
+    print(f"\nExpected revenue ${result.expected_revenue:,.2f}/day (80% band "
+          f"${result.revenue_low:,.2f}–${result.revenue_high:,.2f}) vs ${result.current_revenue:,.2f}"
+          f" at the current split; ROI {roi_new} vs {roi_now}")
+    for ch, why in result.skipped.items():
+        print(f"Skipped {ch}: {why}")
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
     import signal
@@ -184,7 +255,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="forecast ROI and risk for campaigns that spent in the last 7 days")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("worker", help="every hour: predictions (training when needed) and alerts")
+    p = sub.add_parser("recommend", help="write budget and campaign recommendations (LLM, or the "
+                                         "rules engine when no endpoint answers usefully)")
+    p.add_argument("--days", type=_positive, default=30, help="length of the period (30)")
+    p.add_argument("--since", type=_date, default=None, help="first day (default: --days back)")
+    p.add_argument("--until", type=_date, default=None, help="last day (default: newest data)")
+    p.add_argument("--channel", action="append", choices=CHANNELS,
+                   help="only this channel (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print the stored set as JSON")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("budget", help="the split of a daily budget over channels that the fitted "
+                                      "response curves expect to earn the most")
+    p.add_argument("--total", type=_money, default=None, metavar="DAILY_SPEND",
+                   help="daily budget to split (default: current average daily spend)")
+    p.add_argument("--window", type=_positive, default=90, metavar="DAYS",
+                   help="days of history the curves are fitted on (90)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"allocation", "current", "expected_revenue", "expected_roi", ...}')
+    p.set_defaults(func=cmd_budget)
+
+    p = sub.add_parser("worker", help="every hour: predictions (training when needed) and alerts; "
+                                      "daily: recommendations")
     p.add_argument("--interval", type=_positive, default=3600,
                    help="seconds between cycles (3600)")
     p.add_argument("--once", action="store_true", help="run one cycle and exit")

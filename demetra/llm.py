@@ -299,10 +299,29 @@ def history(engine: sa.Engine, *, limit: int = 50) -> pd.DataFrame:
     frame = pd.DataFrame([tuple(x) for x in rows], columns=HISTORY_COLUMNS)
     for column in ("period_start", "period_end"):
         frame[column] = [as_date(v) for v in frame[column]]
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     return frame
+
+
+def newest_created_at(engine: sa.Engine) -> dt.datetime | None:
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(sa.func.max(RecommendationRow.created_at))).scalar()
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back text for a server-side default
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def stored_context(engine: sa.Engine, rec_id: int) -> dict[str, Any] | None:
     with engine.connect() as conn:
         return conn.execute(sa.select(RecommendationRow.context)
                             .where(RecommendationRow.id == rec_id)).scalar_one_or_none()
+
+
+def describe_endpoint(settings: Settings) -> str:
+    """Where recommendations will come from, in words safe to show (never the key)."""
+    if not endpoint_configured(settings):
+        return "no LLM endpoint is configured: the rules engine writes the recommendations"
+    key = "with an API key" if settings.openai_api_key else "without an API key"
+    return f"model {settings.llm_model} at {_host(settings)}, {key}, {settings.llm_timeout:g} s limit"

@@ -1052,3 +1052,40 @@ def model_settings_form(engine: sa.Engine) -> None:
                 st.session_state["_flash"] = f"Model settings saved{note}"
                 clear_caches()
                 st.rerun()
+
+
+# --------------------------------------------------------------------------------------------
+# Recommendations
+
+ACTION_BADGES = {"increase": ("Increase", "green", ":material/trending_up:"),
+                 "decrease": ("Decrease", "orange", ":material/trending_down:"),
+                 "pause": ("Pause", "red", ":material/pause_circle:"),
+                 "test": ("Test", "blue", ":material/science:"),
+                 "fix": ("Fix", "violet", ":material/build:")}
+_MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+!|$<>~"})
+
+
+def plain(text: Any) -> str:
+    """Text from the LLM or an import, shown literally: no markdown, no LaTeX ($…$), no links."""
+    return str(text).translate(_MARKDOWN_SPECIALS)
+
+
+def target_label(target: str, campaigns: Mapping[str, str]) -> str:
+    if target in CHANNEL_LABELS:
+        return CHANNEL_LABELS[target]
+    name = campaigns.get(target)
+    return f"{name} ({target})" if name else target
+
+
+def recommendation_cards(recs: list[Mapping[str, Any]], campaigns: Mapping[str, str]) -> None:
+    cols = st.columns(2)
+    for i, rec in enumerate(recs):
+        label, color, icon = ACTION_BADGES.get(rec.get("action", ""), ("Note", "gray", None))
+        with cols[i % 2].container(border=True):
+            st.badge(label, color=color, icon=icon)
+            st.markdown(f"**{plain(target_label(str(rec.get('target', '')), campaigns))}**")
+            st.markdown(f"**Why:** {plain(rec.get('rationale', ''))}")
+            st.markdown(f"**Expected impact:** {plain(rec.get('expected_impact', ''))}")
+            metrics = ", ".join(str(m) for m in rec.get("metrics") or [])
+            st.caption(f"Confidence: {rec.get('confidence', '—')}"
+                       + (f" · rests on: {plain(metrics)}" if metrics else ""))

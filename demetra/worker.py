@@ -1,7 +1,9 @@
-"""The background worker: every ``interval`` seconds, forecast ROI and detect alerts.
+"""The background worker: every ``interval`` seconds, forecast ROI and detect alerts; once a day,
+write recommendations.
 
 ``run_cycle`` runs the jobs once (predictions, training first when the model is missing or
-stale; then alert detection) and returns one ``JobResult`` per job; a failing job is logged and
+stale; then alert detection; then recommendations when the newest set is a day old) and
+returns one ``JobResult`` per job; a failing job is logged and
 reported, and the next job still runs. ``run_forever`` repeats cycles until its stop event is
 set (``python -m demetra worker`` sets it on SIGTERM/SIGINT), waiting on the event rather than
 sleeping so a stop takes effect at once.
@@ -9,6 +11,7 @@ sleeping so a stop takes effect at once.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -25,7 +28,7 @@ DEFAULT_INTERVAL = 3600
 
 @dataclass
 class JobResult:
-    job: str                 # "predict" or "alerts"
+    job: str                 # "predict", "alerts" or "recommend"
     ok: bool
     message: str
     seconds: float
@@ -76,7 +79,29 @@ def _alerts_job(engine: sa.Engine, settings: Settings) -> JobResult:
     return JobResult("alerts", True, message, seconds)
 
 
-JOBS = {"predict": _predict_job, "alerts": _alerts_job}
+RECOMMEND_EVERY = dt.timedelta(days=1)
+
+
+def _recommend_job(engine: sa.Engine, settings: Settings) -> JobResult:
+    from demetra import llm
+    from demetra.queries import date_span
+
+    t0 = time.perf_counter()
+    newest = llm.newest_created_at(engine)
+    if newest is not None and dt.datetime.now(dt.UTC) - newest < RECOMMEND_EVERY:
+        return JobResult("recommend", True, f"the newest set is from {newest:%Y-%m-%d %H:%M} UTC",
+                         time.perf_counter() - t0, skipped=True)
+    if date_span(engine) is None:
+        return JobResult("recommend", True, "no campaign data yet", time.perf_counter() - t0,
+                         skipped=True)
+    out = llm.generate(engine, settings=settings)
+    message = (f"{len(out.answer['recommendations'])} recommendations from the "
+               + ("LLM" if out.source == "llm" else f"rules engine ({out.fallback_reason})"))
+    log.info("recommend: %s, %.1f s", message, out.seconds)
+    return JobResult("recommend", True, message, time.perf_counter() - t0)
+
+
+JOBS = {"predict": _predict_job, "alerts": _alerts_job, "recommend": _recommend_job}
 
 
 def run_cycle(engine: sa.Engine, settings: Settings | None = None) -> list[JobResult]:

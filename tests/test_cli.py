@@ -65,3 +65,23 @@ def test_failures_are_one_line_and_hide_the_password() -> None:
 def test_truth_on_an_unseeded_database_says_what_to_do(tmp_path) -> None:
     out = run("truth", url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert out.returncode != 0 and "python -m demetra seed" in out.stderr
+
+
+def test_recommend_writes_a_stored_set_and_prints_it_as_json(db_url: str) -> None:
+    assert run("seed", "--campaigns", "20", "--days", "60", "--end-date", "2026-05-31",
+               url=db_url).returncode == 0
+    out = run("recommend", "--days", "14", "--channel", "facebook", "--json", url=db_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["source"] == "rules" and "no LLM endpoint" in data["fallback_reason"]
+    assert data["period"] == ["2026-05-18", "2026-05-31"]
+    assert data["recommendations"] and data["summary"]
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT id, source, period_start FROM recommendations")).all()
+    engine.dispose()
+    assert [(r[0], r[1], str(r[2])[:10]) for r in stored] == [(data["id"], "rules", "2026-05-18")]
+    text = run("recommend", url=db_url)
+    assert text.returncode == 0 and "written by the rules engine" in text.stdout
+    bad = run("recommend", "--channel", "myspace", url=db_url)
+    assert bad.returncode == 2 and "invalid choice: 'myspace'" in bad.stderr

@@ -1,0 +1,83 @@
+"""The Recommendations page (AppTest) against the fake OpenAI-compatible server: generate with
+no endpoint, with a good LLM, with a failing one; the key never reaches the page."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from demetra import ui
+from demetra.facts import build_context
+from tests.fake_llm import FakeLLM, Reply
+from tests.test_app import _isolated, start, texts  # noqa: F401 - the fixture is autouse
+
+KEY = "sk-page-test-31415926"
+
+
+@pytest.fixture
+def fake():
+    server = FakeLLM().start()
+    yield server
+    server.stop()
+
+
+def open_page(url: str, fake: FakeLLM | None = None):
+    at = start(url)
+    if fake is not None:
+        at.secrets["OPENAI_BASE_URL"] = fake.base_url
+        at.secrets["OPENAI_API_KEY"] = KEY
+        at.secrets["LLM_MODEL"] = "fake-model"
+        at.secrets["LLM_TIMEOUT"] = "5"
+    return at.switch_page("app_pages/recommendations.py").run()
+
+
+def generate(at):
+    return at.button(key="rec_generate").click().run()
+
+
+def count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT COUNT(*) FROM recommendations")).scalar_one()
+
+
+def test_without_an_endpoint_the_rules_engine_writes_and_says_so(seeded_engine, db_url):
+    at = open_page(db_url)
+    assert not at.exception
+    assert "No recommendations yet" in at.info[0].value
+    at = generate(at)
+    assert not at.exception and count(seeded_engine) == 1
+    assert any("Written by the rules engine: no LLM endpoint is configured" in i.value
+               for i in at.info)
+    badges = [t for t in texts(at.main) if "badge" in t.lower()]
+    assert badges, "one card per recommendation"
+    assert at.expander[0].label == "The facts the writer was given"
+    assert at.dataframe[0].value.shape[0] == 1  # the history
+
+
+def test_a_good_llm_answer_is_shown_as_the_llms(seeded_engine, db_url, fake):
+    at = open_page(db_url, fake)
+    ctx = build_context(seeded_engine, at.session_state[ui.KEY_ACTIVE])
+    top = ctx.facts["channels"][0]
+    fake.replies.append(Reply(content=json.dumps({
+        "summary": f"{top['channel']} earned an ROI of {top['roi']:.2f}.",
+        "recommendations": [{"action": "increase", "target": top["channel"],
+                             "rationale": f"ROI {top['roi']:.2f}.", "expected_impact": "More sales.",
+                             "confidence": "high", "metrics": ["roi"]}]})))
+    at = generate(at)
+    assert not at.exception
+    assert any("Written by the LLM (fake-model) · 120 prompt + 80 completion tokens" in s.value
+               for s in at.success)
+    assert f"ROI {top['roi']:.2f}." in " ".join(m.value for m in at.markdown)
+    assert KEY not in "\n".join(texts(at))
+
+
+def test_a_failing_llm_is_replaced_and_the_page_says_why(seeded_engine, db_url, fake):
+    fake.replies.append(Reply(401, error=f"bad key {KEY}"))
+    at = generate(open_page(db_url, fake))
+    assert not at.exception
+    [warning] = at.warning
+    shown = warning.value.replace("\\", "")  # as rendered: the reason is markdown-escaped
+    assert "could not be used: the endpoint refused the API key (HTTP 401)" in shown
+    assert KEY not in "\n".join(texts(at))
