@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +86,32 @@ def test_recommend_writes_a_stored_set_and_prints_it_as_json(db_url: str) -> Non
     assert text.returncode == 0 and "written by the rules engine" in text.stdout
     bad = run("recommend", "--channel", "myspace", url=db_url)
     assert bad.returncode == 2 and "invalid choice: 'myspace'" in bad.stderr
+
+
+def test_budget_prints_the_recommended_split_and_its_json(db_url: str) -> None:
+    assert run("seed", "--campaigns", "30", "--days", "60", "--end-date", "2026-05-31",
+               url=db_url).returncode == 0
+    out = run("budget", "--json", url=db_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    engine = sa.create_engine(db_url)
+    with engine.connect() as conn:
+        cost = dict(conn.execute(sa.text(
+            "SELECT channel, SUM(cost) / 60 FROM campaigns GROUP BY channel")).all())
+    engine.dispose()
+    assert data["current"] == {ch: round(v, 2) for ch, v in cost.items()}
+    assert sum(data["allocation"].values()) == pytest.approx(sum(cost.values()), abs=0.05)
+    assert data["expected_roi"] == pytest.approx(data["expected_revenue"] / data["total"], rel=1e-3)
+    assert data["expected_revenue"] > data["current_revenue"]
+    bigger = json.loads(run("budget", "--total", "$25,000", "--json", url=db_url).stdout)
+    assert sum(bigger["allocation"].values()) == pytest.approx(25_000, abs=0.05)
+    text = run("budget", "--total", "25000", "--window", "30", url=db_url)
+    assert text.returncode == 0 and "Daily budget $25,000.00 over the last 30 days" in text.stdout
+    assert all(ch in text.stdout for ch in cost)
+    bad = run("budget", "--total", "lots", url=db_url)
+    assert bad.returncode == 2 and "not an amount: 'lots'" in bad.stderr
+
+
+def test_budget_on_an_empty_database_says_why(tmp_path) -> None:
+    out = run("budget", url=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert out.returncode == 1 and "no spend in the window" in out.stderr
