@@ -51,16 +51,23 @@ _MIN_EXPECTED_CONVERSIONS = 15.0
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 
 
+_SETTING_NAMES = {"roi_threshold": "ALERT_ROI_THRESHOLD", "cost_spike_factor": "ALERT_COST_SPIKE_FACTOR",
+                  "min_conversion_rate": "ALERT_MIN_CONVERSION_RATE", "sensitivity": "ALERT_SENSITIVITY",
+                  "baseline_days": "ALERT_BASELINE_DAYS", "min_daily_spend": "ALERT_MIN_DAILY_SPEND"}
+_SPECS = {s.name: s for s in SETTINGS}
+
+
 @dataclass(frozen=True)
 class AlertSettings:
-    """Thresholds of the rules; editable in the app, with the allowed ranges in ``LIMITS``."""
+    """Thresholds of the rules; editable in the app, with the allowed ranges in ``LIMITS``.
+    The defaults are the settings' (``demetra.config.SETTINGS``), declared once there."""
 
-    roi_threshold: float = 1.5
-    cost_spike_factor: float = 2.8
-    min_conversion_rate: float = 0.005
-    sensitivity: float = 3.5
-    baseline_days: int = 14
-    min_daily_spend: float = 20.0
+    roi_threshold: float = _SPECS["ALERT_ROI_THRESHOLD"].default
+    cost_spike_factor: float = _SPECS["ALERT_COST_SPIKE_FACTOR"].default
+    min_conversion_rate: float = _SPECS["ALERT_MIN_CONVERSION_RATE"].default
+    sensitivity: float = _SPECS["ALERT_SENSITIVITY"].default
+    baseline_days: int = _SPECS["ALERT_BASELINE_DAYS"].default
+    min_daily_spend: float = _SPECS["ALERT_MIN_DAILY_SPEND"].default
     roi_threshold_by_channel: dict[str, float] = field(default_factory=dict)
 
     def roi_threshold_for(self, channel: str) -> float:
@@ -85,10 +92,6 @@ class AlertSettings:
         return self
 
 
-_SETTING_NAMES = {"roi_threshold": "ALERT_ROI_THRESHOLD", "cost_spike_factor": "ALERT_COST_SPIKE_FACTOR",
-                  "min_conversion_rate": "ALERT_MIN_CONVERSION_RATE", "sensitivity": "ALERT_SENSITIVITY",
-                  "baseline_days": "ALERT_BASELINE_DAYS", "min_daily_spend": "ALERT_MIN_DAILY_SPEND"}
-_SPECS = {s.name: s for s in SETTINGS}
 LIMITS: dict[str, tuple[float, float]] = {
     attr: (_SPECS[env].min, _SPECS[env].max) for attr, env in _SETTING_NAMES.items()}
 LABELS = {"roi_threshold": "ROI threshold", "cost_spike_factor": "Cost spike factor",

@@ -149,6 +149,8 @@ def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -
         if not curves:
             raise ValueError("no channel has enough spend variation to fit a response curve")
         result = budget.allocate(curves, sum(c.current_spend for c in curves.values()))
+        for channel, why in getattr(curves, "skipped", {}).items():
+            notes.append(f"No response curve for {channel}: {why}")
     except Exception as exc:  # noqa: BLE001 - any failure becomes a stated gap in the facts
         notes.append(f"The budget allocator could not run: {exc}")
         return {"available": False, "reason": str(exc)}
