@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from demetra.config import SETTINGS, SettingsError, load_settings
+from demetra.config import SETTINGS, Settings, SettingsError, load_settings
 from demetra.db.engine import (
     DatabaseUnavailable,
     current_revision,
@@ -89,6 +89,10 @@ def test_settings_repr_hides_secrets() -> None:
 def test_every_setting_is_a_field_of_settings() -> None:
     names = set(load_settings(environ={}).__dataclass_fields__)
     assert {spec.name.lower() for spec in SETTINGS} == names
+    # Settings() (used where no environment is read) must agree with the declared defaults.
+    plain = Settings()
+    for spec in SETTINGS:
+        assert getattr(plain, spec.name.lower()) == (spec.default or ""), spec.name
 
 
 def test_migrations_create_every_table_and_match_the_models(engine: sa.Engine) -> None:
