@@ -74,6 +74,25 @@ def cmd_truth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from demetra import ingest
+
+    t0 = time.perf_counter()
+    if args.dry_run:
+        preview = ingest.preview(args.file, platform=args.platform, channel=args.channel)
+        print(f"Dry run, nothing written. {preview.summary()} ({time.perf_counter() - t0:.1f} s)")
+    else:
+        result = ingest.import_file(_engine(args), args.file, platform=args.platform,
+                                    channel=args.channel)
+        preview = result.preview
+        print(result.summary())
+    for warning in preview.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for r in preview.rejects.head(20).itertuples():
+        print(f"rejected row {r.row}, column {r.column!r}: {r.reason}", file=sys.stderr)
+    return 0
+
+
 def cmd_alerts(args: argparse.Namespace) -> int:
     from demetra.alerts import run_detection
 
@@ -241,6 +260,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("truth", help="print the seeded world's ground truth as JSON")
     p.set_defaults(func=cmd_truth)
+
+    p = sub.add_parser("import", help="import an ad-platform export (Meta, Google Ads, TikTok, "
+                                      "LinkedIn; CSV or XLSX): one transaction, re-import safe")
+    p.add_argument("file", help="the exported CSV/TSV/XLSX file")
+    p.add_argument("--platform", default="auto",
+                   choices=("auto", "meta", "google_ads", "tiktok", "linkedin", "generic"),
+                   help="whose export it is (auto: recognised from the header)")
+    p.add_argument("--channel", default=None,
+                   help="channel of rows the file does not give one for (facebook, instagram, "
+                        "google_ads, tiktok, youtube, linkedin)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="read and check the file, print what would be imported, write nothing")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("alerts", help="detect ROI drops, cost spikes, conversion drops, anomalies")
     p.add_argument("--since", type=_date, default=None,

@@ -61,6 +61,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Days with less spend than this are too small to judge", float, 0, 1_000_000),
     Setting("CACHE_TTL_SECONDS", 300, "How long the app caches query results", int, 0, 86400),
     Setting("MODEL_DIR", "data/models", "Folder where trained ROI models (joblib files) are kept"),
+    Setting("MAX_UPLOAD_MB", 200, "Largest export file the Data page accepts for import, in MB",
+            int, 1, 10_000),
 )
 
 
@@ -79,6 +81,7 @@ class Settings:
     alert_min_daily_spend: float = 20.0
     cache_ttl_seconds: int = 300
     model_dir: str = "data/models"
+    max_upload_mb: int = 200
 
     def __repr__(self) -> str:
         # The API key and the database password must never reach a log or a page.

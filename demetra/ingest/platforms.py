@@ -1,0 +1,293 @@
+"""The exports Demetra recognises: which header names each ad platform writes for the campaign
+fields of DESIGN.md, how a file is matched to a platform, and the generic column mapper.
+
+Header names are compared normalised: case-folded, whitespace collapsed, a BOM dropped and a
+trailing currency code removed ("Amount spent (USD)" -> "amount spent", currency USD), so
+"Campaign Name" (LinkedIn) and "Campaign name" (Meta) are the same name. The names come from
+the platforms' exports as documented in Meta's column glossary, Google Ads' report downloads,
+TikTok Ads Manager's custom reports and LinkedIn Campaign Manager's CSV export; localised
+(translated) headers are left to the generic mapper.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from demetra.config import CHANNELS
+
+# The campaign fields a row can carry (DESIGN.md, campaigns table), in the order forms show them.
+FIELDS: tuple[str, ...] = ("date", "campaign_name", "campaign_id", "channel", "cost",
+                           "impressions", "clicks", "conversions", "revenue", "engagement")
+FIELD_LABELS: dict[str, str] = {
+    "date": "Date", "campaign_name": "Campaign name", "campaign_id": "Campaign ID",
+    "channel": "Channel", "cost": "Spend", "impressions": "Impressions", "clicks": "Clicks",
+    "conversions": "Conversions", "revenue": "Revenue (conversion value)",
+    "engagement": "Engagement",
+}
+# A row needs these; the campaign is named by campaign_name or campaign_id (either will do).
+REQUIRED: tuple[str, ...] = ("date", "cost", "impressions", "clicks")
+CAMPAIGN_FIELDS: tuple[str, ...] = ("campaign_name", "campaign_id")
+
+_CURRENCY = re.compile(r"\s*\(([A-Z]{3})\)\s*$")
+
+
+def normalize_header(text: object) -> tuple[str, str | None]:
+    """("amount spent", "USD") for "Amount spent (USD)"; currency None when there is none."""
+    raw = str(text if text is not None else "").replace("\ufeff", "").strip()
+    match = _CURRENCY.search(raw)
+    currency = match.group(1) if match else None
+    if match:
+        raw = raw[:match.start()]
+    return " ".join(raw.casefold().split()), currency
+
+
+@dataclass(frozen=True)
+class Platform:
+    key: str
+    label: str
+    # field -> accepted (normalised) header names, most specific first
+    columns: dict[str, tuple[str, ...]]
+    # header names only this platform writes: they decide which platform a file comes from
+    markers: tuple[str, ...]
+    default_channel: str
+    # extra columns a platform's rows are checked or routed with
+    extras: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+META = Platform(
+    "meta", "Meta Ads Manager (Facebook, Instagram)",
+    {
+        # "Day" when broken down by day; otherwise a row covers Reporting starts..ends.
+        "date": ("day", "date", "reporting starts"),
+        "campaign_name": ("campaign name",),
+        "campaign_id": ("campaign id",),
+        "channel": ("platform",),
+        "cost": ("amount spent",),
+        "impressions": ("impressions",),
+        "clicks": ("link clicks", "clicks (all)"),
+        "conversions": ("purchases", "website purchases", "results"),
+        "revenue": ("purchases conversion value", "website purchases conversion value",
+                    "conversion value"),
+        "engagement": ("post engagement", "post engagements"),
+    },
+    ("amount spent", "reporting starts", "reporting ends", "link clicks", "clicks (all)",
+     "purchases conversion value", "result indicator", "cost per results",
+     "purchase roas (return on ad spend)", "ad set name", "campaign delivery",
+     "attribution setting"),
+    "facebook",
+    {"date_end": ("reporting ends",)},
+)
+
+GOOGLE_ADS = Platform(
+    "google_ads", "Google Ads",
+    {
+        "date": ("day", "date"),
+        "campaign_name": ("campaign",),
+        "campaign_id": ("campaign id",),
+        "cost": ("cost",),
+        "impressions": ("impr.", "impressions"),
+        "clicks": ("clicks",),
+        "conversions": ("conversions", "all conv."),
+        "revenue": ("conv. value", "total conv. value", "conversion value", "all conv. value"),
+        "engagement": ("engagements",),
+    },
+    ("impr.", "conv. value", "cost / conv.", "avg. cpc", "currency code", "campaign status",
+     "conv. rate", "interaction rate", "all conv."),
+    "google_ads",
+    # Video campaigns run on YouTube.
+    {"campaign_type": ("campaign type", "advertising channel type"),
+     "currency": ("currency code", "currency")},
+)
+
+TIKTOK = Platform(
+    "tiktok", "TikTok Ads Manager",
+    {
+        "date": ("by day", "date", "stat time day", "day"),
+        "campaign_name": ("campaign name",),
+        "campaign_id": ("campaign id",),
+        "cost": ("cost", "spend", "total cost"),
+        "impressions": ("impressions",),
+        "clicks": ("clicks (destination)", "clicks", "clicks (all)"),
+        "conversions": ("conversions", "complete payment", "results"),
+        "revenue": ("total complete payment value", "complete payment value",
+                    "total purchase value"),
+        "engagement": ("engagements", "paid engagement"),
+    },
+    ("clicks (destination)", "ctr (destination)", "cpc (destination)", "by day",
+     "ad group name", "total complete payment value", "complete payment",
+     "conversion rate (cvr)", "cost per conversion", "cpm", "video views at 100%"),
+    "tiktok",
+    {"currency": ("currency",)},
+)
+
+LINKEDIN = Platform(
+    "linkedin", "LinkedIn Campaign Manager",
+    {
+        "date": ("start date (in utc)", "start date", "date", "day"),
+        "campaign_name": ("campaign name", "campaign"),
+        "campaign_id": ("campaign id",),
+        "cost": ("total spent", "amount spent", "spend"),
+        "impressions": ("impressions",),
+        "clicks": ("clicks",),
+        "conversions": ("conversions", "total conversions"),
+        "revenue": ("conversion value", "total conversion value"),
+        "engagement": ("total engagements", "engagements"),
+    },
+    ("total spent", "start date (in utc)", "end date (in utc)", "campaign group name",
+     "clicks to landing page", "campaign objective", "post-click conversions",
+     "view-through conversions", "leads", "account name", "average cpm", "average cpc"),
+    "linkedin",
+    {"date_end": ("end date (in utc)", "end date"), "currency": ("currency",)},
+)
+
+PLATFORMS: dict[str, Platform] = {p.key: p for p in (META, GOOGLE_ADS, TIKTOK, LINKEDIN)}
+PLATFORM_CHOICES: tuple[str, ...] = ("auto", *PLATFORMS, "generic")
+PLATFORM_LABELS: dict[str, str] = {"auto": "Recognise from the header",
+                                   **{k: p.label for k, p in PLATFORMS.items()},
+                                   "generic": "Any CSV (map the columns)"}
+
+# Names the generic mapper also recognises, beyond every platform's own.
+_GENERIC: dict[str, tuple[str, ...]] = {
+    "date": ("date", "day", "report date", "reporting date"),
+    "campaign_name": ("campaign name", "campaign", "campaign_name", "name"),
+    "campaign_id": ("campaign id", "campaign_id"),
+    "channel": ("channel", "platform", "network", "source", "publisher platform"),
+    "cost": ("cost", "spend", "ad spend", "amount spent", "total spent", "amount"),
+    "impressions": ("impressions", "impr.", "impr", "imps"),
+    "clicks": ("clicks", "link clicks", "clicks (all)"),
+    "conversions": ("conversions", "conv.", "purchases", "results", "orders"),
+    "revenue": ("revenue", "conversion value", "conv. value", "purchase value", "sales", "value"),
+    "engagement": ("engagement", "engagements", "post engagement"),
+}
+
+
+def _known_names() -> frozenset[str]:
+    names: set[str] = set()
+    for p in PLATFORMS.values():
+        names.update(p.markers)
+        for group in (*p.columns.values(), *p.extras.values()):
+            names.update(group)
+    for group in _GENERIC.values():
+        names.update(group)
+    return frozenset(names)
+
+
+KNOWN_NAMES = _known_names()
+
+# What a channel cell may say -> the Demetra channel. Meta's publisher_platform values:
+# Audience Network and Messenger placements are bought through Facebook; Threads ads run
+# through Instagram accounts.
+CHANNEL_ALIASES: dict[str, str] = {
+    **{c: c for c in CHANNELS},
+    "fb": "facebook", "meta": "facebook", "audience network": "facebook",
+    "audience_network": "facebook", "messenger": "facebook",
+    "ig": "instagram", "threads": "instagram",
+    "google": "google_ads", "google ads": "google_ads", "adwords": "google_ads",
+    "search": "google_ads", "yt": "youtube", "you tube": "youtube",
+    "tik tok": "tiktok", "linked in": "linkedin",
+}
+
+
+def channel_of(text: str) -> str | None:
+    """The Demetra channel a cell names ("Facebook", "audience_network", "Google Ads"…)."""
+    return CHANNEL_ALIASES.get(" ".join(str(text).casefold().replace("-", " ").split()))
+
+
+def _find(names: tuple[str, ...], normalized: dict[str, str]) -> str | None:
+    for name in names:
+        if name in normalized:
+            return normalized[name]
+    return None
+
+
+def _normalized(columns: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for col in columns:
+        out.setdefault(normalize_header(col)[0], col)  # the first of duplicate names wins
+    return out
+
+
+def platform_mapping(platform: Platform, columns: list[str]) -> dict[str, str]:
+    """field -> column of the file for ``platform`` (fields it lacks are left out); extras
+    (date_end, campaign_type, currency) are included under their own names."""
+    normalized = _normalized(columns)
+    mapping = {}
+    for name, candidates in (*platform.columns.items(), *platform.extras.items()):
+        col = _find(candidates, normalized)
+        if col is not None:
+            mapping[name] = col
+    return mapping
+
+
+def missing_fields(mapping: dict[str, str | None]) -> list[str]:
+    """The required fields a mapping leaves unmapped ("campaign" for neither name nor id)."""
+    missing = [f for f in REQUIRED if not mapping.get(f)]
+    if not any(mapping.get(f) for f in CAMPAIGN_FIELDS):
+        missing.insert(1, "campaign_name")
+    return missing
+
+
+def detect(columns: list[str]) -> Platform | None:
+    """The platform whose export these columns are, or None.
+
+    A platform is a candidate when its names cover every required field; among candidates the
+    one with the most of its own marker columns wins (Meta's "Amount spent", Google's
+    "Impr.", TikTok's "Clicks (destination)", LinkedIn's "Total spent"…).
+    """
+    normalized = _normalized(columns)
+    best, best_score = None, 0
+    for platform in PLATFORMS.values():
+        if missing_fields(platform_mapping(platform, columns)):
+            continue
+        score = sum(1 for m in platform.markers if m in normalized)
+        if score > best_score:
+            best, best_score = platform, score
+    return best
+
+
+# Words that give a column's meaning away when its name is none of the known ones.
+_KEYWORDS: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in {
+    "date": r"\b(date|day|when)\b",
+    "campaign_name": r"^(?!.*\bid\b).*\b(campaign|name|title)\b",
+    "campaign_id": r"\bcampaign\b.*\bid\b|^id$",
+    "channel": r"\b(channel|network|platform|source|publisher)\b",
+    "cost": r"\b(spend|spent|cost|amount)\b",
+    "impressions": r"\b(impr\w*|views?)\b",
+    "clicks": r"\b(clicks?|taps?)\b",
+    "conversions": r"\b(conv\w*|orders?|purchases?|leads?|results?)\b",
+    "revenue": r"\b(revenue|value|sales|income)\b",
+    "engagement": r"\bengage\w*",
+}.items()}
+
+
+def suggest_mapping(columns: list[str]) -> dict[str, str | None]:
+    """A first guess of field -> column for any CSV, for the user to correct.
+
+    Exact (normalised) names first — the generic names, then every platform's — then a
+    telling word ("Spend (EUR)", "Order value", "Campaign title"), then a close spelling
+    (difflib, ratio >= 0.8). Each column is used at most once.
+    """
+    normalized = _normalized(columns)
+    used: set[str] = set()
+    mapping: dict[str, str | None] = {}
+    for name in FIELDS:
+        candidates = list(_GENERIC.get(name, ()))
+        for p in PLATFORMS.values():
+            candidates.extend(c for c in p.columns.get(name, ()) if c not in candidates)
+        col = next((normalized[c] for c in candidates if c in normalized
+                    and normalized[c] not in used), None)
+        free = [n for n, c in normalized.items() if c not in used]
+        if col is None:
+            col = next((normalized[n] for n in free if _KEYWORDS[name].search(n)), None)
+        if col is None:
+            for candidate in candidates:
+                close = difflib.get_close_matches(candidate, free, n=1, cutoff=0.8)
+                if close:
+                    col = normalized[close[0]]
+                    break
+        mapping[name] = col
+        if col is not None:
+            used.add(col)
+    return mapping

@@ -1,0 +1,284 @@
+"""From a chunk of text cells to campaign rows as they will be stored, and the rows rejected
+with their file row number, column and reason.
+
+Values the platforms write and that parse here: thousands separators ("1,234.56"), currency
+signs ("$1,234"), "--" / "-" / "" for nothing (0), percentages as strings ("12.5%" -> 0.125),
+accounting negatives ("(12.50)"), dates in one format per file (detected on the first chunk:
+ISO, US, European, "Sep 1, 2026"…). Decimal commas ("1.234,56") are not guessed: such a file
+is better re-exported with the account's number format set to English.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from demetra.config import CHANNELS
+from demetra.ingest.platforms import FIELD_LABELS, channel_of, normalize_header
+
+DATE_FORMATS: tuple[tuple[str, str], ...] = (
+    ("%Y-%m-%d", "YYYY-MM-DD"), ("%m/%d/%Y", "MM/DD/YYYY"), ("%d/%m/%Y", "DD/MM/YYYY"),
+    ("%d.%m.%Y", "DD.MM.YYYY"), ("%Y/%m/%d", "YYYY/MM/DD"), ("%b %d, %Y", "Mon D, YYYY"),
+    ("%B %d, %Y", "Month D, YYYY"), ("%d %b %Y", "D Mon YYYY"), ("%m/%d/%y", "MM/DD/YY"),
+    ("%Y-%m-%d %H:%M:%S", "YYYY-MM-DD hh:mm:ss"),
+)
+_EMPTY = ("", "--", "-", "—", "n/a", "N/A")
+_NUMBER_NOISE = re.compile(r"[\s$€£¥,\u00a0\u202f]")
+MAX_NAME = 255
+MAX_ID = 64
+COUNT_FIELDS = ("impressions", "clicks", "engagement")
+AMOUNT_FIELDS = ("cost", "conversions", "revenue")
+STORED = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
+          "engagement", "conversions", "revenue")
+
+
+@dataclass
+class Plan:
+    """How a file's columns become campaign rows."""
+
+    platform: str  # a platform key, or "generic"
+    label: str
+    mapping: dict[str, str]  # field (or date_end / campaign_type / currency) -> file column
+    channel: str | None  # the channel of rows the file does not say it for
+    default_channel: str | None
+    prefix_ids: bool  # platform ids are only unique per platform: prefix the channel
+
+
+@dataclass
+class ParseState:
+    """What the first chunk decides for the whole file."""
+
+    date_format: str | None = None
+    currencies: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Chunk:
+    rows: pd.DataFrame  # STORED columns, accepted rows only
+    rejects: list[dict]  # row, column, value, reason
+    rejected: int  # rows rejected (a row may have several reasons)
+    skipped: int  # summary ("Total …") rows
+
+
+def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(values, unparseable mask): plain numbers first, the decorated ones cleaned after."""
+    t = text.str.strip()
+    values = pd.to_numeric(t, errors="coerce")
+    empty = t.isin(_EMPTY)
+    todo = values.isna() & ~empty
+    if todo.any():
+        raw = t[todo]
+        cleaned = raw.str.replace(_NUMBER_NOISE, "", regex=True)
+        pct = cleaned.str.endswith("%")
+        cleaned = cleaned.str.rstrip("%")
+        paren = cleaned.str.startswith("(") & cleaned.str.endswith(")")
+        cleaned = cleaned.where(~paren, "-" + cleaned.str.slice(1, -1))
+        parsed = pd.to_numeric(cleaned, errors="coerce")
+        values = values.astype(float)
+        values[todo] = parsed.where(~pct, parsed / 100)
+    values = values.astype(float).where(~empty, 0.0)
+    bad = values.isna() | ~np.isfinite(values.fillna(0))
+    return values, bad
+
+
+def detect_date_format(values: pd.Series) -> str | None:
+    """The format most of the non-empty values parse with (the earlier format on a tie)."""
+    sample = values[values.str.strip() != ""].head(5000)
+    if sample.empty:
+        return None
+    best, best_n = None, 0
+    for fmt, _ in DATE_FORMATS:
+        n = int(pd.to_datetime(sample, format=fmt, errors="coerce").notna().sum())
+        if n > best_n:
+            best, best_n = fmt, n
+    return best
+
+
+def _format_name(fmt: str) -> str:
+    return dict(DATE_FORMATS).get(fmt, fmt)
+
+
+def _other_format(value: str, fmt: str) -> str | None:
+    for other, label in DATE_FORMATS:
+        if other != fmt and pd.notna(pd.to_datetime(value, format=other, errors="coerce")):
+            return label
+    return None
+
+
+class _Rejects:
+    def __init__(self, index: pd.Index, limit: int) -> None:
+        self.mask = pd.Series(False, index=index)
+        self.items: list[dict] = []
+        self.limit = limit
+
+    def add(self, mask: pd.Series, column: str, values: pd.Series, reason) -> None:
+        mask = mask & ~self.mask  # one reason per row: the first problem found
+        if not mask.any():
+            return
+        self.mask |= mask
+        room = self.limit - len(self.items)
+        if room <= 0:
+            return
+        for row, value in values[mask].head(room).items():
+            text = str(value)
+            self.items.append({"row": int(row), "column": column,
+                               "value": text if len(text) <= 80 else text[:77] + "…",
+                               "reason": reason(text) if callable(reason) else reason})
+
+
+def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
+              reject_limit: int = 1000) -> Chunk:
+    """Parse and check one chunk; rows are indexed by their file row number."""
+    m = plan.mapping
+
+    def col(name: str) -> pd.Series:
+        return chunk[m[name]].astype(str).str.strip()
+
+    # Summary rows: Google Ads' "Total: Account", "Total: Campaigns"…, or rows without date
+    # and campaign (the totals line some exports end with).
+    first = chunk.iloc[:, 0].astype(str).str.strip().str.casefold()
+    date_text = col("date")
+    names = col("campaign_name") if "campaign_name" in m else pd.Series("", index=chunk.index)
+    ids = col("campaign_id") if "campaign_id" in m else pd.Series("", index=chunk.index)
+    ids = ids.where(~ids.isin(_EMPTY), "")
+    summary = first.str.startswith("total") | ((date_text == "") & (names == "") & (ids == ""))
+    skipped = int(summary.sum())
+    if skipped:
+        chunk, date_text, names, ids = (x[~summary] for x in (chunk, date_text, names, ids))
+    rejects = _Rejects(chunk.index, reject_limit)
+
+    # Dates: one format per file.
+    if state.date_format is None:
+        state.date_format = detect_date_format(date_text)
+    fmt = state.date_format
+    if fmt is None:
+        dates = pd.Series(pd.NaT, index=chunk.index, dtype="datetime64[ns]")
+    else:
+        dates = pd.to_datetime(date_text, format=fmt, errors="coerce")
+    dates = dates.dt.normalize()
+
+    def date_reason(value: str) -> str:
+        if not value:
+            return "the date is empty"
+        other = _other_format(value, fmt) if fmt else None
+        if other:
+            return (f"mixed date formats: this date is {other}, the file's dates are "
+                    f"{_format_name(fmt)}")  # type: ignore[arg-type]
+        return f"unparseable date '{value}'"
+
+    rejects.add(dates.isna(), m["date"], date_text, date_reason)
+    out_of_range = dates.notna() & ((dates.dt.year < 2000) | (dates.dt.year > 2100))
+    rejects.add(out_of_range, m["date"], date_text, "the date is not between 2000 and 2100")
+    if "date_end" in m and fmt is not None:
+        ends = pd.to_datetime(col("date_end"), format=fmt, errors="coerce")
+        several = dates.notna() & ends.notna() & (ends.dt.normalize() != dates)
+        rejects.add(several, m["date_end"], col("date_end"),
+                    "the row covers several days: export the report broken down by day")
+
+    # Campaign.
+    rejects.add((names == "") & (ids == ""), m.get("campaign_name") or m["campaign_id"],
+                names, "the campaign name and id are both empty")
+    rejects.add(names.str.len() > MAX_NAME, m.get("campaign_name", ""), names,
+                f"the campaign name is longer than {MAX_NAME} characters")
+
+    # Numbers.
+    values: dict[str, pd.Series] = {}
+    for name in (*AMOUNT_FIELDS, *COUNT_FIELDS):
+        if name not in m:
+            values[name] = pd.Series(0.0, index=chunk.index)
+            continue
+        text = col(name)
+        number, bad = _numbers(text)
+        label = FIELD_LABELS[name].split(" (")[0].lower()
+        rejects.add(bad, m[name], text, lambda v, label=label: f"{label} '{v}' is not a number")
+        negative = number < 0
+        rejects.add(negative, m[name], text,
+                    "negative spend" if name == "cost" else f"negative {label}")
+        if name in COUNT_FIELDS:
+            rejects.add(number.notna() & (number % 1 != 0), m[name], text,
+                        f"{label} must be a whole number")
+        values[name] = number.fillna(0.0)
+    too_many = values["clicks"] > values["impressions"]
+    if "clicks" in m:
+        rejects.add(too_many, m["clicks"], col("clicks"),
+                    lambda v: f"clicks ({v}) exceed impressions")
+
+    # Channel.
+    channel = _channels(chunk, plan, rejects)
+
+    if "currency" in m:
+        state.currencies.update(x for x in col("currency").unique() if x
+                                and x not in _EMPTY)
+    currency = normalize_header(m["cost"])[1] if "cost" in m else None
+    if currency:
+        state.currencies.add(currency)
+
+    campaign_id = _campaign_ids(channel, names, ids, plan.prefix_ids)
+    rejects.add(campaign_id.str.len() > MAX_ID, m.get("campaign_id", m.get("campaign_name", "")),
+                ids, f"the campaign id is longer than {MAX_ID - 12} characters")
+
+    keep = ~rejects.mask
+    rows = pd.DataFrame({
+        "campaign_id": campaign_id[keep],
+        "campaign_name": names.where(names != "", ids)[keep],
+        "channel": channel[keep],
+        "date": dates[keep],
+        "cost": values["cost"][keep],
+        "clicks": values["clicks"][keep].astype("int64"),
+        "impressions": values["impressions"][keep].astype("int64"),
+        "engagement": values["engagement"][keep].astype("int64"),
+        "conversions": values["conversions"][keep],
+        "revenue": values["revenue"][keep],
+    })
+    return Chunk(rows, rejects.items, int(rejects.mask.sum()), skipped)
+
+
+def _channels(chunk: pd.DataFrame, plan: Plan, rejects: _Rejects) -> pd.Series:
+    m = plan.mapping
+    fallback = plan.channel or plan.default_channel
+    if "channel" in m:
+        text = chunk[m["channel"]].astype(str).str.strip()
+        uniques = text.unique()
+        lookup = {u: channel_of(u) if u else fallback for u in uniques}
+        channel = text.map(lookup)
+        allowed = ", ".join(CHANNELS)
+        rejects.add(channel.isna(), m["channel"], text,
+                    lambda v: (f"unknown channel '{v}': use one of {allowed}" if v else
+                               "the channel is empty: choose a channel for such rows"))
+        return channel.fillna("")
+    if "campaign_type" in m:
+        video = chunk[m["campaign_type"]].astype(str).str.casefold().str.contains("video")
+        base = plan.channel if plan.channel and plan.channel != "youtube" else "google_ads"
+        return pd.Series(np.where(video, "youtube", base), index=chunk.index)
+    return pd.Series(fallback, index=chunk.index)
+
+
+def _derived_id(channel: str, name: str) -> str:
+    # Whitespace is collapsed so that "Brand  Search" and "Brand Search" stay one campaign.
+    key = f"{channel}\x1f{' '.join(name.split())}".encode()
+    return f"{channel.upper()}_{hashlib.sha1(key, usedforsecurity=False).hexdigest()[:12]}"
+
+
+def _campaign_ids(channel: pd.Series, names: pd.Series, ids: pd.Series,
+                  prefix: bool) -> pd.Series:
+    """The platform's id where the row has one (prefixed with the channel on platform exports:
+    Meta's campaign id is the same on Facebook and Instagram rows), else a stable id derived
+    from channel + name, so that re-importing maps to the same campaign."""
+    if channel.empty:
+        return pd.Series([], index=channel.index, dtype=str)
+    has_id = ids != ""
+    key = channel + "\x1f" + ids.where(has_id, names) + "\x1f" + has_id.map({True: "1",
+                                                                          False: "0"})
+    codes, uniques = pd.factorize(key)
+    made = []
+    for text in uniques:
+        ch, value, is_id = text.split("\x1f")
+        if is_id == "1":
+            made.append(f"{ch.upper()}_{value}" if prefix else value)
+        else:
+            made.append(_derived_id(ch, value))
+    return pd.Series(np.asarray(made, dtype=object)[codes], index=channel.index).astype(str)
