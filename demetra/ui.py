@@ -430,7 +430,9 @@ def _sparklines(trend_df: pd.DataFrame) -> dict[str, list[float | None]]:
                                           for k in ("cost", "revenue", "conversions")}
     for key, (num, den) in _RATIO_PARTS.items():
         ratio = sums[num].astype(float) / sums[den].astype(float).where(sums[den] != 0)
-        out[key] = [None if is_missing(v) else float(v) for v in ratio]
+        # A period with a zero denominator has no point (st.metric's chart takes numbers only;
+        # imported data has such days, the demo world rarely does).
+        out[key] = [float(v) for v in ratio if not is_missing(v)]
     return out
 
 
