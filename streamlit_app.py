@@ -22,6 +22,8 @@ pg = st.navigation({
                 url_path="campaigns"),
         st.Page("app_pages/predictions.py", title="Predictions",
                 icon=":material/online_prediction:", url_path="predictions"),
+        st.Page("app_pages/budget.py", title="Budget", icon=":material/savings:",
+                url_path="budget"),
         st.Page("app_pages/recommendations.py", title="Recommendations",
                 icon=":material/lightbulb:", url_path="recommendations"),
     ],

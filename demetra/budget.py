@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from scipy.optimize import least_squares, minimize
 
@@ -53,8 +54,9 @@ from demetra.queries import as_date
 
 __all__ = [
     "Allocation", "Curve", "CurveSet", "Guardrails", "MIN_DAYS", "MIN_SPEND_CV", "Proof",
-    "allocate", "evaluate_split", "fit_curve", "fit_curves", "min_budget_for", "proof",
-    "recommend", "true_curves",
+    "allocate", "curves_figure", "evaluate_split", "fit_curve", "fit_curves",
+    "guardrails_from_rows", "marginal_figure", "min_budget_for", "proof", "recommend",
+    "split_figure", "split_table", "true_curves",
 ]
 
 MIN_DAYS = 14          # days with spend a channel needs before its curve means anything
@@ -725,3 +727,165 @@ def proof(truth: Mapping[str, Any], curves: Mapping[str, Curve], allocation: All
                  current_true_revenue=cur,
                  share_of_optimum=_ratio(rec, best) if math.isfinite(best) else None,
                  current_share=_ratio(cur, best) if math.isfinite(best) else None)
+
+
+# --------------------------------------------------------------------------------------------
+# What the Budget page shows (figures and tables; the page only lays them out)
+
+
+def guardrails_from_rows(rows: Sequence[Mapping[str, Any]],
+                         max_change_pct: float | None = None) -> Guardrails:
+    """Guardrails from the page's editor rows: ``channel``, ``min`` and ``max`` (daily spend,
+    empty/NaN = none), ``locked`` (bool). A cap of 0 or None means no cap."""
+    def amount(v: Any) -> float | None:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return float(v)
+
+    mins, maxs, locked = {}, {}, set()
+    for r in rows:
+        ch = str(r["channel"])
+        lo, hi = amount(r.get("min")), amount(r.get("max"))
+        if lo is not None:
+            mins[ch] = lo
+        if hi is not None:
+            maxs[ch] = hi
+        if bool(r.get("locked")):
+            locked.add(ch)
+    return Guardrails(min_spend=mins, max_spend=maxs, locked=frozenset(locked),
+                      max_change_pct=max_change_pct or None)
+
+
+def split_table(a: Allocation) -> pd.DataFrame:
+    """Per channel: current and recommended daily spend, the change, and the marginal ROI
+    before and after (what one more dollar a day earns there)."""
+    rows = []
+    for ch, now in a.current.items():
+        rec = a.allocation.get(ch, math.nan)
+        rows.append({"channel": ch, "current": now, "recommended": rec, "change": rec - now,
+                     "change_pct": (rec / now - 1) if now > 0 else math.nan,
+                     "marginal_roi_now": a.current_marginal_roi.get(ch, math.nan),
+                     "marginal_roi_after": a.marginal_roi.get(ch, math.nan)})
+    return pd.DataFrame(rows, columns=["channel", "current", "recommended", "change",
+                                       "change_pct", "marginal_roi_now", "marginal_roi_after"])
+
+
+def _figure_layout(fig: Any, height: int) -> Any:
+    from demetra.charts import FONT
+
+    fig.update_layout(height=height, margin={"l": 8, "r": 8, "t": 40, "b": 8},
+                      font={"family": FONT, "size": 13, "color": "#1F2937"},
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.04, "x": 0})
+    fig.update_xaxes(showgrid=False, linecolor="#E5E7EB", tickprefix="$", tickformat=",.0f")
+    fig.update_yaxes(gridcolor="#F1F5F9", zeroline=False, rangemode="tozero")
+    return fig
+
+
+def curves_figure(curves: Mapping[str, Curve], allocation: Allocation | None = None, *,
+                  truth: Mapping[str, Curve] | None = None, level: float = 0.8) -> Any:
+    """One panel per channel: the fitted curve with its band over 0 to well past the observed
+    range (shaded), the current spend marked with its marginal ROI, the recommended spend,
+    and, on a seeded world, the true curve dashed beside it."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from demetra.charts import channel_color, channel_label
+
+    names = list(curves)
+    cols = min(3, max(len(names), 1))
+    rows = max(1, math.ceil(len(names) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[channel_label(c) for c in names],
+                        horizontal_spacing=0.06, vertical_spacing=0.14)
+    for i, ch in enumerate(names):
+        c = curves[ch]
+        r, k = i // cols + 1, i % cols + 1
+        rec = allocation.allocation.get(ch) if allocation and allocation.feasible else None
+        right = max(c.spend_max * 1.6, (rec or 0) * 1.15, c.current_spend * 1.6, 1.0)
+        xs = np.linspace(0, right, 120)
+        color = channel_color(ch)
+        first = i == 0
+        low, high = c.band(xs, level)
+        fig.add_trace(go.Scatter(x=np.concatenate([xs, xs[::-1]]),
+                                 y=np.concatenate([high, low[::-1]]), fill="toself",
+                                 fillcolor=color, opacity=0.18, line={"width": 0},
+                                 hoverinfo="skip", name=f"{level:.0%} band", legendgroup="band",
+                                 showlegend=first), row=r, col=k)
+        fig.add_trace(go.Scatter(x=xs, y=c.revenue(xs), line={"color": color, "width": 2.5},
+                                 name="fitted", legendgroup="fit", showlegend=first,
+                                 hovertemplate="spend $%{x:,.0f} → revenue $%{y:,.0f}"
+                                               "<extra>fitted</extra>"), row=r, col=k)
+        if truth and ch in truth:
+            fig.add_trace(go.Scatter(x=xs, y=truth[ch].revenue(xs),
+                                     line={"color": "#374151", "width": 1.5, "dash": "dash"},
+                                     name="true curve", legendgroup="true", showlegend=first,
+                                     hovertemplate="spend $%{x:,.0f} → revenue $%{y:,.0f}"
+                                                   "<extra>true</extra>"), row=r, col=k)
+        fig.add_vrect(x0=c.spend_min, x1=c.spend_max, fillcolor="#94A3B8", opacity=0.12,
+                      line_width=0, row=r, col=k)
+        now = c.current_spend
+        fig.add_trace(go.Scatter(
+            x=[now], y=[c.revenue(now)], mode="markers",
+            marker={"color": "#1F2937", "size": 10, "symbol": "circle"},
+            name="current spend", legendgroup="now", showlegend=first,
+            hovertemplate=(f"current ${now:,.0f}/day<br>marginal ROI "
+                           f"{float(c.marginal_roi(now)):.2f}<extra></extra>")), row=r, col=k)
+        fig.add_annotation(x=now, y=float(c.revenue(now)), text=f"mROI {float(c.marginal_roi(now)):.2f}",
+                           showarrow=True, arrowhead=0, ax=0, ay=-28, font={"size": 11},
+                           row=r, col=k)
+        if rec is not None:
+            fig.add_trace(go.Scatter(
+                x=[rec], y=[c.revenue(rec)], mode="markers",
+                marker={"color": color, "size": 12, "symbol": "star",
+                        "line": {"color": "#1F2937", "width": 1}},
+                name="recommended", legendgroup="rec", showlegend=first,
+                hovertemplate=(f"recommended ${rec:,.0f}/day<br>marginal ROI "
+                               f"{float(c.marginal_roi(rec)):.2f}<extra></extra>")), row=r, col=k)
+    fig.update_yaxes(tickprefix="$", tickformat="~s")
+    return _figure_layout(fig, height=300 * rows + 60)
+
+
+def split_figure(a: Allocation) -> Any:
+    """Current vs recommended daily spend per channel."""
+    import plotly.graph_objects as go
+
+    from demetra.charts import COST_COLOR, REVENUE_COLOR, channel_label
+
+    names = list(a.current)
+    labels = [channel_label(c) for c in names]
+    fig = go.Figure([
+        go.Bar(x=labels, y=[a.current[c] for c in names], name="current",
+               marker_color=COST_COLOR, hovertemplate="$%{y:,.0f}/day<extra>current</extra>"),
+        go.Bar(x=labels, y=[a.allocation.get(c, 0.0) for c in names], name="recommended",
+               marker_color=REVENUE_COLOR,
+               hovertemplate="$%{y:,.0f}/day<extra>recommended</extra>"),
+    ])
+    fig.update_layout(barmode="group")
+    fig = _figure_layout(fig, height=340)
+    fig.update_xaxes(tickprefix="", tickformat="")
+    fig.update_yaxes(tickprefix="$", tickformat=",.0f", title="daily spend")
+    return fig
+
+
+def marginal_figure(a: Allocation) -> Any:
+    """Marginal ROI per channel now and at the recommended split, with break-even at 1: an
+    optimal split leaves the channels no guardrail holds on one level."""
+    import plotly.graph_objects as go
+
+    from demetra.charts import BREAK_EVEN_COLOR, COST_COLOR, ROI_COLOR, channel_label
+
+    names = list(a.current)
+    labels = [channel_label(c) for c in names]
+    fig = go.Figure([
+        go.Bar(x=labels, y=[a.current_marginal_roi.get(c) for c in names], name="now",
+               marker_color=COST_COLOR, hovertemplate="%{y:.2f}<extra>now</extra>"),
+        go.Bar(x=labels, y=[a.marginal_roi.get(c) for c in names], name="after",
+               marker_color=ROI_COLOR, hovertemplate="%{y:.2f}<extra>after</extra>"),
+    ])
+    fig.add_hline(y=1.0, line={"color": BREAK_EVEN_COLOR, "dash": "dot"},
+                  annotation_text="break-even", annotation_position="top left")
+    fig.update_layout(barmode="group")
+    fig = _figure_layout(fig, height=340)
+    fig.update_xaxes(tickprefix="", tickformat="")
+    fig.update_yaxes(tickformat=".2f", title="revenue per extra $1")
+    return fig

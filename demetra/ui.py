@@ -280,6 +280,20 @@ def data_summary(engine: sa.Engine) -> dict[str, Any]:
     return queries.data_summary(engine)
 
 
+@_cached(16)
+def budget_curves(engine: sa.Engine, end: dt.date, window_days: int) -> Any:
+    from demetra.budget import fit_curves
+
+    return fit_curves(engine, end=end, window_days=window_days)
+
+
+@_cached(16)
+def seed_truth(engine: sa.Engine) -> dict[str, Any] | None:
+    from demetra.seed import load_truth
+
+    return load_truth(engine)
+
+
 def clear_caches() -> None:
     """Forget every cached query result: call after anything writes to the database."""
     st.cache_data.clear()

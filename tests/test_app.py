@@ -20,6 +20,7 @@ from demetra.config import SETTINGS
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
 PAGES = ("app_pages/overview.py", "app_pages/campaigns.py", "app_pages/predictions.py",
+         "app_pages/budget.py",
          "app_pages/recommendations.py",
          "app_pages/alerts.py", "app_pages/data.py")
 

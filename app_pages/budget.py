@@ -1,0 +1,146 @@
+"""Budget: each channel's fitted response curve, the split of a daily budget that the curves
+expect to earn the most within the guardrails, the reverse question, and — on the seeded demo
+world — the proof against the true curves."""
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from demetra import budget, ui
+
+engine = ui.get_engine()
+ui.page_header("Budget", ui.active_filters())
+f = ui.require_filters(engine)  # no data yet: the empty state, and the page stops here
+
+# --- Inputs -------------------------------------------------------------------------------------
+window_col, total_col, cap_col = st.columns(3)
+window = int(window_col.number_input(
+    "Window (days)", min_value=14, max_value=730, value=90, step=1, key="bud_window",
+    help=f"Days of history the curves are fitted on, ending {ui.fmt_date(f.end)} (the last day "
+         "of the sidebar's period)."))
+curves = ui.budget_curves(engine, f.end, window)
+start = f.end - dt.timedelta(days=window - 1)
+st.caption(f":material/info: Curves from {ui.fmt_date_range(start, f.end)}, every channel "
+           "(the sidebar's channel filter does not apply: a budget is split over all of them).")
+for ch, why in curves.skipped.items():
+    st.warning(f"**{ui.channel_label(ch)}** has no curve and stays out of the split: {why}.",
+               icon=":material/warning:")
+if not curves:
+    st.info("No channel has enough days with varying spend in this window to fit a response "
+            "curve. Try a longer window.", icon=":material/savings:")
+    st.stop()
+
+current_total = sum(c.current_spend for c in curves.values())
+total_in = total_col.number_input(
+    "Daily budget ($)", min_value=0.0, value=None, step=100.0, format="%.2f", key="bud_total",
+    placeholder=f"current: {ui.fmt_money(current_total, 2)}",
+    help="The total daily spend to split. Empty: today's average daily spend over the window.")
+total = current_total if total_in is None else float(total_in)
+cap = cap_col.number_input(
+    "Max change per channel (±%)", min_value=0.0, max_value=1000.0, value=None, step=5.0,
+    key="bud_cap", placeholder="no cap",
+    help="No channel moves by more than this share of its current spend.")
+
+with st.expander("Guardrails per channel", icon=":material/tune:"):
+    st.caption("Daily minimum and maximum per channel (empty = none); a locked channel keeps "
+               "its current spend.")
+    base = pd.DataFrame({"channel": list(curves),
+                         "current": [round(c.current_spend, 2) for c in curves.values()],
+                         "min": [None] * len(curves), "max": [None] * len(curves),
+                         "locked": [False] * len(curves)})
+    edited = st.data_editor(
+        base, key="bud_rails", hide_index=True, width="stretch", disabled=["channel", "current"],
+        column_config={
+            "channel": st.column_config.TextColumn("Channel"),
+            "current": st.column_config.NumberColumn("Current $/day", format="dollar"),
+            "min": st.column_config.NumberColumn("Min $/day", min_value=0.0, format="dollar"),
+            "max": st.column_config.NumberColumn("Max $/day", min_value=0.0, format="dollar"),
+            "locked": st.column_config.CheckboxColumn("Locked"),
+        })
+rails = budget.guardrails_from_rows(edited.to_dict("records"), cap)
+result = budget.allocate(curves, total, rails)
+
+# --- The recommendation ---------------------------------------------------------------------
+st.subheader("Recommended split", anchor=False)
+if not result.feasible:
+    st.error(result.message, icon=":material/block:")
+else:
+    rev_col, roi_col, band_col = st.columns(3)
+    rev_col.metric("Expected revenue / day", ui.fmt_money(result.expected_revenue),
+                   delta=ui.fmt_money(result.revenue_change) + " vs current split",
+                   help="By the fitted curves; the current split earns "
+                        f"{ui.fmt_money(result.current_revenue)} a day by the same curves.")
+    roi_delta = (None if result.expected_roi is None or result.current_roi is None
+                 else f"{result.expected_roi - result.current_roi:+.2f} vs current")
+    roi_col.metric("Expected ROI", ui.fmt_roi(result.expected_roi), delta=roi_delta)
+    band_col.metric("Revenue, 80 % band", f"{ui.fmt_money(result.revenue_low)} – "
+                    f"{ui.fmt_money(result.revenue_high)}",
+                    help="The central 80 % of the expected revenue over the curves' parameter "
+                         "uncertainty (the fit's covariance).")
+    table = budget.split_table(result)
+    table["channel"] = table["channel"].map(ui.channel_label)
+    table["change_pct"] = table["change_pct"] * 100
+    st.dataframe(table, hide_index=True, width="stretch", key="bud_split", column_config={
+        "channel": st.column_config.TextColumn("Channel"),
+        "current": st.column_config.NumberColumn("Current $/day", format="dollar"),
+        "recommended": st.column_config.NumberColumn("Recommended $/day", format="dollar"),
+        "change": st.column_config.NumberColumn("Change $/day", format="dollar"),
+        "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+        "marginal_roi_now": st.column_config.NumberColumn(
+            "Marginal ROI now", format="%.2f", help="Revenue one more dollar a day earns there"),
+        "marginal_roi_after": st.column_config.NumberColumn(
+            "Marginal ROI after", format="%.2f",
+            help="Equal across the channels no guardrail holds: no dollar can move for more"),
+    })
+    split_col, mroi_col = st.columns(2)
+    split_col.plotly_chart(budget.split_figure(result), width="stretch", key="bud_split_chart")
+    mroi_col.plotly_chart(budget.marginal_figure(result), width="stretch", key="bud_mroi_chart")
+
+# --- Curves (and the proof on the seeded world) ----------------------------------------------
+truth = ui.seed_truth(engine)
+st.subheader("Response curves", anchor=False)
+st.caption("Expected daily revenue vs daily spend per channel; the shaded strip is the spend "
+           "observed in the window (outside it the curve extrapolates), ● the current spend "
+           "with its marginal ROI, ★ the recommended spend."
+           + (" Dashed: the seeded world's true curve." if truth else ""))
+proof = budget.proof(truth, curves, result, rails) if truth else None
+st.plotly_chart(budget.curves_figure(curves, result, truth=proof.truth if proof else None),
+                width="stretch", key="bud_curves")
+if proof is not None and proof.share_of_optimum is not None:
+    with st.container(border=True):
+        st.markdown("**Proof on the seeded world**: the recommended split, evaluated with the "
+                    "world's true curves, against the best split of the same budget and "
+                    "guardrails by those true curves.")
+        a, b, c = st.columns(3)
+        a.metric("Share of the true optimum", f"{proof.share_of_optimum:.1%}")
+        b.metric("Current split's share", f"{proof.current_share:.1%}")
+        c.metric("True revenue / day", ui.fmt_money(proof.recommended_true_revenue),
+                 delta=ui.fmt_money(proof.recommended_true_revenue - proof.current_true_revenue)
+                 + " vs current split")
+
+# --- The reverse question --------------------------------------------------------------------
+st.subheader("What budget reaches a target?", anchor=False)
+kind_col, target_col, go_col = st.columns([1, 1, 1], vertical_alignment="bottom")
+kind = kind_col.segmented_control("Target", ["Revenue / day", "ROI"], default="Revenue / day",
+                                  key="bud_target_kind")
+target = target_col.number_input(
+    "Target", min_value=0.0, value=None, step=100.0 if kind != "ROI" else 0.1,
+    key="bud_target", placeholder="e.g. 50000" if kind != "ROI" else "e.g. 2.5")
+if go_col.button("Find budget", key="bud_find", icon=":material/search:",
+                 disabled=target is None):
+    with st.spinner("Searching budgets…"):
+        if kind == "ROI":
+            answer = budget.min_budget_for(curves, roi=target, guardrails=rails)
+        else:
+            answer = budget.min_budget_for(curves, revenue=target, guardrails=rails)
+    if answer.feasible:
+        st.success(answer.message, icon=":material/check_circle:")
+        st.dataframe(budget.split_table(answer)[["channel", "current", "recommended"]]
+                     .assign(channel=lambda d: d["channel"].map(ui.channel_label)),
+                     hide_index=True, key="bud_answer", column_config={
+                         "current": st.column_config.NumberColumn("Current $/day", format="dollar"),
+                         "recommended": st.column_config.NumberColumn("At that budget $/day",
+                                                                      format="dollar")})
+    else:
+        st.error(answer.message, icon=":material/block:")

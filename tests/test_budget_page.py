@@ -1,0 +1,116 @@
+"""The Budget page through the entry script (AppTest), on SQLite and PostgreSQL: the empty
+state, the allocation on the seeded world with its proof, a changed total, infeasible
+guardrails said plainly, and the reverse question."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from demetra import budget
+from demetra.seed import load_truth
+from tests.test_app import APP, _isolated, last_day  # noqa: F401 - the autouse fixture
+
+PAGE = "app_pages/budget.py"
+
+
+def open_page(url: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.secrets["DATABASE_URL"] = url
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def split(at: AppTest) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "marginal_roi_after" in d.value.columns)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def spend_by_channel(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[str, float]:
+    stmt = sa.text("SELECT channel, SUM(cost) FROM campaigns WHERE date BETWEEN :s AND :e "
+                   "GROUP BY channel").bindparams(sa.bindparam("s", type_=sa.Date),
+                                                  sa.bindparam("e", type_=sa.Date))
+    with engine.connect() as conn:
+        return {ch: float(v) for ch, v in conn.execute(stmt, {"s": start, "e": end})}
+
+
+def test_empty_database_shows_the_empty_state(engine: sa.Engine, db_url: str) -> None:
+    at = open_page(db_url)
+    assert not at.exception and not at.error
+    assert any("No campaign data yet" in s.value for s in at.subheader)
+    assert not at.metric and not at.get("plotly_chart")
+
+
+def test_seeded_world_shows_the_allocation_and_its_proof(seeded_engine: sa.Engine,
+                                                          db_url: str) -> None:
+    at = open_page(db_url)
+    assert not at.exception and not at.error
+    table = split(at)
+    end = last_day(seeded_engine)
+    spend = spend_by_channel(seeded_engine, end - dt.timedelta(days=89), end)
+    assert len(table) == len(spend) == 6
+    # the current column is the window's spend per day; the split spends the same total
+    assert sorted(table["current"].round(2)) == sorted(round(v / 90, 2) for v in spend.values())
+    assert table["recommended"].sum() == pytest.approx(sum(spend.values()) / 90, abs=0.05)
+    assert (table["recommended"] - table["current"]).abs().sum() > 0.05 * table["current"].sum()
+    labels = {m.label for m in at.metric}
+    assert {"Expected revenue / day", "Expected ROI", "Revenue, 80 % band",
+            "Share of the true optimum"} <= labels
+    # the proof shown is the one the module computes independently of the page
+    curves = budget.fit_curves(seeded_engine, end=end, window_days=90)
+    result = budget.allocate(curves, sum(c.current_spend for c in curves.values()))
+    proof = budget.proof(load_truth(seeded_engine), curves, result)
+    assert metric(at, "Share of the true optimum") == f"{proof.share_of_optimum:.1%}"
+    assert proof.share_of_optimum >= 0.95
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_changing_the_total_changes_the_recommendation(seeded_engine: sa.Engine,
+                                                       db_url: str) -> None:
+    at = open_page(db_url)
+    before = split(at)
+    at.number_input(key="bud_total").set_value(30_000.0).run()
+    assert not at.exception and not at.error
+    after = split(at)
+    assert after["recommended"].sum() == pytest.approx(30_000, abs=0.05)
+    assert (after["recommended"] >= before["recommended"] - 1).all()   # more for everyone here
+    assert list(after["current"]) == list(before["current"])
+
+
+def test_infeasible_guardrails_are_said_plainly(seeded_engine: sa.Engine, db_url: str) -> None:
+    at = open_page(db_url)
+    at.number_input(key="bud_total").set_value(40_000.0)
+    at.number_input(key="bud_cap").set_value(10.0).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "change cap allow at most" in errors[0] and "40,000" in errors[0]
+    assert not any(m.label == "Expected revenue / day" for m in at.metric)
+
+
+def test_reverse_question_finds_the_budget_for_a_revenue_target(seeded_engine: sa.Engine,
+                                                                db_url: str) -> None:
+    at = open_page(db_url)
+    end = last_day(seeded_engine)
+    curves = budget.fit_curves(seeded_engine, end=end, window_days=90)
+    now = sum(c.current_spend for c in curves.values())
+    target = budget.allocate(curves, 1.3 * now).expected_revenue
+    at.number_input(key="bud_target").set_value(target).run()
+    at.button(key="bud_find").click().run()
+    assert not at.exception and not at.error
+    message = at.success[0].value
+    assert "Smallest daily budget" in message
+    found = float(message.split("$")[-1].rstrip(".").replace(",", ""))
+    assert abs(found / (1.3 * now) - 1) < 0.01
+    # an impossible target is refused with a reason
+    truth = budget.true_curves(load_truth(seeded_engine))
+    beyond = 10 * sum(t.params["vmax"] for t in truth.values())
+    at.number_input(key="bud_target").set_value(beyond).run()
+    at.button(key="bud_find").click().run()
+    assert any("No daily budget" in e.value for e in at.error)
