@@ -119,6 +119,34 @@ if proof is not None and proof.share_of_optimum is not None:
                  delta=ui.fmt_money(proof.recommended_true_revenue - proof.current_true_revenue)
                  + " vs current split")
 
+# --- Inside a channel ------------------------------------------------------------------------
+with st.expander("Campaigns inside a channel", icon=":material/campaign:"):
+    pick = st.selectbox("Channel", list(curves), format_func=ui.channel_label, key="bud_channel")
+    inside = ui.campaign_curves(engine, pick, f.end, window)
+    if not inside:
+        st.caption("No campaign of this channel has enough days of varying spend for a curve.")
+    else:
+        st.caption("A curve per campaign whose own daily spend varied, biggest first (at most "
+                   "30). A campaign's revenue also moves with its channel's other campaigns, "
+                   "so these curves say where an extra dollar works best inside the channel; "
+                   "the split across channels above comes from the channel curves.")
+        camp = budget.campaign_split_table(inside)
+        st.dataframe(camp.drop(columns="campaign_id"), hide_index=True, width="stretch",
+                     key="bud_campaigns", column_config={
+                         "campaign_name": st.column_config.TextColumn("Campaign", width="large"),
+                         "days": st.column_config.NumberColumn("Days", format="%d"),
+                         "current": st.column_config.NumberColumn("Current $/day",
+                                                                  format="dollar"),
+                         "roi_now": st.column_config.NumberColumn("ROI", format="%.2f×"),
+                         "marginal_roi_now": st.column_config.NumberColumn(
+                             "Marginal ROI now", format="%.2f"),
+                         "recommended": st.column_config.NumberColumn(
+                             "Same total, best split $/day", format="dollar"),
+                         "marginal_roi_after": st.column_config.NumberColumn(
+                             "Marginal ROI after", format="%.2f")})
+    for cid, why in list(inside.skipped.items())[:10]:
+        st.caption(f"{inside.labels.get(cid, cid)}: no curve, {why}.")
+
 # --- The reverse question --------------------------------------------------------------------
 st.subheader("What budget reaches a target?", anchor=False)
 kind_col, target_col, go_col = st.columns([1, 1, 1], vertical_alignment="bottom")

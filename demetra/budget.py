@@ -54,9 +54,9 @@ from demetra.queries import as_date
 
 __all__ = [
     "Allocation", "Curve", "CurveSet", "Guardrails", "MIN_DAYS", "MIN_SPEND_CV", "Proof",
-    "allocate", "curves_figure", "evaluate_split", "fit_curve", "fit_curves",
-    "guardrails_from_rows", "marginal_figure", "min_budget_for", "proof", "recommend",
-    "split_figure", "split_table", "true_curves",
+    "allocate", "campaign_split_table", "curves_figure", "evaluate_split", "fit_campaign_curves",
+    "fit_curve", "fit_curves", "guardrails_from_rows", "marginal_figure", "min_budget_for",
+    "proof", "recommend", "split_figure", "split_table", "true_curves",
 ]
 
 MIN_DAYS = 14          # days with spend a channel needs before its curve means anything
@@ -165,14 +165,17 @@ class Curve:
 
 class CurveSet(dict[str, Curve]):
     """``fit_curves``' result: channel -> Curve, plus ``skipped`` (channel -> reason) and the
-    window (``start``, ``end``, ``days``: days in the window with any spend)."""
+    window (``start``, ``end``, ``days``: days in the window with any spend); for campaign
+    curves (``fit_campaign_curves``) keys are campaign ids and ``labels`` their names."""
 
     def __init__(self, curves: Mapping[str, Curve] | None = None, *,
                  skipped: Mapping[str, str] | None = None, start: dt.date | None = None,
-                 end: dt.date | None = None, days: int = 0) -> None:
+                 end: dt.date | None = None, days: int = 0,
+                 labels: Mapping[str, str] | None = None) -> None:
         super().__init__(curves or {})
         self.skipped: dict[str, str] = dict(skipped or {})
         self.start, self.end, self.days = start, end, days
+        self.labels: dict[str, str] = dict(labels or {})
 
 
 def fit_curve(channel: str, spend: Sequence[float], revenue: Sequence[float], *,
@@ -320,6 +323,75 @@ def fit_curves(engine: sa.Engine, *, end: dt.date | None = None, window_days: in
         if ch not in by_channel:
             skipped[ch] = "no data in the window"
     return CurveSet(curves, skipped=skipped, start=start, end=end, days=days)
+
+
+def fit_campaign_curves(engine: sa.Engine, channel: str, *, end: dt.date | None = None,
+                        window_days: int = 90, limit: int = 30,
+                        min_spend_cv: float = 0.1) -> CurveSet:
+    """A curve per campaign of ``channel`` where its own daily spend varied enough.
+
+    The ``limit`` biggest campaigns by spend in the window are considered. Their count of days
+    with spend, total spend and spread of daily spend are aggregated in SQL; only campaigns
+    with at least ``MIN_DAYS`` such days and a coefficient of variation of at least
+    ``min_spend_cv`` have their daily rows read (one window, one channel), the others are in
+    ``skipped`` with why. A campaign's revenue also moves with its channel's other campaigns,
+    so these curves rank where an extra dollar works best inside a channel; the split across
+    channels comes from the channel curves. ``current_spend``: the average over the campaign's
+    days with spend.
+    """
+    if isinstance(window_days, bool) or not isinstance(window_days, int) or window_days < 1:
+        raise ValueError(f"the window must be a positive number of days, not {window_days!r}")
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+
+        def bind(d: dt.date) -> Any:
+            return d.isoformat() if sqlite else d
+
+        end = as_date(end) or as_date(conn.execute(sa.text(
+            "SELECT MAX(date) FROM channel_days WHERE channel = :c"), {"c": channel}).scalar())
+        if end is None:
+            return CurveSet()
+        start = end - dt.timedelta(days=window_days - 1)
+        p = {"c": channel, "s": bind(start), "e": bind(end), "n": int(limit)}
+        stats = conn.execute(sa.text(
+            "SELECT campaign_id, MAX(campaign_name), COUNT(*), SUM(cost), SUM(cost * cost) "
+            "FROM campaigns WHERE channel = :c AND date BETWEEN :s AND :e AND cost > 0 "
+            "GROUP BY campaign_id ORDER BY SUM(cost) DESC, campaign_id LIMIT :n"), p).all()
+        labels = {cid: name or cid for cid, name, *_ in stats}
+        skipped: dict[str, str] = {}
+        fit_ids = []
+        for cid, _, n, total, squares in stats:
+            mean = total / n
+            cv = math.sqrt(max(squares / n - mean * mean, 0.0)) / mean if mean > 0 else 0.0
+            if n < MIN_DAYS:
+                skipped[cid] = f"only {n} days with spend (at least {MIN_DAYS} needed)"
+            elif cv < min_spend_cv:
+                skipped[cid] = (f"daily spend hardly varied (spread {cv:.1%}, at least "
+                                f"{min_spend_cv:.0%} needed)")
+            else:
+                fit_ids.append(cid)
+        rows: list[Any] = []
+        if fit_ids:
+            names = ", ".join(f":id{i}" for i in range(len(fit_ids)))
+            rows = conn.execute(sa.text(
+                "SELECT campaign_id, cost, revenue FROM campaigns WHERE channel = :c AND date "
+                f"BETWEEN :s AND :e AND cost > 0 AND campaign_id IN ({names}) "
+                "ORDER BY campaign_id, date"),
+                {**p, **{f"id{i}": cid for i, cid in enumerate(fit_ids)}}).all()
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for cid, cost, revenue in rows:
+        xs, ys = series.setdefault(cid, ([], []))
+        xs.append(float(cost))
+        ys.append(float(revenue or 0.0))
+    curves: dict[str, Curve] = {}
+    for cid in fit_ids:
+        xs, ys = series.get(cid, ([], []))
+        try:
+            curves[cid] = fit_curve(cid, xs, ys)
+        except ValueError as exc:
+            skipped[cid] = str(exc).split(": ", 1)[-1]
+    return CurveSet(curves, skipped=skipped, start=start, end=end, days=window_days,
+                    labels=labels)
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,8 +641,8 @@ def allocate(curves: Mapping[str, Curve], total: float,
     rev = _value(fs, x)
     low, high = _revenue_interval(fs, x)
     held = [c for c, a, b in zip(names, lo, hi, strict=True) if b - a <= 1e-9]
-    message = (f"Best split of ${total:,.2f}/day over {len(names)} channels: expected revenue "
-               f"${rev:,.2f}/day vs ${cur_rev:,.2f}/day at the current split")
+    message = (f"Best split of ${total:,.2f}/day: expected revenue ${rev:,.2f}/day vs "
+               f"${cur_rev:,.2f}/day at the current split")
     if held:
         message += f"; held by guardrails: {', '.join(held)}"
     return Allocation(
@@ -768,6 +840,27 @@ def split_table(a: Allocation) -> pd.DataFrame:
                      "marginal_roi_after": a.marginal_roi.get(ch, math.nan)})
     return pd.DataFrame(rows, columns=["channel", "current", "recommended", "change",
                                        "change_pct", "marginal_roi_now", "marginal_roi_after"])
+
+
+def campaign_split_table(curves: CurveSet) -> pd.DataFrame:
+    """Per fitted campaign of one channel: days, current daily spend, ROI and marginal ROI at
+    it, and the best split of the same combined spend among these campaigns."""
+    cols = ["campaign_id", "campaign_name", "days", "current", "roi_now", "marginal_roi_now",
+            "recommended", "marginal_roi_after"]
+    if not curves:
+        return pd.DataFrame(columns=cols)
+    a = allocate(curves, sum(c.current_spend for c in curves.values()))
+    rows = []
+    for cid, c in curves.items():
+        now = c.current_spend
+        rows.append({"campaign_id": cid, "campaign_name": curves.labels.get(cid, cid),
+                     "days": c.days, "current": now,
+                     "roi_now": _ratio(float(c.revenue(now)), now),
+                     "marginal_roi_now": float(c.marginal_roi(now)),
+                     "recommended": a.allocation.get(cid, math.nan),
+                     "marginal_roi_after": a.marginal_roi.get(cid, math.nan)})
+    return pd.DataFrame(rows, columns=cols).sort_values("marginal_roi_now", ascending=False,
+                                                        ignore_index=True)
 
 
 def _figure_layout(fig: Any, height: int) -> Any:

@@ -287,6 +287,13 @@ def budget_curves(engine: sa.Engine, end: dt.date, window_days: int) -> Any:
     return fit_curves(engine, end=end, window_days=window_days)
 
 
+@_cached(32)
+def campaign_curves(engine: sa.Engine, channel: str, end: dt.date, window_days: int) -> Any:
+    from demetra.budget import fit_campaign_curves
+
+    return fit_campaign_curves(engine, channel, end=end, window_days=window_days)
+
+
 @_cached(16)
 def seed_truth(engine: sa.Engine) -> dict[str, Any] | None:
     from demetra.seed import load_truth

@@ -394,3 +394,62 @@ def test_to_json_is_the_documented_shape(seeded_engine) -> None:
             "SELECT channel, SUM(cost) FROM campaigns GROUP BY channel")).all())
     for ch, v in out["current"].items():
         assert v == pytest.approx(cost[ch] / 90, abs=0.01)
+
+
+# ---- per-campaign curves and the page's helpers --------------------------------------------
+
+def test_campaign_curves_where_their_own_spend_varied(engine) -> None:
+    rng = np.random.default_rng(3)
+    moving = rng.uniform(200, 600, 40)
+    rows = (_rows("facebook", list(moving), list(4 * moving ** 0.7))
+            + [{**r, "campaign_id": "FACEBOOK_flat", "campaign_name": "Flat one"}
+               for r in _rows("facebook", [900.0] * 40, list(rng.uniform(900, 1800, 40)))]
+            + [{**r, "campaign_id": "FACEBOOK_new", "campaign_name": "New one"}
+               for r in _rows("facebook", list(moving[:6]), list(moving[:6]))]
+            + _rows("tiktok", list(moving), list(moving)))
+    with engine.begin() as conn:
+        insert_campaign_rows(conn, pd.DataFrame(rows))
+    curves = budget.fit_campaign_curves(engine, "facebook")
+    assert set(curves) == {"FACEBOOK_1"}                      # tiktok's campaign is not asked
+    assert "hardly varied" in curves.skipped["FACEBOOK_flat"]
+    assert "6 days" in curves.skipped["FACEBOOK_new"]
+    assert curves.labels == {"FACEBOOK_1": "t", "FACEBOOK_flat": "Flat one",
+                             "FACEBOOK_new": "New one"}
+    c = curves["FACEBOOK_1"]
+    assert c.days == 40 and c.current_spend == pytest.approx(moving.mean())
+    grid = np.linspace(c.spend_min, c.spend_max, 20)
+    np.testing.assert_allclose(c.revenue(grid), 4 * grid ** 0.7, rtol=0.05)
+    table = budget.campaign_split_table(curves)
+    assert list(table["campaign_id"]) == ["FACEBOOK_1"]
+    assert table["recommended"].iloc[0] == pytest.approx(moving.mean())   # alone: all of it
+    assert table["roi_now"].iloc[0] == pytest.approx(c.revenue(c.current_spend) / c.current_spend)
+    biggest = budget.fit_campaign_curves(engine, "facebook", limit=1)   # by spend: the flat one
+    assert not biggest and set(biggest.skipped) == {"FACEBOOK_flat"}
+
+
+def test_guardrails_from_the_page_editor_rows() -> None:
+    rows = [{"channel": "search", "min": 100.0, "max": float("nan"), "locked": False},
+            {"channel": "social", "min": None, "max": 900.0, "locked": True},
+            {"channel": "video", "min": None, "max": None, "locked": False}]
+    g = budget.guardrails_from_rows(rows, 15.0)
+    assert g == Guardrails(min_spend={"search": 100.0}, max_spend={"social": 900.0},
+                           locked=frozenset({"social"}), max_change_pct=15.0)
+    assert budget.guardrails_from_rows(rows, 0.0).max_change_pct is None
+
+
+def test_split_table_and_figures_carry_the_allocation() -> None:
+    res = allocate(log_curves(), 3000.0)
+    table = budget.split_table(res)
+    assert list(table["channel"]) == list(LOG)
+    for _, r in table.iterrows():
+        assert r["recommended"] == pytest.approx(res.allocation[r["channel"]])
+        assert r["change"] == pytest.approx(r["recommended"] - r["current"])
+        assert r["change_pct"] == pytest.approx(r["recommended"] / r["current"] - 1)
+        assert r["marginal_roi_now"] == pytest.approx(LOG[r["channel"]][0]
+                                                      / (LOG[r["channel"]][1] + r["current"]))
+    bars = budget.split_figure(res)
+    assert list(bars.data[1].y) == pytest.approx(list(res.allocation.values()))
+    curves_fig = budget.curves_figure(log_curves(), res)
+    stars = [t for t in curves_fig.data if t.name == "recommended"]
+    assert [t.x[0] for t in stars] == pytest.approx(list(res.allocation.values()))
+    assert len(budget.marginal_figure(res).data) == 2

@@ -70,6 +70,18 @@ def test_seeded_world_shows_the_allocation_and_its_proof(seeded_engine: sa.Engin
     assert metric(at, "Share of the true optimum") == f"{proof.share_of_optimum:.1%}"
     assert proof.share_of_optimum >= 0.95
     assert len(at.get("plotly_chart")) == 3
+    # inside a channel: the campaign curves of the chosen channel
+    camp = next(d.value for d in at.dataframe if "marginal_roi_now" in d.value.columns
+                and "campaign_name" in d.value.columns)
+    inside = budget.fit_campaign_curves(seeded_engine, "facebook", end=end, window_days=90)
+    assert at.selectbox(key="bud_channel").value == "facebook"
+    assert sorted(camp["campaign_name"]) == sorted(inside.labels[c] for c in inside)
+    at.selectbox(key="bud_channel").select("linkedin").run()
+    camp = next(d.value for d in at.dataframe if "campaign_name" in d.value.columns)
+    with seeded_engine.connect() as conn:
+        linkedin = {r[0] for r in conn.execute(sa.text(
+            "SELECT DISTINCT campaign_name FROM campaigns WHERE channel = 'linkedin'"))}
+    assert set(camp["campaign_name"]) <= linkedin and len(camp) >= 1
 
 
 def test_changing_the_total_changes_the_recommendation(seeded_engine: sa.Engine,
