@@ -153,7 +153,8 @@ kind_col, target_col, go_col = st.columns([1, 1, 1], vertical_alignment="bottom"
 kind = kind_col.segmented_control("Target", ["Revenue / day", "ROI"], default="Revenue / day",
                                   key="bud_target_kind")
 target = target_col.number_input(
-    "Target", min_value=0.0, value=None, step=100.0 if kind != "ROI" else 0.1,
+    "Target ROI" if kind == "ROI" else "Target revenue / day ($)", min_value=0.0, value=None,
+    step=100.0 if kind != "ROI" else 0.1,
     key="bud_target", placeholder="e.g. 50000" if kind != "ROI" else "e.g. 2.5")
 if go_col.button("Find budget", key="bud_find", icon=":material/search:",
                  disabled=target is None):

@@ -126,3 +126,13 @@ def test_reverse_question_finds_the_budget_for_a_revenue_target(seeded_engine: s
     at.number_input(key="bud_target").set_value(beyond).run()
     at.button(key="bud_find").click().run()
     assert any("No daily budget" in e.value for e in at.error)
+    # the ROI question: the largest budget that keeps the best split's ROI at the target
+    roi = budget.allocate(curves, 1.2 * now).expected_roi
+    at.button_group(key="bud_target_kind").set_value("ROI").run()
+    at.number_input(key="bud_target").set_value(round(roi, 3)).run()
+    at.button(key="bud_find").click().run()
+    assert not at.exception and not at.error
+    message = at.success[0].value
+    assert message.startswith("Largest daily budget whose best split keeps ROI")
+    largest = float(message.split("$")[1].split(";")[0].split(" ")[0].replace(",", ""))
+    assert abs(largest / (1.2 * now) - 1) < 0.01
