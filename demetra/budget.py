@@ -217,6 +217,7 @@ def fit_curve(channel: str, spend: Sequence[float], revenue: Sequence[float], *,
     theta0 = best[1]
     resid0 = ys - curve(theta0)
     f_scale = max(1.4826 * float(np.median(np.abs(resid0 - np.median(resid0)))), 1e-6)
+
     # The prior's rows are in units of the data's noise, so its weight does not depend on scale.
     def residuals(theta: np.ndarray) -> np.ndarray:
         return np.concatenate([ys - curve(theta), [f_scale * theta[1] / _PRIOR_SD,
@@ -244,11 +245,12 @@ def fit_curve(channel: str, spend: Sequence[float], revenue: Sequence[float], *,
 
 
 def _draws(fit: Any, theta: np.ndarray, n_obs: int, draws: int, seed: int) -> np.ndarray | None:
-    """Parameter draws from the Laplace approximation of the fit (robust residual scale)."""
+    """Parameter draws from the Laplace approximation of the fit. The noise level is the
+    residuals' MAD, so that the few incident days do not widen the band for all the others."""
     jac = fit.jac
-    dof = max(n_obs - len(theta), 1)
     resid = fit.fun[:n_obs]
-    sigma2 = float(np.sum(resid**2) / dof)
+    mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    sigma2 = mad**2 * n_obs / max(n_obs - len(theta), 1)
     try:
         cov = np.linalg.pinv(jac.T @ jac) * sigma2
     except np.linalg.LinAlgError:
