@@ -220,7 +220,10 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                             dict(plan.mapping), pd.DataFrame())
     tally = _Tally(preview, sample_rows)
     state = ParseState()
-    for raw, _first, done in iter_chunks(opened, chunk_rows):
+    # Only the mapped columns (and the first, where summary rows say "Total") are parsed.
+    wanted = {opened.columns[0], *plan.mapping.values()}
+    usecols = [c for c in opened.columns if c in wanted]
+    for raw, _first, done in iter_chunks(opened, chunk_rows, usecols):
         if raw.empty:
             continue
         chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)

@@ -263,18 +263,22 @@ def _xlsx_rows(opener: Callable[[], IO[bytes]], name: str) -> Iterator[list[str]
         handle.close()
 
 
-def iter_chunks(opened: OpenedFile, chunk_rows: int) -> Iterator[tuple[int, pd.DataFrame, float]]:
+def iter_chunks(opened: OpenedFile, chunk_rows: int, usecols: list[str] | None = None,
+                ) -> Iterator[tuple[int, pd.DataFrame, float]]:
     """(file row number of the chunk's first row, the rows as text, fraction of the file read).
 
     Fully empty rows are dropped; the row numbers of the others stay those of the file (as a
-    spreadsheet numbers them, header and title lines included).
+    spreadsheet numbers them, header and title lines included). ``usecols`` (in file order)
+    limits the columns parsed.
     """
     if opened.kind == "xlsx":
-        yield from _xlsx_chunks(opened, chunk_rows)
+        for chunk, first, done in _xlsx_chunks(opened, chunk_rows):
+            yield (chunk[usecols] if usecols else chunk), first, done
         return
     with opened.handle() as handle:
         reader = pd.read_csv(handle, sep=opened.delimiter, encoding=opened.encoding,
                              skiprows=opened.header_row, header=0, names=opened.columns,
+                             usecols=usecols,
                              dtype=str, keep_default_na=False, na_filter=False,
                              skip_blank_lines=False, chunksize=chunk_rows,
                              encoding_errors="replace", on_bad_lines="error")

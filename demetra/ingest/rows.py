@@ -11,11 +11,12 @@ is better re-exported with the account's number format set to English.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from demetra.config import CHANNELS
 from demetra.ingest.platforms import FIELD_LABELS, channel_of, normalize_header
@@ -27,7 +28,8 @@ DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%Y-%m-%d %H:%M:%S", "YYYY-MM-DD hh:mm:ss"),
 )
 _EMPTY = ("", "--", "-", "—", "n/a", "N/A")
-_NUMBER_NOISE = re.compile(r"[\s$€£¥,\u00a0\u202f]")
+# Removed one by one (plain replaces run in Arrow; a regex ran in Python per value).
+_NUMBER_NOISE = (",", "$", "€", "£", "¥", " ", "\u00a0", "\u202f")
 MAX_NAME = 255
 MAX_ID = 64
 COUNT_FIELDS = ("impressions", "clicks", "engagement")
@@ -64,23 +66,34 @@ class Chunk:
     skipped: int  # summary ("Total …") rows
 
 
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def _plain_numbers(text: pd.Series) -> pd.Series:
+    """Plain numbers ("1234.5", "-2e3") parsed in Arrow, several times faster than
+    pd.to_numeric; NaN for anything else (decorated numbers are cleaned by the caller)."""
+    arr = pa.array(text, type=pa.string())
+    plain = pc.match_substring_regex(arr, _PLAIN_NUMBER)
+    cast = pc.cast(pc.if_else(plain, arr, pa.scalar("NaN")), pa.float64())
+    return pd.Series(cast.to_numpy(zero_copy_only=False), index=text.index)
+
+
 def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(values, unparseable mask): plain numbers first, the decorated ones cleaned after."""
     t = text.str.strip()
-    values = pd.to_numeric(t, errors="coerce")
     empty = t.isin(_EMPTY)
-    todo = values.isna() & ~empty
+    values = _plain_numbers(t.where(~empty, "0"))
+    todo = values.isna()
     if todo.any():
-        raw = t[todo]
-        cleaned = raw.str.replace(_NUMBER_NOISE, "", regex=True)
+        cleaned = t[todo]
+        for noise in _NUMBER_NOISE:
+            cleaned = cleaned.str.replace(noise, "", regex=False)
         pct = cleaned.str.endswith("%")
         cleaned = cleaned.str.rstrip("%")
         paren = cleaned.str.startswith("(") & cleaned.str.endswith(")")
         cleaned = cleaned.where(~paren, "-" + cleaned.str.slice(1, -1))
-        parsed = pd.to_numeric(cleaned, errors="coerce")
-        values = values.astype(float)
+        parsed = pd.to_numeric(cleaned, errors="coerce").astype(float)
         values[todo] = parsed.where(~pct, parsed / 100)
-    values = values.astype(float).where(~empty, 0.0)
     bad = values.isna() | ~np.isfinite(values.fillna(0))
     return values, bad
 
