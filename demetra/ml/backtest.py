@@ -193,7 +193,7 @@ def permutation_importance(evals: list[tuple[RoiModel, Examples]], repeats: int 
 
     def wmae(model: RoiModel, ex: Examples, X: pd.DataFrame) -> float:
         # The point model alone: the interval and loss models do not move the MAE.
-        p = from_z(model.models["point"].predict(X[model.features]), X["roi_ref"].to_numpy(float))
+        p = from_z(model.point_z(X), X["roi_ref"].to_numpy(float))
         return float(np.sum(np.abs(p - ex.roi) * ex.spend))
 
     total_spend = sum(float(ex.spend.sum()) for _, ex in evals) or 1.0

@@ -20,10 +20,15 @@ from demetra.config import CHANNELS
 from demetra.queries import as_date
 
 WINDOWS = (7, 14, 28, 56, 91, 182)
-LOOKBACK_DAYS = max(WINDOWS)       # days of history a forecast reads
+QUALITY_DAYS = 364                 # history a campaign's quality is estimated from
+QUALITY_HALF_LIFE = 240.0          # days: older days count less, so drifting quality is followed
+CHANNEL_DAYS = 182                 # history of a channel's ROI (moved to today's spend)
+ELASTICITY_DAYS = 91               # history of a channel's ROI-to-spend slope
+LOOKBACK_DAYS = max(*WINDOWS, QUALITY_DAYS)   # days of history a forecast reads
 RECENT_DAYS = 7                    # a campaign is forecast when it spent in these days
 MIN_HISTORY_DAYS = 28
 MIN_CAMPAIGNS = 20
+QUALITY_PRIOR = 100.0              # $ of pseudo-revenue at the channel's ROI (new campaigns)
 _METRICS = ("cost", "revenue", "clicks", "impressions", "conversions")
 
 FEATURES = [
@@ -32,7 +37,8 @@ FEATURES = [
     "ctr_7", "ctr_28", "cvr_7", "cvr_28", "aov_28", "log_conversions_28",
     "active_days_28", "age_days", "spend_share_28",
     "channel", "channel_roi_7", "channel_roi_28", "channel_spend_trend",
-    "rel_7", "rel_28", "rel_91", "rel_182", "roi_ref",
+    "rel_7", "rel_28", "rel_91", "rel_182", "quality", "channel_spend_adj", "channel_mix",
+    "roi_ref",
 ]
 CATEGORICAL = ["channel"]
 
@@ -68,8 +74,19 @@ class Panel:
         ch_rev = np.diff(self.channel_cum["revenue"], axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             ch_roi = np.where(ch_cost > 0, ch_rev / ch_cost, 0.0)
+        self.channel_daily_cost, self.channel_daily_roi = ch_cost, ch_roi
         expected = self.grid["cost"] * np.where(known[:, None], ch_roi[np.maximum(codes, 0)], 1.0)
         self.cum["expected"] = _cumulative(expected)
+        # Diminishing returns: how a channel's daily ROI moves with its daily spend (the slope
+        # of log ROI on log spend, a least-squares fit over trailing days; weekday swings in
+        # spend give it something to fit). Sums for that fit, cumulated over days.
+        ok = (ch_cost > 0) & (ch_rev > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(ok, np.log(ch_cost), 0.0)
+            y = np.where(ok, np.log(ch_rev / ch_cost), 0.0)
+        self.elasticity_cum = {k: _cumulative(v) for k, v in
+                               (("n", ok.astype(float)), ("x", x), ("y", y), ("xy", x * y),
+                                ("xx", x * x))}
         spent = self.grid["cost"] > 0
         first = np.where(spent.any(axis=1), spent.argmax(axis=1), self.days)
         self.first_day = first
@@ -84,6 +101,18 @@ class Panel:
         """Σ metric over days (t - w, t] for every campaign (or channel)."""
         cum = self.channel_cum[metric] if channel else self.cum[metric]
         return cum[:, t + 1] - cum[:, max(t + 1 - w, 0)]
+
+    def spend_elasticity(self, t: int, w: int = ELASTICITY_DAYS) -> np.ndarray:
+        """Per channel: d log(daily ROI) / d log(daily spend) over days (t - w, t], clipped to
+        [-1, 1]; 0 where there are too few days or no spread in spend."""
+        lo = max(t + 1 - w, 0)
+        n, sx, sy, sxy, sxx = (c[:, t + 1] - c[:, lo] for c in (
+            self.elasticity_cum[k] for k in ("n", "x", "y", "xy", "xx")))
+        den = n * sxx - sx * sx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = np.where((n >= 14) & (den > 1e-9 * np.maximum(n * n, 1)),
+                            (n * sxy - sx * sy) / den, 0.0)
+        return np.clip(beta, -1.0, 1.0)
 
     def ahead(self, metric: str, t: int, horizon: int) -> np.ndarray:
         """Σ metric over days (t, t + horizon]."""
@@ -180,24 +209,64 @@ def features_at(panel: Panel, t: int) -> pd.DataFrame:
     out["channel_spend_trend"] = np.where(known, trend[idx], np.nan)
     for w in (7, 28, 91, 182):
         out[f"rel_{w}"] = _ratio(rev[w], panel.window("expected", t, w))
-    out["roi_ref"] = reference_roi(rev[182], panel.window("expected", t, 182), out["channel_roi_7"],
-                                   out["channel_roi_28"])
+    quality = campaign_quality(panel, t)
+    # The channel's ROI over CHANNEL_DAYS, moved along its spend elasticity to the daily spend
+    # of the last 7 days (the best guess of the coming days'): diminishing returns.
+    ch_long_cost = panel.window("cost", t, CHANNEL_DAYS, channel=True)
+    ch_long = _ratio(panel.window("revenue", t, CHANNEL_DAYS, channel=True), ch_long_cost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = np.log(ch_cost[7] / 7) - np.log(ch_long_cost / min(CHANNEL_DAYS, t + 1))
+        spend_adj = np.exp(panel.spend_elasticity(t) * np.where(np.isfinite(shift), shift, 0.0))
+    channel = np.where(np.isfinite(ch_long), ch_long * spend_adj, 1.0)
+    # A campaign earns its quality over the spend-weighted quality of its channel's campaigns
+    # (their revenue is the channel's curve, shared): the campaigns spending now set that mix.
+    mix = _spend_weighted(quality, cost[7], idx, known)
+    out["quality"] = np.where(known, quality, np.nan)
+    out["channel_spend_adj"] = np.where(known, spend_adj[idx], np.nan)
+    out["channel_mix"] = np.where(known, mix[idx], np.nan)
+    relative = np.where(known, quality / mix[idx], 1.0)
+    out["roi_ref"] = np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05)
     frame = pd.DataFrame(out, columns=FEATURES)
     frame.index = pd.Index(panel.campaign_ids, name="campaign_id")
     return frame
 
 
-def reference_roi(revenue: np.ndarray, expected: np.ndarray, channel_roi_7: np.ndarray,
-                  channel_roi_28: np.ndarray) -> np.ndarray:
-    """The structural forecast the models refine: the campaign's quality relative to its
-    channel over 182 days (revenue / revenue at the channel's daily ROI, shrunk towards 1 by
-    $100 of pseudo-revenue) times the channel's ROI of the last 28 days (never below 0.05, so
-    log ratios stay finite). The channel's 7-day ROI is too noisy in small accounts."""
-    k = 100.0
-    relative = (revenue + k) / (expected + k)
-    channel = np.where(np.isfinite(channel_roi_28), channel_roi_28, channel_roi_7)
-    channel = np.where(np.isfinite(channel), channel, 1.0)
-    return np.maximum(relative * channel, 0.05)
+def campaign_quality(panel: Panel, t: int) -> np.ndarray:
+    """Each campaign's quality: its revenue over what its spend would have earned at its
+    channel's ROI of the same days, corrected for that day's campaign mix (a day when weaker
+    campaigns spent raises everyone's share), over QUALITY_DAYS up to t with older days
+    discounted by QUALITY_HALF_LIFE and shrunk to 1 by QUALITY_PRIOR. In the units of the
+    channel's mix, so only ratios within a channel mean anything."""
+    lo = max(t + 1 - QUALITY_DAYS, 0)
+    decay = 0.5 ** ((t - np.arange(lo, t + 1)) / QUALITY_HALF_LIFE)
+    cost = panel.grid["cost"][:, lo:t + 1]
+    codes = panel.channel_codes
+    known = ~np.isnan(codes)
+    idx = np.where(known, codes, 0).astype(int)
+    ch_roi = np.where(known[:, None], panel.channel_daily_roi[idx, lo:t + 1], 1.0)
+    ch_cost = panel.channel_daily_cost[:, lo:t + 1]
+    revenue = panel.grid["revenue"][:, lo:t + 1] @ decay
+    at_channel = cost * ch_roi
+    quality = (revenue + QUALITY_PRIOR) / (at_channel @ decay + QUALITY_PRIOR)
+    # One fixed-point step: each day's mix from the first estimate (a second step changes
+    # the forecasts by well under 0.1 %).
+    weighted = np.zeros_like(ch_cost)
+    np.add.at(weighted, idx[known], cost[known] * quality[known, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mix = np.where(ch_cost > 0, weighted / ch_cost, 1.0)
+    expected = (at_channel / np.where(mix[idx] > 0, mix[idx], 1.0)) @ decay
+    return (revenue + QUALITY_PRIOR) / (expected + QUALITY_PRIOR)
+
+
+def _spend_weighted(values: np.ndarray, weights: np.ndarray, idx: np.ndarray,
+                    known: np.ndarray) -> np.ndarray:
+    """Per channel: the ``weights``-weighted mean of ``values`` (1 where nothing weighs)."""
+    n_ch = len(CHANNELS)
+    use = known & np.isfinite(values) & (weights > 0)
+    num = np.bincount(idx[use], weights=(weights * values)[use], minlength=n_ch)
+    den = np.bincount(idx[use], weights=weights[use], minlength=n_ch)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / den, 1.0)
 
 
 def recent_spend(panel: Panel, t: int) -> np.ndarray:

@@ -1,11 +1,15 @@
 """The ROI forecaster: four gradient-boosted models in one object that is saved with joblib.
 
-Everything is forecast relative to each campaign's reference ROI (its long-run ROI shrunk to
-its channel's, ``features.reference_roi``) on a log scale, z = log((ROI + c) / ref): a
-multiplicative world that trees fit far better than raw ROI. Quantiles and the median are
-unchanged by that monotone transform, so mapping them back gives ROI quantiles directly.
+Everything is forecast relative to each campaign's reference ROI, ``roi_ref`` of
+``features_at``: its quality within its channel (a year of revenue against the channel's ROI on
+the same days, recent days weighing more) times its channel's ROI, moved along the channel's
+diminishing returns to today's spend. Forecasts are made on a log scale around it,
+z = log((ROI + c) / ref): a multiplicative world that trees fit far better than raw ROI.
+Quantiles and the median are unchanged by that monotone transform, so mapping them back gives
+ROI quantiles directly.
 
-* point: the spend-weighted median (absolute-error loss, weights = trailing 28-day spend);
+* point: the spend-weighted median (absolute-error loss, weights = trailing 28-day spend),
+  applied as a share of its correction to the reference learnt on held-out weeks;
 * P10 / P90: quantile losses, then conformalised (CQR) on the latest weeks of the training
   window held out, so that the 80 % interval covers about 80 % out of sample;
 * prob_loss: a classifier of ROI < 1.
@@ -23,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from demetra.ml.features import CATEGORICAL, FEATURES
 
-MODEL_VERSION = "roi-hgb-1"
+MODEL_VERSION = "roi-hgb-2"
 OFFSET = 0.01            # c above: keeps log finite for a week without revenue
 LOW_Q, HIGH_Q = 0.1, 0.9
 # Small, strongly regularised trees: most of a week's ROI beyond the reference is noise
@@ -31,6 +35,7 @@ LOW_Q, HIGH_Q = 0.1, 0.9
 _HGB = dict(max_iter=60, learning_rate=0.05, max_leaf_nodes=7, l2_regularization=1.0,
             early_stopping=False, random_state=0)
 _MIN_LEAF = 200
+SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
 def to_z(roi: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -52,6 +57,7 @@ class RoiModel:
     train_end: Any = None
     metrics: dict[str, Any] = field(default_factory=dict)
     interval_adjust: float = 0.0
+    point_shrink: float = 1.0
     models: dict[str, Any] = field(default_factory=dict)
 
     def _params(self, n: int) -> dict[str, Any]:
@@ -73,14 +79,26 @@ class RoiModel:
     def _fit(self, X: pd.DataFrame, z: np.ndarray, roi: np.ndarray, weight: np.ndarray,
              calibration: np.ndarray | None) -> None:
         n = len(z)
-        self.models["point"] = HistGradientBoostingRegressor(
-            loss="absolute_error", **self._params(n)).fit(X, z, sample_weight=weight)
-        self.models["loss"] = HistGradientBoostingClassifier(**self._params(n)).fit(
-            X, (roi < 1.0).astype(int))
         cal = np.zeros(len(z), bool) if calibration is None else np.asarray(calibration, bool)
         if cal.sum() < 50 or (~cal).sum() < 50:
             cal = np.zeros(len(z), bool)
         fit_rows = ~cal
+        # How much of the trees' correction to the reference to keep: learnt on the held-out
+        # newest weeks. Where the reference already holds what can be known (as in the demo
+        # world), the trees only add noise and the share drops towards 0.
+        self.point_shrink = 1.0
+        if cal.any():
+            probe = HistGradientBoostingRegressor(
+                loss="absolute_error", **self._params(int(fit_rows.sum()))).fit(
+                X[fit_rows], z[fit_rows], sample_weight=weight[fit_rows])
+            pz, ref = probe.predict(X[cal]), X["roi_ref"].to_numpy(float)[cal]
+            errors = [float(np.sum(np.abs(from_z(a * pz, ref) - roi[cal]) * weight[cal]))
+                      for a in SHRINKS]
+            self.point_shrink = SHRINKS[int(np.argmin(errors))]
+        self.models["point"] = HistGradientBoostingRegressor(
+            loss="absolute_error", **self._params(n)).fit(X, z, sample_weight=weight)
+        self.models["loss"] = HistGradientBoostingClassifier(**self._params(n)).fit(
+            X, (roi < 1.0).astype(int))
         for name, q in (("low", LOW_Q), ("high", HIGH_Q)):
             self.models[name] = HistGradientBoostingRegressor(
                 loss="quantile", quantile=q, **self._params(int(fit_rows.sum()))).fit(
@@ -101,8 +119,11 @@ class RoiModel:
         with threadpool_limits(limits=1):
             return self._predict(X, ref)
 
+    def point_z(self, X: pd.DataFrame) -> np.ndarray:
+        return self.point_shrink * self.models["point"].predict(X[self.features])
+
     def _predict(self, X: pd.DataFrame, ref: np.ndarray) -> pd.DataFrame:
-        z = self.models["point"].predict(X)
+        z = self.point_z(X)
         zlo = self.models["low"].predict(X) - self.interval_adjust
         zhi = self.models["high"].predict(X) + self.interval_adjust
         point = from_z(z, ref)

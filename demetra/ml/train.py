@@ -221,9 +221,13 @@ def load_latest_model(engine: sa.Engine, settings: Settings | None = None,
     except Exception as exc:  # noqa: BLE001 - any unreadable file means the same thing
         raise RetrainNeeded(f"the file of model run {run_id} ({path}) cannot be read "
                             f"({type(exc).__name__}): {hint}") from None
-    if not isinstance(model, RoiModel) or model.version.split("-")[:2] != MODEL_VERSION.split("-")[:2]:
+    if not isinstance(model, RoiModel):
         raise RetrainNeeded(
             f"the file of model run {run_id} ({path}) is not a Demetra ROI model: {hint}")
+    if model.version != MODEL_VERSION:
+        # Same feature names can mean different things across versions (roi_ref did change).
+        raise RetrainNeeded(f"model run {run_id} was made by model version {model.version}, "
+                            f"this is {MODEL_VERSION}: {hint}")
     if not set(model.features) <= set(FEATURES):
         raise RetrainNeeded(f"model run {run_id} was trained on other features than this version "
                             f"computes: {hint}")
