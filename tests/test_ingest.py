@@ -135,6 +135,9 @@ def test_rows_of_one_campaign_day_are_summed(engine: sa.Engine) -> None:
     assert len(rows) == 1
     assert rows[0][2] == "instagram" and rows[0][4] == pytest.approx(14.75)
     assert rows[0][5:7] == (15, 1500)
+    assert result.preview.combined == 1 and "added together" in result.preview.warnings[-1]
+    again = ingest.import_file(engine, data.encode(), channel="instagram")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 1)
 
 
 def test_campaign_ids_without_platform_ids_are_stable(engine: sa.Engine) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -62,6 +64,7 @@ class ImportPreview:
     totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TOTAL_KEYS, 0.0))
     channels: dict[str, int] = field(default_factory=dict)
     campaigns: int = 0
+    combined: int = 0  # accepted rows added to another row of the same campaign and day
     currencies: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -157,6 +160,7 @@ class _Tally:
         self.sampled = 0
         self.rejects: list[dict] = []
         self.campaigns: set[str] = set()
+        self.key_hashes: list[np.ndarray] = []
         self.channels: dict[str, int] = {}
 
     def add(self, chunk: Chunk, read: int) -> None:
@@ -179,6 +183,9 @@ class _Tally:
         p.start = lo if p.start is None else min(p.start, lo)
         p.end = hi if p.end is None else max(p.end, hi)
         self.campaigns.update(rows["campaign_id"].unique().tolist())
+        # 8 bytes per row tell whether a campaign-day comes twice (ad-set level exports).
+        self.key_hashes.append(pd.util.hash_pandas_object(
+            rows[["campaign_id", "date"]], index=False).to_numpy())
         for ch, n in rows["channel"].value_counts().items():
             self.channels[str(ch)] = self.channels.get(str(ch), 0) + int(n)
 
@@ -190,6 +197,12 @@ class _Tally:
             p.sample["date"] = p.sample["date"].dt.date
         p.rejects = pd.DataFrame(self.rejects, columns=["row", "column", "value", "reason"])
         p.campaigns = len(self.campaigns)
+        if self.key_hashes:
+            # Equal keys hash equal, so a count of distinct hashes never misses a repeat.
+            p.combined = p.accepted - len(np.unique(np.concatenate(self.key_hashes)))
+        if p.combined:
+            p.warnings.append(f"{p.combined:,} rows repeat a campaign and day of another row "
+                              "(an ad-set or ad level export?): they are added together")
         p.channels = {c: self.channels[c] for c in sorted(self.channels, key=_channel_order)}
         p.currencies = sorted(state.currencies)
         if len(p.currencies) > 1:
@@ -223,15 +236,23 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
     # Only the mapped columns (and the first, where summary rows say "Total") are parsed.
     wanted = {opened.columns[0], *plan.mapping.values()}
     usecols = [c for c in opened.columns if c in wanted]
-    for raw, _first, done in iter_chunks(opened, chunk_rows, usecols):
-        if raw.empty:
-            continue
-        chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)
-        tally.add(chunk, len(raw))
-        if sink is not None and not chunk.rows.empty:
-            sink(chunk.rows)
-        if progress:
-            progress(done * share, f"Read {preview.rows:,} rows ({preview.rejected:,} rejected)")
+    pending: Future | None = None
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for raw, _first, done in iter_chunks(opened, chunk_rows, usecols):
+            if raw.empty:
+                continue
+            chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)
+            tally.add(chunk, len(raw))
+            if sink is not None and not chunk.rows.empty:
+                # The database stages one chunk while the next is parsed (the drivers release the
+                # GIL); waiting for the previous one first keeps at most two chunks in memory.
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(sink, chunk.rows)
+            if progress:
+                progress(done * share, f"Read {preview.rows:,} rows ({preview.rejected:,} rejected)")
+        if pending is not None:
+            pending.result()
     result = tally.finish(state, plan)
     if result.rows == 0:
         raise ImportFileError(f"{opened.name} has a header but no data rows")
@@ -274,7 +295,9 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
                                   f"({result.rejected:,} rows), nothing was imported: {reasons}")
         if progress:
             progress(0.65, f"Writing {result.accepted:,} rows")
-        written = store.upsert(conn, result.start, result.end)  # type: ignore[arg-type]
+        written = store.upsert(conn, result.start, result.end,  # type: ignore[arg-type]
+                               keys=result.accepted - result.combined,
+                               grouped=result.combined > 0)
         if progress:
             progress(1.0, "Done")
     return ImportResult(result, written.inserted, written.updated, written.unchanged,

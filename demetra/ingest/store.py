@@ -86,16 +86,23 @@ def _count_in_span(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
                             {"s": start, "e": end}).scalar_one())
 
 
-def upsert(conn: sa.Connection, start: dt.date, end: dt.date) -> Written:
-    """Move the staged rows into ``campaigns`` and refresh the rollups for [start, end]."""
+def upsert(conn: sa.Connection, start: dt.date, end: dt.date, *, keys: int,
+           grouped: bool = True) -> Written:
+    """Move the staged rows into ``campaigns`` and refresh the rollups for [start, end].
+
+    ``keys`` is the number of distinct (campaign_id, date) staged; ``grouped`` False says no
+    key is staged twice, which saves the GROUP BY (a quarter of the insert's time).
+    """
     pg = conn.dialect.name == "postgresql"
     columns = ", ".join(COLUMNS)
-    select = ", ".join(["campaign_id", "MAX(campaign_name)", "MAX(channel)",
-                        "CAST(date AS DATE)" if pg else "date",
-                        *(f"SUM({c})" for c in _SUMMED)])
+    if grouped:
+        select = ", ".join(["campaign_id", "MAX(campaign_name)", "MAX(channel)", "date",
+                            *(f"SUM({c})" for c in _SUMMED)])
+    else:
+        select = columns
     # WHERE true: SQLite needs it to tell the upsert's ON from a join's ON.
-    insert = (f"INSERT INTO campaigns ({columns}) SELECT {select} FROM {STAGE} "
-              "WHERE true GROUP BY campaign_id, date")
+    insert = (f"INSERT INTO campaigns ({columns}) SELECT {select} FROM {STAGE} WHERE true"
+              + (" GROUP BY campaign_id, date" if grouped else ""))
     if pg:
         # The GROUP BY hashes the whole stage: in memory, not in spill files (this transaction).
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
@@ -103,9 +110,6 @@ def upsert(conn: sa.Connection, start: dt.date, end: dt.date) -> Written:
         written = _into_empty(conn, insert, pg)
     else:
         differs = "IS DISTINCT FROM" if pg else "IS NOT"
-        keys = int(conn.exec_driver_sql(
-            f"SELECT COUNT(*) FROM (SELECT 1 FROM {STAGE} GROUP BY campaign_id, date) k"
-        ).scalar_one())
         before = _count_in_span(conn, start, end)
         changed = conn.exec_driver_sql(
             insert + " ON CONFLICT (campaign_id, date) DO UPDATE SET "
@@ -129,9 +133,13 @@ def _into_empty(conn: sa.Connection, insert: str, pg: bool) -> Written:
     indexes = list(Campaign.__table__.indexes)
     if pg:
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        # The primary key too (as demetra.db.bulk does): one build instead of 1M insertions.
+        conn.exec_driver_sql("ALTER TABLE campaigns DROP CONSTRAINT pk_campaigns")
     for index in indexes:
         index.drop(conn)
     inserted = conn.exec_driver_sql(insert).rowcount
+    if pg:
+        conn.exec_driver_sql("ALTER TABLE campaigns ADD CONSTRAINT pk_campaigns PRIMARY KEY (id)")
     for index in indexes:
         index.create(conn)
     return Written(inserted=inserted, updated=0, unchanged=0)
