@@ -115,3 +115,64 @@ def test_budget_prints_the_recommended_split_and_its_json(db_url: str) -> None:
 def test_budget_on_an_empty_database_says_why(tmp_path) -> None:
     out = run("budget", url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert out.returncode == 1 and "no spend in the window" in out.stderr
+
+
+IMPORTS = Path(__file__).parent / "fixtures" / "imports"
+
+
+def test_import_counts_and_reimport(db_url: str) -> None:
+    meta = str(IMPORTS / "meta_platform.csv")
+    dry = run("import", "--dry-run", meta, url=db_url)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("Dry run, nothing written.") and "6 accepted" in dry.stdout
+    # Hand-added from the fixture (tests/test_ingest.py).
+    assert "spend 3,048.90, revenue 5,095.75, clicks 2,240, conversions 32.00" in dry.stdout
+    first = run("import", meta, url=db_url)
+    assert first.returncode == 0, first.stderr
+    assert "6 rows inserted, 0 updated, 0 unchanged, 0 rejected, in " in first.stdout
+    again = run("import", meta, url=db_url)
+    assert "0 rows inserted, 0 updated, 6 unchanged" in again.stdout
+    later = run("import", "--platform", "meta", str(IMPORTS / "meta_later.csv"), url=db_url)
+    assert "1 rows inserted, 1 updated, 1 unchanged" in later.stdout
+    eng = sa.create_engine(db_url)
+    with eng.connect() as conn:
+        rows, cost = conn.execute(sa.text("SELECT COUNT(*), SUM(cost) FROM campaigns")).one()
+    eng.dispose()
+    assert rows == 7 and cost == pytest.approx(3048.90 - 1100.00 + 1150.00 + 900.00)
+
+
+def test_import_dry_run_writes_nothing_and_generic_uses_the_suggested_mapping(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    assert run("import", "--dry-run", str(IMPORTS / "meta_platform.csv"), url=url).returncode == 0
+    assert not (tmp_path / "d.db").exists()  # a dry run never opens the database
+    generic = str(IMPORTS / "generic.csv")
+    ok = run("import", "--platform", "generic", generic, url=url)
+    assert ok.returncode == 0, ok.stderr
+    assert "4 rows inserted" in ok.stdout
+    assert "warning" not in ok.stderr
+    rejects = tmp_path / "bad.csv"
+    rejects.write_text("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+                       "A,2026-09-01,10,100,5\nB,2026-09-02,-1,100,5\n")
+    out = run("import", str(rejects), url=url)
+    assert out.returncode == 0 and "1 rows inserted" in out.stdout and "1 rejected" in out.stdout
+    assert "rejected row 3, column 'Amount spent (USD)': negative spend" in out.stderr
+
+
+def test_import_bad_input_is_one_line(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    cases = {
+        "empty.csv": (b"", "is empty"),
+        "chart.csv": (b"\x89PNG\r\n\x1a\n" + bytes(100), "PNG image"),
+        "foo.csv": (b"foo,bar\n1,2\n", "matches no known export"),
+    }
+    for name, (data, reason) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        out = run("import", str(path), url=url)
+        assert out.returncode == 2, (name, out.stdout)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and reason in lines[0]
+    missing = run("import", str(tmp_path / "nope.csv"), url=url)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    bad_channel = run("import", "--channel", "myspace", str(IMPORTS / "generic.csv"), url=url)
+    assert bad_channel.returncode == 2 and "unknown channel 'myspace'" in bad_channel.stderr
