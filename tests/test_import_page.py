@@ -112,3 +112,16 @@ def test_a_file_that_cannot_be_imported_gets_a_message(tmp_path: Path) -> None:
     assert not at.exception
     assert any("PNG image, not a CSV or XLSX export" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "imp_go"]
+
+
+def test_a_file_over_the_upload_limit_is_refused_with_the_setting_named(tmp_path: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path / 'd.db'}"
+    at.secrets["MAX_UPLOAD_MB"] = 1
+    at.run()
+    at.switch_page("app_pages/data.py").run()
+    big = (FIX / "meta_platform.csv").read_bytes() + b"\n" * (1024 * 1024)
+    at = upload(at, "meta_platform.csv", big)
+    assert not at.exception
+    assert any("the limit is 1 MB" in e.value and "MAX_UPLOAD_MB" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "imp_go"]

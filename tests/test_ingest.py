@@ -338,3 +338,31 @@ def test_unknown_platform_and_channel_choices() -> None:
         ingest.preview(FIX / "meta_platform.csv", channel="myspace")
     with pytest.raises(ingest.ImportFileError, match="does not exist"):
         ingest.preview(FIX / "nope.csv")
+
+
+def test_progress_is_reported_up_to_done(engine: sa.Engine) -> None:
+    seen: list[tuple[float, str]] = []
+    ingest.import_file(engine, FIX / "google_ads.csv", chunk_rows=2,
+                       progress=lambda f, text: seen.append((f, text)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= 3
+    assert any(text.startswith("Writing 4 rows") for _, text in seen)
+
+
+def test_small_chunks_give_the_same_rows_as_one_chunk() -> None:
+    whole = ingest.preview(FIX / "google_ads.csv")
+    chunked = ingest.preview(FIX / "google_ads.csv", chunk_rows=1)
+    assert chunked.totals == whole.totals and chunked.skipped == whole.skipped == 2
+    assert chunked.sample.to_dict("records") == whole.sample.to_dict("records")
+
+
+def test_nul_characters_are_dropped_from_text(engine: sa.Engine) -> None:
+    # Past the first 64 KB (a NUL there makes the file binary): 3,000 good rows first.
+    good = "".join(f"Campaign {i:05d},2026-09-01,10,100,5\n" for i in range(3000))
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n" + good
+            + "Sp\x00ring,2026-09-01,10,100,5\n").encode()
+    assert len(data) > 64 * 1024
+    assert ingest.import_file(engine, data).inserted == 3001
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT campaign_name FROM campaigns WHERE campaign_name "
+                                    "LIKE 'Sp%'")).scalar_one() == "Spring"

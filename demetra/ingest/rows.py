@@ -149,7 +149,8 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
     m = plan.mapping
 
     def col(name: str) -> pd.Series:
-        return chunk[m[name]].astype(str).str.strip()
+        # PostgreSQL text cannot hold NUL; a stray one must not fail the whole import.
+        return chunk[m[name]].astype(str).str.replace("\x00", "", regex=False).str.strip()
 
     # Summary rows: Google Ads' "Total: Account", "Total: Campaigns"…, or rows without date
     # and campaign (the totals line some exports end with).
