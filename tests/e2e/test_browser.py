@@ -81,3 +81,27 @@ def test_channel_filter_in_the_sidebar_drives_the_spend_kpi(server, browser,
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()
+
+
+def test_budget_and_recommendations_in_the_browser(server, browser) -> None:
+    """The Budget page shows a split; Recommendations' Generate (no LLM endpoint here) writes a
+    set from the rules engine and shows it as cards, saying why no LLM wrote it."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        page.goto(f"{server}/budget")
+        page.wait_for_selector(READY, timeout=60_000)
+        expect(page.get_by_role("heading", name="Recommended split")).to_be_visible(timeout=30_000)
+        expect(page.get_by_test_id("stMetric").filter(has_text="Expected revenue / day")
+               ).to_have_count(1)
+
+        page.goto(f"{server}/recommendations")
+        page.wait_for_selector(READY, timeout=60_000)
+        page.get_by_role("button", name="Generate").click()
+        expect(page.get_by_text("Written by the rules engine: no LLM endpoint is configured")
+               ).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Why:").first).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        page.close()
