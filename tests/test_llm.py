@@ -112,9 +112,12 @@ def test_a_server_without_json_schema_is_asked_for_json_object(world, context, f
     ([Reply(500, error="boom")], "the endpoint failed (HTTP 500)"),
     ([Reply(503, error="overloaded")], "the endpoint failed (HTTP 503)"),
 ], ids=["malformed-json", "schema-violation", "401", "429", "500", "503"])
-def test_failures_hand_over_to_the_rules_engine_with_the_reason(world, fake, replies, reason):
+def test_failures_hand_over_to_the_rules_engine_with_the_reason(world, fake, replies, reason,
+                                                               caplog):
     fake.replies.extend(replies)
-    out = llm.generate(world, PERIOD, settings_for(fake))
+    with caplog.at_level("DEBUG"):  # every logger, the SDK's and httpx's included
+        out = llm.generate(world, PERIOD, settings_for(fake))
+    assert caplog.records and not any(KEY in r.getMessage() for r in caplog.records)
     assert out.source == "rules"
     assert reason in out.fallback_reason
     assert KEY not in out.fallback_reason
