@@ -284,8 +284,7 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
     t0 = time.perf_counter()
     opened = open_file(source, name=name)
     plan = make_plan(opened, platform, channel, mapping)
-    with engine.begin() as conn:
-        store.create_stage(conn)
+    with store.staging(engine) as conn:
         result = _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=SAMPLE_ROWS,
                        progress=progress, sink=lambda rows: store.stage(conn, rows), share=0.6)
         if result.accepted == 0:

@@ -1,16 +1,20 @@
-"""Writing imported rows: a temporary staging table filled chunk by chunk (COPY on PostgreSQL,
-executemany on SQLite), then ONE upsert on (campaign_id, date) and the rollups for the touched
-days, all inside the caller's transaction.
+"""Writing imported rows: a staging table filled chunk by chunk (COPY into a temp table on
+PostgreSQL, executemany into a throw-away attached file on SQLite), then ONE upsert on
+(campaign_id, date) and the rollups for the touched days, all in one transaction.
 
-The upsert groups the staged rows by (campaign_id, date) and sums them, so an export at
-ad-set or ad level (several rows per campaign and day) stores the campaign's day; it only
-rewrites rows whose values changed, so importing the same file twice changes nothing.
+The upsert sums the staged rows of one (campaign_id, date), so an export at ad-set or ad level
+(several rows per campaign and day) stores the campaign's day; it only rewrites rows whose
+values changed, so importing the same file twice changes nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
@@ -21,6 +25,7 @@ from demetra.db.models import Campaign
 from demetra.db.raw import insert_many
 
 STAGE = "import_stage"
+_SQLITE_DB = "demetra_import"
 TEXT = ("campaign_id", "campaign_name", "channel")
 COLUMNS = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
            "engagement", "conversions", "revenue")
@@ -36,7 +41,41 @@ class Written:
     unchanged: int
 
 
-def create_stage(conn: sa.Connection) -> None:
+@contextlib.contextmanager
+def staging(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside one transaction, with an empty staging table.
+
+    PostgreSQL: a temp table dropped at commit. SQLite: a table in a throw-away database file
+    attached for the import — the engine keeps TEMP tables in memory (temp_store=MEMORY), which
+    would make memory grow with the file; the file is removed afterwards, success or not.
+    """
+    with engine.connect() as conn:
+        path = None
+        if conn.dialect.name == "sqlite":
+            fd, path = tempfile.mkstemp(prefix="demetra-import-", suffix=".db")
+            os.close(fd)
+            # ATTACH and these pragmas are refused inside a transaction: before it.
+            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {_SQLITE_DB}", (path,))
+            for pragma in ("journal_mode=OFF", "synchronous=OFF", "cache_size=-16384"):
+                conn.exec_driver_sql(f"PRAGMA {_SQLITE_DB}.{pragma}")
+            conn.commit()
+        try:
+            with conn.begin():
+                _create_stage(conn)
+                yield conn
+        finally:
+            if path is not None:
+                conn.rollback()
+                conn.exec_driver_sql(f"DETACH DATABASE {_SQLITE_DB}")
+                conn.commit()
+                os.unlink(path)
+
+
+def _stage(conn: sa.Connection) -> str:
+    return STAGE if conn.dialect.name == "postgresql" else f"{_SQLITE_DB}.{STAGE}"
+
+
+def _create_stage(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(
             f"CREATE TEMP TABLE {STAGE} (campaign_id text NOT NULL, campaign_name text NOT NULL, "
@@ -44,11 +83,8 @@ def create_stage(conn: sa.Connection) -> None:
             "impressions bigint, engagement bigint, conversions double precision, "
             "revenue double precision) ON COMMIT DROP")
         return
-    # A failed import's temp table may survive on this pooled connection (SQLite runs the
-    # CREATE outside the transaction).
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{STAGE}")
     conn.exec_driver_sql(
-        f"CREATE TEMP TABLE {STAGE} (campaign_id TEXT NOT NULL, campaign_name TEXT NOT NULL, "
+        f"CREATE TABLE {_stage(conn)} (campaign_id TEXT NOT NULL, campaign_name TEXT NOT NULL, "
         "channel TEXT NOT NULL, date TEXT NOT NULL, cost REAL, clicks INTEGER, "
         "impressions INTEGER, engagement INTEGER, conversions REAL, revenue REAL)")
 
@@ -76,7 +112,7 @@ def stage(conn: sa.Connection, rows: pd.DataFrame) -> None:
                             f"FORCE_NOT_NULL ({', '.join(TEXT)}))", buf)
         return
     columns = [frame[c].tolist() for c in COLUMNS]
-    insert_many(conn, STAGE, COLUMNS, zip(*columns, strict=True))
+    insert_many(conn, _stage(conn), COLUMNS, zip(*columns, strict=True))
 
 
 def _count_in_span(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
@@ -101,7 +137,7 @@ def upsert(conn: sa.Connection, start: dt.date, end: dt.date, *, keys: int,
     else:
         select = columns
     # WHERE true: SQLite needs it to tell the upsert's ON from a join's ON.
-    insert = (f"INSERT INTO campaigns ({columns}) SELECT {select} FROM {STAGE} WHERE true"
+    insert = (f"INSERT INTO campaigns ({columns}) SELECT {select} FROM {_stage(conn)} WHERE true"
               + (" GROUP BY campaign_id, date" if grouped else ""))
     if pg:
         # The GROUP BY hashes the whole stage: in memory, not in spill files (this transaction).
@@ -121,7 +157,6 @@ def upsert(conn: sa.Connection, start: dt.date, end: dt.date, *, keys: int,
         written = Written(inserted=inserted, updated=changed - inserted,
                           unchanged=keys - changed)
     rollups.refresh(conn, start, end)
-    conn.exec_driver_sql(f"DROP TABLE {STAGE}" if pg else f"DROP TABLE temp.{STAGE}")
     if written.inserted >= 100_000:
         bulk.analyze(conn)  # the planners choose badly on a table whose size just changed a lot
     return written
