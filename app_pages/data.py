@@ -10,14 +10,6 @@ from demetra.config import CHANNELS
 FROM_FILE = "from_file"
 NOT_MAPPED = "— not in the file —"
 
-engine = ui.get_engine()
-f = ui.active_filters()
-ui.page_header("Data", f)
-
-st.subheader("Database", anchor=False)
-summary = ui.database_overview(engine)
-
-
 
 def mapping_form(columns: list[str], file_id: str) -> dict[str, str | None]:
     """Field -> column selectboxes, pre-filled with the suggested mapping."""
@@ -146,6 +138,13 @@ def import_section() -> None:
                  icon=":material/upload:", disabled=preview.accepted == 0):
         run_import(upload, options)
 
+
+engine = ui.get_engine()
+f = ui.active_filters()
+ui.page_header("Data", f)
+
+st.subheader("Database", anchor=False)
+summary = ui.database_overview(engine)
 
 st.subheader("Import", anchor=False)
 with st.container(border=True):

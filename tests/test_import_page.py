@@ -125,3 +125,16 @@ def test_a_file_over_the_upload_limit_is_refused_with_the_setting_named(tmp_path
     assert not at.exception
     assert any("the limit is 1 MB" in e.value and "MAX_UPLOAD_MB" in e.value for e in at.error)
     assert not [b for b in at.button if b.key == "imp_go"]
+
+
+def test_xlsx_upload_is_recognised(tmp_path: Path) -> None:
+    at = data_page(f"sqlite:///{tmp_path / 'd.db'}")
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    at = upload(at, "tiktok.xlsx", (FIX / "tiktok.xlsx").read_bytes(), xlsx)
+    assert not at.exception
+    assert any("TikTok Ads Manager" in m.value and "1 summary rows skipped" in m.value
+               for m in at.markdown)
+    # 200.00 + 180.50 + 99.99 (the sheet's "Total of 3 results" row is not data)
+    assert metric(at, "Spend") == "$480.49"
+    at = at.button(key="imp_go").click().run()
+    assert "3 rows inserted" in at.success[0].value
