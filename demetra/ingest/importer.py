@@ -285,8 +285,14 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
     opened = open_file(source, name=name)
     plan = make_plan(opened, platform, channel, mapping)
     with store.staging(engine) as conn:
+        parts = store.RollupParts()
+
+        def sink(rows: pd.DataFrame) -> None:
+            parts.add(rows)
+            store.stage(conn, rows)
+
         result = _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=SAMPLE_ROWS,
-                       progress=progress, sink=lambda rows: store.stage(conn, rows), share=0.6)
+                       progress=progress, sink=sink, share=0.6)
         if result.accepted == 0:
             reasons = "; ".join(f"row {r['row']}: {r['reason']}"
                                 for r in result.rejects.head(3).to_dict("records"))
@@ -296,7 +302,7 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
             progress(0.65, f"Writing {result.accepted:,} rows")
         written = store.upsert(conn, result.start, result.end,  # type: ignore[arg-type]
                                keys=result.accepted - result.combined,
-                               grouped=result.combined > 0)
+                               grouped=result.combined > 0, parts=parts)
         if progress:
             progress(1.0, "Done")
     return ImportResult(result, written.inserted, written.updated, written.unchanged,
