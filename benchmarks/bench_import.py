@@ -157,7 +157,9 @@ def report(rows: int, size_mb: float, results: dict, pg_version: str | None) -> 
         "## Imports (issue 5)", "",
         f"`python benchmarks/bench_import.py` — a {rows:,}-row Meta Ads Manager export "
         f"({size_mb:,.0f} MB CSV: BOM, thousands separators, `--`, Platform breakdown) imported "
-        "with `demetra.ingest.import_file` into an empty database, then the same file again. "
+        "with `demetra.ingest.import_file` into an empty database, then the same file again, "
+        "then a later export of the same size whose first half overlaps the last half of the "
+        "first (new values). "
         f"Python {platform.python_version()}, pandas {pd.__version__}"
         + (f", PostgreSQL {pg_version}" if pg_version else "") + "; 2 cores shared with other "
         "work at the time, so the times are upper bounds.", "",
@@ -171,11 +173,23 @@ def report(rows: int, size_mb: float, results: dict, pg_version: str | None) -> 
                      f"≤ {targets[backend]} s ({ok}) | {r['again_seconds']:.1f} s | "
                      f"{r['overlap_seconds']:.1f} s | {r['peak_rss_mb_first']:,.0f} / "
                      f"{r['peak_rss_mb']:,.0f} MB |")
-    lines += ["", "Read in 100,000-row chunks (memory does not grow with the file), staged "
-              "(PostgreSQL: COPY into a temp table; SQLite: executemany into a temp table), then "
-              "one `INSERT … SELECT … GROUP BY campaign_id, date ON CONFLICT DO UPDATE … WHERE "
-              "values differ` and the rollup refresh for the touched days, in one transaction. "
-              "Stored spend and the rollups' spend equal the file's.", ""]
+    lines += ["", "Read in 100,000-row chunks; the next chunk is parsed while the previous one "
+              "is staged (PostgreSQL: COPY of an Arrow-written CSV into a temp table; SQLite: "
+              "executemany into a throw-away attached database file). Then one `INSERT … SELECT "
+              "… ON CONFLICT (campaign_id, date) DO UPDATE … WHERE` the values differ (with "
+              "`GROUP BY campaign_id, date` only when a campaign-day repeats) and the rollups for "
+              "the touched days, in one transaction. Into an empty table the indexes (on "
+              "PostgreSQL the primary key too) are built once after the insert and the rollups "
+              "are written from per-chunk partial sums. Stored spend and the rollups' spend "
+              "equal the file's.", "",
+              "Memory: reading holds two chunks at a time; on top of the ~140 MB interpreter "
+              "with pandas and pyarrow loaded, a preview of 200,000 rows peaks at 263 MB and of "
+              "1,000,000 rows at 331 MB (Arrow's allocator keeps freed blocks). The rest of "
+              "SQLite's peak is its page cache (64 MB) and the index builds' sort, which the "
+              "engine's `temp_store=MEMORY` keeps in memory.", "",
+              "The later export is the slow case on PostgreSQL: 500,000 rows updated in place "
+              "are new row versions in all three indexes (the covering index holds the metrics, "
+              "so no HOT updates).", ""]
     return "\n".join(lines)
 
 
