@@ -393,3 +393,12 @@ def test_rollups_of_a_first_import_equal_the_sql_rollups(engine: sa.Engine, name
     assert len(written) == len(expected) > 4
     for got, want in zip(written, expected, strict=True):
         assert got == tuple(pytest.approx(v) if isinstance(v, float) else v for v in want)
+
+
+def test_a_campaign_named_total_is_data_not_a_summary_row() -> None:
+    data = ("Campaign,Date,Spend,Impressions,Clicks,Channel\n"
+            "Totally Awesome Sale,2026-09-01,12.00,100,4,facebook\n"
+            "Total,--,12.00,100,4,\n")
+    p = ingest.preview(data.encode(), platform="generic")
+    assert (p.rows, p.accepted, p.skipped, p.rejected) == (1, 1, 1, 0)
+    assert p.sample.iloc[0]["campaign_name"] == "Totally Awesome Sale"

@@ -152,14 +152,17 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
         # PostgreSQL text cannot hold NUL; a stray one must not fail the whole import.
         return chunk[m[name]].astype(str).str.replace("\x00", "", regex=False).str.strip()
 
-    # Summary rows: Google Ads' "Total: Account", "Total: Campaigns"…, or rows without date
-    # and campaign (the totals line some exports end with).
+    # Summary rows: Google Ads' "Total: Account", "Total: Campaigns"…, TikTok's "Total of 3
+    # results" (in the first column, with no date), or rows without date and campaign (the
+    # totals line some exports end with). A campaign called "Totally…" on a dated row is data.
     first = chunk.iloc[:, 0].astype(str).str.strip().str.casefold()
     date_text = col("date")
     names = col("campaign_name") if "campaign_name" in m else pd.Series("", index=chunk.index)
     ids = col("campaign_id") if "campaign_id" in m else pd.Series("", index=chunk.index)
     ids = ids.where(~ids.isin(_EMPTY), "")
-    summary = first.str.startswith("total") | ((date_text == "") & (names == "") & (ids == ""))
+    undated = date_text.isin(_EMPTY) | date_text.str.casefold().str.startswith("total")
+    summary = (first.str.startswith("total") & undated) | (
+        (date_text == "") & (names == "") & (ids == ""))
     skipped = int(summary.sum())
     if skipped:
         chunk, date_text, names, ids = (x[~summary] for x in (chunk, date_text, names, ids))
