@@ -28,6 +28,11 @@ EXPECTED = {
                               clicks=2240, impressions=185500, conversions=32.0,
                               by_channel={"facebook": 2442.90, "instagram": 606.00},
                               campaigns=3),
+    # the same rows as Meta's XLSX export holds them (numbers as numbers)
+    "meta_platform.xlsx": dict(platform="meta", rows=6, cost=3048.90, revenue=5095.75,
+                               clicks=2240, impressions=185500, conversions=32.0,
+                               by_channel={"facebook": 2442.90, "instagram": 606.00},
+                               campaigns=3),
     # two "Total: …" rows at the bottom are not data; Video campaigns are YouTube
     "google_ads.csv": dict(platform="google_ads", rows=4, cost=2560.75, revenue=8150.25,
                            clicks=2685, impressions=174950, conversions=87.5,
@@ -402,3 +407,19 @@ def test_a_campaign_named_total_is_data_not_a_summary_row() -> None:
     p = ingest.preview(data.encode(), platform="generic")
     assert (p.rows, p.accepted, p.skipped, p.rejected) == (1, 1, 1, 0)
     assert p.sample.iloc[0]["campaign_name"] == "Totally Awesome Sale"
+
+
+def test_a_malformed_csv_names_the_line() -> None:
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+            "A,2026-09-01,10,100,5\n"
+            "B,2026-09-02,10,100,5,7,8\n")
+    with pytest.raises(ingest.ImportFileError, match=r"not a well-formed CSV: .*line 3"):
+        ingest.preview(data.encode(), name="meta.csv")
+
+
+def test_windows_1252_text_is_read() -> None:
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+            "Café Crème,2026-09-01,10,100,5\n").encode("cp1252")
+    p = ingest.preview(data, name="meta.csv")
+    assert p.sample.iloc[0]["campaign_name"] == "Café Crème"
+

@@ -233,7 +233,7 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                             dict(plan.mapping), pd.DataFrame())
     tally = _Tally(preview, sample_rows)
     state = ParseState()
-    # Only the mapped columns (and the first, where summary rows say "Total") are parsed.
+    # Only the mapped columns (and the first, where summary rows say "Total") are kept.
     wanted = {opened.columns[0], *plan.mapping.values()}
     usecols = [c for c in opened.columns if c in wanted]
     pending: Future | None = None

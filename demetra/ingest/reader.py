@@ -269,7 +269,7 @@ def iter_chunks(opened: OpenedFile, chunk_rows: int, usecols: list[str] | None =
 
     Fully empty rows are dropped; the row numbers of the others stay those of the file (as a
     spreadsheet numbers them, header and title lines included). ``usecols`` (in file order)
-    limits the columns parsed.
+    limits the columns returned.
     """
     if opened.kind == "xlsx":
         for chunk, first, done in _xlsx_chunks(opened, chunk_rows):
@@ -278,7 +278,6 @@ def iter_chunks(opened: OpenedFile, chunk_rows: int, usecols: list[str] | None =
     with opened.handle() as handle:
         reader = pd.read_csv(handle, sep=opened.delimiter, encoding=opened.encoding,
                              skiprows=opened.header_row, header=0, names=opened.columns,
-                             usecols=usecols,
                              dtype=str, keep_default_na=False, na_filter=False,
                              skip_blank_lines=False, chunksize=chunk_rows,
                              encoding_errors="replace", on_bad_lines="error")
@@ -289,6 +288,9 @@ def iter_chunks(opened: OpenedFile, chunk_rows: int, usecols: list[str] | None =
                 chunk.index = pd.RangeIndex(row, row + n)
                 row += n
                 done = min(handle.tell() / opened.size, 1.0) if opened.size else 1.0
+                # Columns are dropped after parsing, not with usecols=: pandas would then
+                # accept a row with extra fields (an unquoted comma shifting every value).
+                chunk = chunk[usecols] if usecols else chunk
                 yield _drop_blank(chunk.fillna("")), row - n, done
         except pd.errors.ParserError as exc:
             raise ImportFileError(f"{opened.name} is not a well-formed CSV: {exc}") from None
