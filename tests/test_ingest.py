@@ -423,3 +423,22 @@ def test_windows_1252_text_is_read() -> None:
     p = ingest.preview(data, name="meta.csv")
     assert p.sample.iloc[0]["campaign_name"] == "Café Crème"
 
+
+
+@pytest.mark.parametrize("cost", ["1.234,56", "1 234,56", "12,50", "1234,5"])
+def test_decimal_comma_numbers_are_refused_not_misread(cost: str) -> None:
+    # 1.234,56 used to be read as 1.23456, "1 234,56" as 123456 and "12,50" as 1250.
+    data = ("Campaign name,Day,Amount spent (EUR),Impressions,Link clicks\n"
+            "A,2026-09-01,10.00,100,5\n"
+            f'A,2026-09-02,"{cost}",100,5\n')
+    with pytest.raises(ingest.ImportFileError,
+                       match=rf"row 3, column “Amount spent \(EUR\)”: '{cost}' .*decimal comma"):
+        ingest.preview(data.encode(), name="meta.csv")
+
+
+@pytest.mark.parametrize("cost", ["1,234.50", "1,234,567.00", "$1,234", "1,23,456.00"])
+def test_thousands_separators_still_parse(cost: str) -> None:
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+            f'A,2026-09-01,"{cost}",100,5\n')
+    p = ingest.preview(data.encode(), name="meta.csv")
+    assert p.totals["cost"] == float(cost.replace(",", "").replace("$", ""))

@@ -4,8 +4,8 @@ with their file row number, column and reason.
 Values the platforms write and that parse here: thousands separators ("1,234.56"), currency
 signs ("$1,234"), "--" / "-" / "" for nothing (0), percentages as strings ("12.5%" -> 0.125),
 accounting negatives ("(12.50)"), dates in one format per file (detected on the first chunk:
-ISO, US, European, "Sep 1, 2026"…). Decimal commas ("1.234,56") are not guessed: such a file
-is better re-exported with the account's number format set to English.
+ISO, US, European, "Sep 1, 2026"…). Decimal commas ("1.234,56", "12,50") are refused with a
+message, not guessed: such a file is better re-exported with English number formatting.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from demetra.config import CHANNELS
 from demetra.ingest.platforms import FIELD_LABELS, channel_of, normalize_header
+from demetra.ingest.reader import ImportFileError
 
 DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%Y-%m-%d", "YYYY-MM-DD"), ("%m/%d/%Y", "MM/DD/YYYY"), ("%d/%m/%Y", "DD/MM/YYYY"),
@@ -67,6 +68,9 @@ class Chunk:
 
 
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+# Commas that separate thousands (or India's lakhs: twos, then a three). Any other comma is a
+# decimal comma ("12,50", "1.234,56"): dropping it would read 1250 and 1.23456.
+_THOUSANDS = r"^[+-]?\(?[+-]?(\d{1,3}(,\d{3})+|\d{1,2}(,\d{2})+,\d{3})(\.\d*)?\)?%?$"
 
 
 def _plain_numbers(text: pd.Series) -> pd.Series:
@@ -78,16 +82,21 @@ def _plain_numbers(text: pd.Series) -> pd.Series:
     return pd.Series(cast.to_numpy(zero_copy_only=False), index=text.index)
 
 
-def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(values, unparseable mask): plain numbers first, the decorated ones cleaned after."""
+def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(values, unparseable mask, decimal-comma mask): plain numbers first, the decorated ones
+    cleaned after."""
     t = text.str.strip()
     empty = t.isin(_EMPTY)
     values = _plain_numbers(t.where(~empty, "0"))
     todo = values.isna()
+    comma = pd.Series(False, index=t.index)
     if todo.any():
         cleaned = t[todo]
         for noise in _NUMBER_NOISE:
-            cleaned = cleaned.str.replace(noise, "", regex=False)
+            if noise != ",":
+                cleaned = cleaned.str.replace(noise, "", regex=False)
+        comma[todo] = cleaned.str.contains(",", regex=False) & ~cleaned.str.match(_THOUSANDS)
+        cleaned = cleaned.str.replace(",", "", regex=False)
         pct = cleaned.str.endswith("%")
         cleaned = cleaned.str.rstrip("%")
         paren = cleaned.str.startswith("(") & cleaned.str.endswith(")")
@@ -95,7 +104,7 @@ def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
         parsed = pd.to_numeric(cleaned, errors="coerce").astype(float)
         values[todo] = parsed.where(~pct, parsed / 100)
     bad = values.isna() | ~np.isfinite(values.fillna(0))
-    return values, bad
+    return values, bad, comma
 
 
 def detect_date_format(values: pd.Series) -> str | None:
@@ -209,7 +218,15 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
             values[name] = pd.Series(0.0, index=chunk.index)
             continue
         text = col(name)
-        number, bad = _numbers(text)
+        number, bad, comma = _numbers(text)
+        if comma.any():
+            # A file in a decimal-comma locale also holds "1.234" (one thousand): no row of it
+            # can be trusted, so the file is refused rather than some of its rows.
+            row, value = next(iter(text[comma].items()))
+            raise ImportFileError(
+                f"row {row}, column “{m[name]}”: '{value}' has a decimal comma; Demetra reads "
+                "numbers like 1,234.56 only: export the report with English number formatting "
+                "(or convert the column) and import it again")
         label = FIELD_LABELS[name].split(" (")[0].lower()
         rejects.add(bad, m[name], text, lambda v, label=label: f"{label} '{v}' is not a number")
         negative = number < 0
