@@ -442,3 +442,29 @@ def test_thousands_separators_still_parse(cost: str) -> None:
             f'A,2026-09-01,"{cost}",100,5\n')
     p = ingest.preview(data.encode(), name="meta.csv")
     assert p.totals["cost"] == float(cost.replace(",", "").replace("$", ""))
+
+
+def test_day_month_dates_decided_by_the_whole_file_not_its_first_chunk() -> None:
+    # The first chunk (03/04, 05/04: both DD/MM and MM/DD) used to fix MM/DD for the file, so
+    # those days were stored as March and May and 13/04/2026 was rejected as "mixed".
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+            "A,03/04/2026,1.00,100,5\n"
+            "A,05/04/2026,2.00,100,5\n"
+            "A,13/04/2026,3.00,100,5\n")
+    p = ingest.preview(data.encode(), name="meta.csv", chunk_rows=2)
+    assert (p.accepted, p.rejected) == (3, 0)
+    assert (p.start, p.end) == (dt.date(2026, 4, 3), dt.date(2026, 4, 13))
+    assert list(p.sample["date"]) == [dt.date(2026, 4, d) for d in (3, 5, 13)]
+
+
+def test_dates_ambiguous_in_the_whole_file_are_read_as_consecutive_days_and_warned() -> None:
+    # Every date fits DD/MM and MM/DD: the reading giving a daily report's contiguous days wins.
+    rows = "".join(f"A,{d:02d}/04/2026,1.00,100,5\n" for d in range(1, 6))
+    data = "Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n" + rows
+    p = ingest.preview(data.encode(), name="meta.csv")
+    assert (p.start, p.end) == (dt.date(2026, 4, 1), dt.date(2026, 4, 5))
+    assert any("DD/MM/YYYY" in w and "MM/DD/YYYY" in w for w in p.warnings), p.warnings
+    us = "".join(f"A,04/{d:02d}/2026,1.00,100,5\n" for d in range(1, 6))
+    p = ingest.preview(("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+                        + us).encode(), name="meta.csv")
+    assert (p.start, p.end) == (dt.date(2026, 4, 1), dt.date(2026, 4, 5))

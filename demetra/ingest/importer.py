@@ -8,9 +8,11 @@ accepted rows or none (see ``demetra.ingest.store``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -34,11 +36,12 @@ from demetra.ingest.platforms import (
     suggest_mapping,
 )
 from demetra.ingest.reader import ImportFileError, OpenedFile, Source, iter_chunks, open_file
-from demetra.ingest.rows import STORED, Chunk, ParseState, Plan, normalize
+from demetra.ingest.rows import STORED, Chunk, ParseState, Plan, decide_date_format, normalize
 
 Progress = Callable[[float, str], None]
 CHUNK_ROWS = 100_000
 SAMPLE_ROWS = 20
+DATE_SCAN_ROWS = 5000
 REJECT_DETAILS = 1000
 TOTAL_KEYS = ("cost", "revenue", "clicks", "impressions", "conversions")
 
@@ -204,6 +207,7 @@ class _Tally:
             p.warnings.append(f"{p.combined:,} rows repeat a campaign and day of another row "
                               "(an ad-set or ad level export?): they are added together")
         p.channels = {c: self.channels[c] for c in sorted(self.channels, key=_channel_order)}
+        p.warnings.extend(state.warnings)
         p.currencies = sorted(state.currencies)
         if len(p.currencies) > 1:
             p.warnings.append("the file mixes currencies (" + ", ".join(p.currencies) + "); "
@@ -226,6 +230,24 @@ def _channel_order(channel: str) -> int:
     return CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS)
 
 
+def _date_format(opened: OpenedFile, plan: Plan, chunk_rows: int) -> tuple[str | None, str | None]:
+    """The file's date format, decided before any row is parsed: the first chunk alone could
+    fix MM/DD for a DD/MM file whose first days are all 12 or less."""
+    column = plan.mapping["date"]
+    # A small first chunk: for an unambiguous file (ISO dates) that is all that is read.
+    with contextlib.closing(iter_chunks(opened, min(DATE_SCAN_ROWS, chunk_rows), [column])) as it:
+        head = [raw[column] for raw, _first, _done in itertools.islice(it, 1)]
+
+    def chunks() -> Iterator[pd.Series]:
+        yield from head
+        # Still undecided: the whole column (the first rows again, which changes nothing).
+        with contextlib.closing(iter_chunks(opened, chunk_rows, [column])) as rest:
+            for raw, _first, _done in rest:
+                yield raw[column]
+
+    return decide_date_format(chunks())
+
+
 def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
           progress: Progress | None, sink: Callable[[pd.DataFrame], None] | None,
           share: float) -> ImportPreview:
@@ -233,6 +255,9 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                             dict(plan.mapping), pd.DataFrame())
     tally = _Tally(preview, sample_rows)
     state = ParseState()
+    state.date_format, warning = _date_format(opened, plan, chunk_rows)
+    if warning:
+        state.warnings.append(warning)
     # Only the mapped columns (and the first, where summary rows say "Total") are kept.
     wanted = {opened.columns[0], *plan.mapping.values()}
     usecols = [c for c in opened.columns if c in wanted]

@@ -11,6 +11,7 @@ message, not guessed: such a file is better re-exported with English number form
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +57,7 @@ class ParseState:
     """What the first chunk decides for the whole file."""
 
     date_format: str | None = None
+    warnings: list[str] = field(default_factory=list)
     currencies: set[str] = field(default_factory=set)
 
 
@@ -118,6 +120,50 @@ def detect_date_format(values: pd.Series) -> str | None:
         if n > best_n:
             best, best_n = fmt, n
     return best
+
+
+# Formats that read the same text as different days ("03/04/2026": March 4 or April 3).
+DAY_MONTH_SWAP = {"%m/%d/%Y": "%d/%m/%Y", "%d/%m/%Y": "%m/%d/%Y"}
+
+
+def decide_date_format(chunks: Iterable[pd.Series]) -> tuple[str | None, str | None]:
+    """(the file's date format, a warning or None) from its date column, chunk by chunk.
+
+    The first chunk gives the format; when it is MM/DD or DD/MM and every date of the chunk
+    reads both ways, the next chunks are read until a date settles it (13/04/2026). A file whose
+    every date reads both ways is read the way that makes its days the closest together (a
+    daily report covers consecutive days), with a warning.
+    """
+    fmt: str | None = None
+    undecided: set[str] = set()
+    for values in chunks:
+        values = values.astype(str).str.strip()
+        values = values[~values.isin(_EMPTY)]
+        if fmt is None:
+            fmt = detect_date_format(values)
+            if fmt not in DAY_MONTH_SWAP:
+                return fmt, None
+        one = pd.to_datetime(values, format=fmt, errors="coerce").notna()
+        other = pd.to_datetime(values, format=DAY_MONTH_SWAP[fmt], errors="coerce").notna()
+        if (one & ~other).any() or (other & ~one).any():
+            only_one, only_other = int((one & ~other).sum()), int((other & ~one).sum())
+            return (fmt if only_one >= only_other else DAY_MONTH_SWAP[fmt]), None
+        undecided.update(values[one].unique().tolist())
+    if fmt is None or not undecided:
+        return fmt, None
+    sample = pd.Series(sorted(undecided))
+
+    def spread(f: str) -> pd.Timedelta:
+        dates = pd.to_datetime(sample, format=f)
+        return dates.max() - dates.min()
+
+    chosen = min((fmt, DAY_MONTH_SWAP[fmt]), key=spread)
+    example = sample.iloc[0]
+    day = pd.to_datetime(example, format=chosen)
+    return chosen, (f"every date fits both {_format_name(fmt)} and "
+                    f"{_format_name(DAY_MONTH_SWAP[fmt])}: they are read as "
+                    f"{_format_name(chosen)} ({example} is {day:%-d %B %Y}), which keeps the "
+                    "report's days together; check the date span")
 
 
 def _format_name(fmt: str) -> str:
