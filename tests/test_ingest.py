@@ -468,3 +468,21 @@ def test_dates_ambiguous_in_the_whole_file_are_read_as_consecutive_days_and_warn
     p = ingest.preview(("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
                         + us).encode(), name="meta.csv")
     assert (p.start, p.end) == (dt.date(2026, 4, 1), dt.date(2026, 4, 5))
+
+
+def test_windows_1252_text_after_the_first_64_kb_is_read_as_such(engine: sa.Engine) -> None:
+    # The encoding used to be guessed from the first 64 KB only: an ASCII start made the file
+    # UTF-8, "Café Crème" further down came out as "Caf� Cr�me" and, named differently, became
+    # a second campaign beside the one a smaller export of the same report had stored.
+    header = "Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+    filler = "".join(f"Campaign {i:05d},2026-09-01,1.00,100,5\n" for i in range(2000))
+    small = (header + "Café Crème,2026-09-02,1.00,100,5\n").encode("cp1252")
+    big = (header + filler + "Café Crème,2026-09-02,1.00,100,5\n").encode("cp1252")
+    assert len(big) > 64 * 1024 and big[:64 * 1024].isascii()
+    ingest.import_file(engine, small)
+    result = ingest.import_file(engine, big)
+    assert (result.inserted, result.unchanged) == (2000, 1)
+    with engine.connect() as conn:
+        names = conn.execute(sa.text("SELECT campaign_name FROM campaigns "
+                                     "WHERE date = '2026-09-02'")).scalars().all()
+    assert names == ["Café Crème"]

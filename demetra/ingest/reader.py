@@ -118,6 +118,18 @@ def _encoding(head: bytes) -> str:
         return "cp1252"  # what Excel on Windows writes when "CSV" is not "CSV UTF-8"
 
 
+def _all_utf8(opener: Callable[[], IO[bytes]]) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with opener() as handle:
+        try:
+            while block := handle.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
 def _sample_text(head: bytes, encoding: str) -> str:
     text = head.decode(encoding, errors="replace")
     if len(head) == SNIFF_BYTES:  # the last line may be cut off
@@ -191,6 +203,9 @@ def open_file(source: Source, *, name: str | None = None) -> OpenedFile:
         if head.startswith(magic):
             raise ImportFileError(f"{name} is {what}, not a CSV or XLSX export")
     encoding = _encoding(head)
+    if encoding == "utf-8" and head.isascii() and size > len(head) and not _all_utf8(opener):
+        # An ASCII start says nothing: "Café" 64 KB further down decides.
+        encoding = "cp1252"
     text = _sample_text(head, encoding)
     if _looks_binary(text):
         raise ImportFileError(f"{name} is not a CSV or XLSX file (it holds binary data): "
