@@ -486,3 +486,19 @@ def test_windows_1252_text_after_the_first_64_kb_is_read_as_such(engine: sa.Engi
         names = conn.execute(sa.text("SELECT campaign_name FROM campaigns "
                                      "WHERE date = '2026-09-02'")).scalars().all()
     assert names == ["Café Crème"]
+
+
+@pytest.mark.parametrize("impressions", ["1e30", "99999999999999999999999"])
+def test_a_count_too_large_for_the_database_is_rejected(engine: sa.Engine, impressions) -> None:
+    # It used to wrap round in the cast to int64 and be stored as -9223372036854775808.
+    data = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+            "A,2026-09-01,1.00,100,5\n"
+            f"A,2026-09-02,1.00,{impressions},5\n")
+    p = ingest.preview(data.encode(), name="meta.csv")
+    assert (p.accepted, p.rejected, p.totals["impressions"]) == (1, 1, 100)
+    assert list(p.rejects.itertuples(index=False, name=None)) == [
+        (3, "Impressions", impressions, f"impressions '{impressions}' is too large")]
+    ingest.import_file(engine, data.encode())
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT MIN(impressions), COUNT(*) FROM campaigns")).one() \
+            == (100, 1)

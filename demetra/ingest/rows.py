@@ -34,6 +34,7 @@ _EMPTY = ("", "--", "-", "—", "n/a", "N/A")
 _NUMBER_NOISE = (",", "$", "€", "£", "¥", " ", "\u00a0", "\u202f")
 MAX_NAME = 255
 MAX_ID = 64
+MAX_COUNT = 2.0**53
 COUNT_FIELDS = ("impressions", "clicks", "engagement")
 AMOUNT_FIELDS = ("cost", "conversions", "revenue")
 STORED = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
@@ -281,6 +282,10 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
         if name in COUNT_FIELDS:
             rejects.add(number.notna() & (number % 1 != 0), m[name], text,
                         f"{label} must be a whole number")
+            # Beyond 2**53 a float is no longer an exact count, and past 2**63 the int64 cast
+            # wraps round to a negative number.
+            rejects.add(number > MAX_COUNT, m[name], text,
+                        lambda v, label=label: f"{label} '{v}' is too large")
         values[name] = number.fillna(0.0)
     too_many = values["clicks"] > values["impressions"]
     if "clicks" in m:
