@@ -82,8 +82,16 @@ def cmd_import(args: argparse.Namespace) -> int:
         preview = ingest.preview(args.file, platform=args.platform, channel=args.channel)
         print(f"Dry run, nothing written. {preview.summary()} ({time.perf_counter() - t0:.1f} s)")
     else:
-        result = ingest.import_file(_engine(args), args.file, platform=args.platform,
-                                    channel=args.channel)
+        import sqlalchemy as sa
+
+        try:
+            result = ingest.import_file(_engine(args), args.file, platform=args.platform,
+                                        channel=args.channel)
+        except sa.exc.SQLAlchemyError as exc:
+            # The type only: the driver's message carries SQL and values, not what to do.
+            print(f"error: writing to the database failed ({type(exc).__name__}); the "
+                  "transaction was rolled back, nothing was imported", file=sys.stderr)
+            return 1
         preview = result.preview
         print(result.summary())
     for warning in preview.warnings:

@@ -502,3 +502,24 @@ def test_a_count_too_large_for_the_database_is_rejected(engine: sa.Engine, impre
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT MIN(impressions), COUNT(*) FROM campaigns")).one() \
             == (100, 1)
+
+
+def test_command_line_import_failing_in_the_database_is_one_line(
+        engine: sa.Engine, db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from demetra import cli
+
+    ingest.import_file(engine, FIX / "meta_platform.csv")
+    before = rows_of(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE channel_days RENAME TO channel_days_away")
+    try:
+        # It used to end in a traceback with the SQL statement.
+        code = cli.main(["--database-url", db_url, "import", str(FIX / "meta_later.csv")])
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE channel_days_away RENAME TO channel_days")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith("error: writing to the database failed (")
+    assert err[0].endswith("nothing was imported")
+    assert rows_of(engine) == before
