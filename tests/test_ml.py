@@ -86,7 +86,8 @@ def test_features_at_t_ignore_everything_after_t(engine: sa.Engine) -> None:
         grid[m][:, ti + 1:] = grid[m][:, ti + 1:] * 5 + 3
     perturbed = Panel(panel.campaign_ids, panel.channels, panel.start, panel.days, grid)
     pd.testing.assert_frame_equal(features_at(panel, ti), features_at(perturbed, ti))
-    # ... and the features at t are the ones a forecast made on day t sees.
+    # ... and the features at t are the ones a forecast made on day t sees (which reads only
+    # spend and revenue before the last 28 days).
     pd.testing.assert_frame_equal(features_at(panel, ti).loc[before.index], before)
 
 

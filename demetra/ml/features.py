@@ -9,8 +9,8 @@ after t can reach it. The label at t is ROI over (t, t + horizon]: Î£revenue / Î
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ CHANNEL_DAYS = 182                 # history of a channel's ROI (moved to today'
 ELASTICITY_DAYS = 91               # history of a channel's ROI-to-spend slope
 LOOKBACK_DAYS = max(*WINDOWS, QUALITY_DAYS)   # days of history a forecast reads
 RECENT_DAYS = 7                    # a campaign is forecast when it spent in these days
+FULL_METRIC_DAYS = 28              # longest window of a feature on clicks/impressions/conversions
 MIN_HISTORY_DAYS = 28
 MIN_CAMPAIGNS = 20
 QUALITY_PRIOR = 100.0              # $ of pseudo-revenue at the channel's ROI (new campaigns)
@@ -132,40 +133,83 @@ def data_range(engine: sa.Engine) -> tuple[dt.date | None, dt.date | None]:
     return (None if lo is None else as_date(lo)), (None if hi is None else as_date(hi))
 
 
-def load_panel(engine: sa.Engine, start: dt.date, end: dt.date) -> Panel:
-    """The daily rows with ``start <= date <= end`` as a grid (read straight from the cursor:
-    on a million rows SQLAlchemy's per-row processing costs more than the query)."""
-    sql = ("SELECT campaign_id, channel, date, cost, revenue, clicks, impressions, conversions "
-           "FROM campaigns WHERE date BETWEEN :s AND :e")
-    with engine.connect() as conn:
-        params: dict[str, Any] = {"s": start, "e": end}
-        if conn.dialect.name == "postgresql":
-            sql = sql.replace(":s", "%(s)s").replace(":e", "%(e)s")
-        else:
-            params = {k: v.isoformat() for k, v in params.items()}
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+def load_panel(engine: sa.Engine, start: dt.date, end: dt.date, *,
+               full_days: int | None = None) -> Panel:
+    """The daily rows with ``start <= date <= end`` as a grid. With ``full_days``, days before
+    the last ``full_days`` are read for spend and revenue only (the other metrics' features
+    look back 28 days at most): what a forecast at ``end`` needs, at half the reading."""
     days = (end - start).days + 1
-    if not rows:
+    split = start if full_days is None else max(start, end - dt.timedelta(days=full_days - 1))
+    reads = [(split, end, _METRICS)]
+    if split > start:
+        reads.insert(0, (start, split - dt.timedelta(days=1), ("cost", "revenue")))
+    with engine.connect() as conn:
+        parts = [_read_rows(conn, lo, hi, metrics, start) for lo, hi, metrics in reads]
+    n = sum(len(p["day"]) for p in parts)
+    if n == 0:
         empty = {m: np.zeros((0, days)) for m in _METRICS}
         return Panel(np.array([], dtype=object), np.array([], dtype=object), start, days, empty)
-    frame = pd.DataFrame(rows, columns=["campaign_id", "channel", "date", *_METRICS])
-    ci, ids = pd.factorize(frame["campaign_id"], sort=True)
-    di_codes, di_uniques = pd.factorize(frame["date"])
-    offsets = np.array([(as_date(u) - start).days for u in di_uniques], dtype=np.int64)
-    di = offsets[di_codes]
+    ci, ids = pd.factorize(np.concatenate([p["campaign_id"] for p in parts]), sort=True)
+    di = np.concatenate([p["day"] for p in parts])
     grid = {}
     for m in _METRICS:
         g = np.zeros((len(ids), days))
-        g[ci, di] = pd.to_numeric(frame[m], errors="coerce").fillna(0.0).to_numpy(float)
+        for p, (lo, hi) in zip(parts, _offsets(parts, ci), strict=True):
+            if m in p:
+                g[ci[lo:hi], di[lo:hi]] = p[m]
         grid[m] = g
     channels = np.empty(len(ids), dtype=object)
-    channels[ci] = frame["channel"].to_numpy(dtype=object)
-    return Panel(np.asarray(ids, dtype=object), channels, start, days, grid, rows=len(frame))
+    channels[ci] = np.concatenate([p["channel"] for p in parts])
+    return Panel(np.asarray(ids, dtype=object), channels, start, days, grid, rows=n)
+
+
+def _offsets(parts: list[dict[str, np.ndarray]], ci: np.ndarray) -> list[tuple[int, int]]:
+    bounds, at = [], 0
+    for p in parts:
+        bounds.append((at, at + len(p["day"])))
+        at += len(p["day"])
+    return bounds
+
+
+def _read_rows(conn: sa.Connection, lo: dt.date, hi: dt.date, metrics: tuple[str, ...],
+               origin: dt.date) -> dict[str, np.ndarray]:
+    """Rows of ``lo..hi`` as columns, the date as a day index from ``origin``. Straight from the
+    driver: on a million rows SQLAlchemy's per-row processing costs more than the query, and
+    on PostgreSQL a CSV COPY parsed by pandas costs a third of fetching tuples."""
+    names = ["campaign_id", "channel", "day", *metrics]
+    # Dates are formatted by Python, never user text: safe to inline in the COPY statement.
+    if conn.dialect.name == "postgresql":
+        sql = (f"COPY (SELECT campaign_id, channel, date - DATE '{origin}', "
+               f"{', '.join(metrics)} FROM campaigns WHERE date BETWEEN DATE '{lo}' AND "
+               f"DATE '{hi}') TO STDOUT WITH (FORMAT csv)")
+        buf = io.BytesIO()
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.copy_expert(sql, buf)
+        finally:
+            cursor.close()
+        buf.seek(0)
+        frame = pd.read_csv(buf, header=None, names=names, keep_default_na=False,
+                            na_values={m: [""] for m in metrics},
+                            dtype={"campaign_id": object, "channel": object, "day": np.int64})
+        out = {c: frame[c].to_numpy() for c in ("campaign_id", "channel")}
+        out["day"] = frame["day"].to_numpy(np.int64)
+        for m in metrics:
+            out[m] = frame[m].fillna(0.0).to_numpy(float)
+        return out
+    sql = ("SELECT campaign_id, channel, CAST(julianday(date) - julianday(?) AS INTEGER), "
+           + ", ".join(f"COALESCE({m}, 0)" for m in metrics)
+           + " FROM campaigns WHERE date BETWEEN ? AND ?")
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, (origin.isoformat(), lo.isoformat(), hi.isoformat()))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    # A structured array is filled from the tuples in C: five times faster than zip(*rows).
+    table = np.array(rows, dtype=[("campaign_id", object), ("channel", object),
+                                  ("day", np.int64), *((m, np.float64) for m in metrics)])
+    return {name: table[name] for name in names}
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -282,9 +326,9 @@ def labels_at(panel: Panel, t: int, horizon: int) -> tuple[np.ndarray, np.ndarra
 
 def build_features(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
     """Features at ``as_of`` of every campaign that spent in the 7 days up to it, read from the
-    ``LOOKBACK_DAYS`` days up to ``as_of`` (nothing after it)."""
+    ``LOOKBACK_DAYS`` days up to ``as_of`` (nothing after it), as a forecast reads them."""
     start = as_of - dt.timedelta(days=LOOKBACK_DAYS - 1)
-    panel = load_panel(engine, start, as_of)
+    panel = load_panel(engine, start, as_of, full_days=FULL_METRIC_DAYS)
     t = panel.day_index(as_of)
     frame = features_at(panel, t)
     return frame[recent_spend(panel, t) > 0]

@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from demetra.config import Settings
 from demetra.db.models import Prediction
 from demetra.ml.errors import NotEnoughData
-from demetra.ml.features import LOOKBACK_DAYS, data_range, features_at, load_panel, recent_spend
+from demetra.ml.features import (
+    FULL_METRIC_DAYS,
+    LOOKBACK_DAYS,
+    data_range,
+    features_at,
+    load_panel,
+    recent_spend,
+)
 from demetra.ml.risk import risk_level
 from demetra.ml.settings import ModelSettings, load_model_settings
 from demetra.ml.train import load_latest_model
@@ -61,7 +68,8 @@ def predict(engine: sa.Engine, settings: Settings | None = None, *,
     if last is None:
         raise NotEnoughData("no campaign data to forecast: import data or run `python -m demetra seed`")
     report(0.1, f"Reading the {LOOKBACK_DAYS} days up to {last}")
-    panel = load_panel(engine, last - dt.timedelta(days=LOOKBACK_DAYS - 1), last)
+    panel = load_panel(engine, last - dt.timedelta(days=LOOKBACK_DAYS - 1), last,
+                       full_days=FULL_METRIC_DAYS)
     t = panel.day_index(last)
     X = features_at(panel, t)
     spent = recent_spend(panel, t) > 0
