@@ -523,3 +523,36 @@ def test_command_line_import_failing_in_the_database_is_one_line(
     assert len(err) == 1 and err[0].startswith("error: writing to the database failed (")
     assert err[0].endswith("nothing was imported")
     assert rows_of(engine) == before
+
+
+def test_campaign_ids_rounded_by_a_spreadsheet_are_rejected_not_merged() -> None:
+    # Saved from Excel, Meta's 18-digit ids read 1.2021E+17: two campaigns used to become one
+    # campaign-day, added together.
+    data = ("Campaign name,Campaign ID,Day,Amount spent (USD),Impressions,Link clicks\n"
+            "Autumn Sale,1.2021E+17,2026-09-01,10.00,100,5\n"
+            "Brand,1.2021E+17,2026-09-01,20.00,100,5\n"
+            "Brand,120210000000000002,2026-09-02,30.00,100,5\n")
+    p = ingest.preview(data.encode(), name="meta.csv")
+    assert (p.accepted, p.rejected, p.combined) == (1, 2, 0)
+    assert p.totals["cost"] == 30.00
+    assert list(p.rejects["row"]) == [2, 3]
+    assert set(p.rejects["column"]) == {"Campaign ID"}
+    assert "rounded" in p.rejects["reason"].iloc[0]
+
+
+def test_xlsx_ids_beyond_float_precision_are_rejected_not_rounded(tmp_path: Path) -> None:
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Campaign name", "Campaign ID", "Day", "Amount spent (USD)", "Impressions",
+               "Link clicks"])
+    # How Excel stores an 18-digit number: a float that cannot hold every digit.
+    ws.append(["Autumn Sale", 120210000000000001.0, "2026-09-01", 10.0, 100, 5])
+    ws.append(["Brand", 120210000000000002.0, "2026-09-01", 20.0, 100, 5])
+    ws.append(["Small", 1234567.0, "2026-09-01", 5.0, 100, 5])
+    path = tmp_path / "meta.xlsx"
+    wb.save(path)
+    p = ingest.preview(path)
+    assert (p.accepted, p.rejected, p.combined) == (1, 2, 0)
+    assert list(p.sample["campaign_id"]) == ["FACEBOOK_1234567"]

@@ -251,7 +251,9 @@ def _xlsx_cell(value: Any) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        # Beyond 2**53 a float's digits are not the ones typed (an 18-digit campaign id): its
+        # exponent form lets the id check refuse it.
         return str(int(value))
     return str(value)
 

@@ -35,6 +35,7 @@ _NUMBER_NOISE = (",", "$", "€", "£", "¥", " ", "\u00a0", "\u202f")
 MAX_NAME = 255
 MAX_ID = 64
 MAX_COUNT = 2.0**53
+_ROUNDED_ID = r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$"
 COUNT_FIELDS = ("impressions", "clicks", "engagement")
 AMOUNT_FIELDS = ("cost", "conversions", "revenue")
 STORED = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
@@ -257,6 +258,12 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
                 names, "the campaign name and id are both empty")
     rejects.add(names.str.len() > MAX_NAME, m.get("campaign_name", ""), names,
                 f"the campaign name is longer than {MAX_NAME} characters")
+    if "campaign_id" in m:
+        # A spreadsheet shows an 18-digit id as 1.2021E+17: different campaigns would share it.
+        rounded = ids.str.match(_ROUNDED_ID)
+        rejects.add(rounded, m["campaign_id"], ids,
+                    lambda v: f"the campaign id '{v}' was rounded by a spreadsheet: export the "
+                              "report again and import it without opening it in Excel")
 
     # Numbers.
     values: dict[str, pd.Series] = {}
