@@ -556,3 +556,13 @@ def test_xlsx_ids_beyond_float_precision_are_rejected_not_rounded(tmp_path: Path
     p = ingest.preview(path)
     assert (p.accepted, p.rejected, p.combined) == (1, 2, 0)
     assert list(p.sample["campaign_id"]) == ["FACEBOOK_1234567"]
+
+
+def test_suggested_mapping_never_takes_a_rate_for_a_count_or_an_amount() -> None:
+    # "Conv. rate" used to be suggested as the conversions, and "Cost per order" as the spend:
+    # the command line imports the suggested mapping as it is.
+    columns = ["Date", "Campaign", "Cost per order", "Media spend", "Impressions", "Clicks",
+               "CTR", "Conv. rate", "Sales"]
+    mapping = ingest.suggest_mapping(columns)
+    assert (mapping["cost"], mapping["conversions"], mapping["revenue"]) == (
+        "Media spend", None, "Sales")

@@ -262,6 +262,11 @@ _KEYWORDS: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in {
 }.items()}
 
 
+# Ratios and averages ("Cost per order", "Conv. rate", "Cost / conv.", "CTR") are never a
+# field's column, whatever word they share with it.
+_RATIO = re.compile(r"\b(per|rate|ratio|ctr|cpc|cpm|cpa|cpv|roas|avg|average|frequency)\b|%|/")
+
+
 def suggest_mapping(columns: list[str]) -> dict[str, str | None]:
     """A first guess of field -> column for any CSV, for the user to correct.
 
@@ -278,7 +283,7 @@ def suggest_mapping(columns: list[str]) -> dict[str, str | None]:
             candidates.extend(c for c in p.columns.get(name, ()) if c not in candidates)
         col = next((normalized[c] for c in candidates if c in normalized
                     and normalized[c] not in used), None)
-        free = [n for n, c in normalized.items() if c not in used]
+        free = [n for n, c in normalized.items() if c not in used and not _RATIO.search(n)]
         if col is None:
             col = next((normalized[n] for n in free if _KEYWORDS[name].search(n)), None)
         if col is None:
