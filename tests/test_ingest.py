@@ -566,3 +566,18 @@ def test_suggested_mapping_never_takes_a_rate_for_a_count_or_an_amount() -> None
     mapping = ingest.suggest_mapping(columns)
     assert (mapping["cost"], mapping["conversions"], mapping["revenue"]) == (
         "Media spend", None, "Sales")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_file_cut_off_in_its_last_row_is_refused(encoding: str) -> None:
+    # An interrupted download: "B,2026-09-03,12" used to be stored as spend 12 with no
+    # impressions or clicks, and the rows that never arrived were not missed.
+    whole = ("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
+             "A,2026-09-01,10.00,100,5\n"
+             "B,2026-09-03,12.50,200,7\n")
+    assert ingest.preview(whole.encode(encoding), name="m.csv").accepted == 2
+    assert ingest.preview(whole.rstrip("\n").encode(encoding), name="m.csv").accepted == 2
+    cut = whole[:whole.rindex("12.50") + 2]
+    with pytest.raises(ingest.ImportFileError,
+                       match=r"m\.csv ends in the middle of a row \(its last line has 3 of 5 fields\)"):
+        ingest.preview(cut.encode(encoding), name="m.csv")

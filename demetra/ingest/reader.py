@@ -130,6 +130,29 @@ def _all_utf8(opener: Callable[[], IO[bytes]]) -> bool:
     return True
 
 
+def _refuse_cut_off(opener: Callable[[], IO[bytes]], name: str, size: int, encoding: str,
+                    head: bytes, delimiter: str, width: int) -> None:
+    """An interrupted download ends mid-row: its last row would be stored with zeros, and the
+    rows after it are missing, so the file is refused."""
+    start = max(0, size - SNIFF_BYTES)
+    if encoding.startswith("utf-16"):
+        start -= start % 2
+        if encoding == "utf-16":  # the BOM says the byte order; the tail has none
+            encoding = "utf-16-le" if head.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+    with opener() as handle:
+        handle.seek(start)
+        tail = handle.read().decode(encoding, errors="replace").lstrip("\ufeff")
+    lines = tail.splitlines()
+    if tail.endswith(("\n", "\r")) or len(lines) < 2:
+        return
+    fields = len(_split(lines[-1], delimiter))
+    # A single field is a footer ("Total of 3 results"), not a row.
+    if 1 < fields < width:
+        raise ImportFileError(f"{name} ends in the middle of a row (its last line has {fields} "
+                              f"of {width} fields): the download was cut off, export the "
+                              "report again")
+
+
 def _sample_text(head: bytes, encoding: str) -> str:
     text = head.decode(encoding, errors="replace")
     if len(head) == SNIFF_BYTES:  # the last line may be cut off
@@ -217,6 +240,7 @@ def open_file(source: Source, *, name: str | None = None) -> OpenedFile:
     if index is None:
         raise ImportFileError(f"{name} has no header row with column names (found one column "
                               "per line): export the report as CSV with a header")
+    _refuse_cut_off(opener, name, size, encoding, head, delimiter, len(rows[index]))
     read_encoding = "utf-8-sig" if encoding == "utf-8" else encoding
     with opener() as handle:
         try:
