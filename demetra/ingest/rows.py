@@ -164,7 +164,7 @@ def decide_date_format(chunks: Iterable[pd.Series]) -> tuple[str | None, str | N
     day = pd.to_datetime(example, format=chosen)
     return chosen, (f"every date fits both {_format_name(fmt)} and "
                     f"{_format_name(DAY_MONTH_SWAP[fmt])}: they are read as "
-                    f"{_format_name(chosen)} ({example} is {day:%-d %B %Y}), which keeps the "
+                    f"{_format_name(chosen)} ({example} is {day.day} {day:%B %Y}), which keeps the "
                     "report's days together; check the date span")
 
 
