@@ -19,13 +19,18 @@ if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="re
                   "LLM_TIMEOUT) and checks every number it writes against the facts."):
     wait = (f"Asking {settings.llm_model} (at most {settings.llm_timeout:g} s)…"
             if llm.endpoint_configured(settings) else "Writing recommendations from the facts…")
-    with st.spinner(wait):
-        out = llm.generate(engine, f, settings)
-    st.session_state["rec_shown"] = out.id
-    st.session_state["_flash"] = (
-        f"{len(out.answer['recommendations'])} recommendations from "
-        + ("the LLM" if out.source == "llm" else "the rules engine") + f" in {out.seconds:.1f} s")
-    st.rerun()
+    try:
+        with st.spinner(wait):
+            out = llm.generate(engine, f, settings)
+    except ValueError as exc:
+        st.warning(f"Nothing to recommend on: {exc}.", icon=":material/info:")
+    else:
+        st.session_state["rec_shown"] = out.id
+        st.session_state["_flash"] = (
+            f"{len(out.answer['recommendations'])} recommendations from "
+            + ("the LLM" if out.source == "llm" else "the rules engine")
+            + f" in {out.seconds:.1f} s")
+        st.rerun()
 
 history = llm.history(engine)
 if history.empty:
@@ -70,7 +75,7 @@ else:
                 "`OPENAI_API_KEY`) to have an LLM write them; the README shows how to use a local "
                 "Ollama or llama.cpp server.", icon=":material/rule:")
 
-st.markdown(ui.plain(row["summary"]))
+st.markdown(":material/summarize: " + ui.plain(row["summary"]))
 ui.recommendation_cards(list(row["recommendations"] or []), context.get("campaigns", {}))
 
 with st.expander("The facts the writer was given", icon=":material/fact_check:"):

@@ -145,7 +145,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         f = Filters(f.start, f.end, tuple(args.channel or ()))
     except ValueError as exc:
         raise SystemExit(f"error: {exc}") from None
-    out = llm.generate(engine, f, settings)
+    try:
+        out = llm.generate(engine, f, settings)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
     if args.json:
         print(json.dumps({"id": out.id, "source": out.source, "model": out.model,
                           "fallback_reason": out.fallback_reason, "period": [str(f.start),
@@ -212,6 +215,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migration chatter on every start
+    # The HTTP clients log each request's URL at INFO, and a base URL may carry a password.
+    for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     engine = _engine(args)
     settings = load_settings()
     if args.once:

@@ -145,7 +145,10 @@ def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -
     try:
         from demetra import budget
 
-        curves = budget.fit_curves(engine, end=f.end, window_days=window_days)
+        # The split is among the chosen channels only: money never moves to one the reader
+        # filtered out.
+        curves = budget.fit_curves(engine, end=f.end, window_days=window_days,
+                                   channels=f.channels or None)
         if not curves:
             raise ValueError("no channel has enough spend variation to fit a response curve")
         result = budget.allocate(curves, sum(c.current_spend for c in curves.values()))
@@ -154,13 +157,11 @@ def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -
     except Exception as exc:  # noqa: BLE001 - any failure becomes a stated gap in the facts
         notes.append(f"The budget allocator could not run: {exc}")
         return {"available": False, "reason": str(exc)}
-    if f.channels:
-        keep = set(f.channels)
-        shown = {c: s for c, s in result.allocation.items() if c in keep}
-    else:
-        shown = dict(result.allocation)
+    if not result.feasible:
+        notes.append(f"The budget allocator found no split: {result.message}")
+        return {"available": True, "feasible": False, "reason": result.message}
     rows = []
-    for channel, recommended in shown.items():
+    for channel, recommended in result.allocation.items():
         current = result.current.get(channel, 0.0)
         rows.append({
             "channel": channel,
@@ -185,6 +186,9 @@ def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -
         if result.current_revenue else None,
         "revenue_change_over_period": money((result.expected_revenue - result.current_revenue)
                                             * f.days),
+        "weekly_revenue_change": money((result.expected_revenue - result.current_revenue) * 7),
+        "daily_spend_moved": money(sum(max(r - result.current.get(c, 0.0), 0.0)
+                                       for c, r in result.allocation.items())),
         "current_roi": ratio(result.current_roi),
         "recommended_roi": ratio(result.expected_roi),
         "channels": rows,
@@ -254,19 +258,18 @@ def _alerts(engine: sa.Engine, f: Filters) -> tuple[list[dict], dict[str, str]]:
 
 # -- grounding -------------------------------------------------------------------------------
 
-_MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|january|february|march|april|june|"
-           "july|august|september|october|november|december")
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_DATES = re.compile(r"\b\d{4}-\d{2}-\d{2}\b"
-                    rf"|\b(?:{_MONTHS})\.?\s+{_DAY}\b(?:,?\s+\d{{4}})?"
-                    rf"|\b{_DAY}\s+(?:{_MONTHS})\b(?:,?\s+\d{{4}})?", re.IGNORECASE)
+# ISO dates are names of days, not figures; other ways of writing a date ("June 30, 2026")
+# are read as numbers and found among the parts of the facts' dates.
+_ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 # A number as people write it: optional currency, thousands separators, decimals, a K/M/B
-# suffix, a percent sign. Digits glued to letters or dots (ids like "fb-0012", versions) are
-# not numbers.
+# (or thousand/million/billion) multiplier, a percent sign. Digits glued to letters or dots
+# (ids like "fb-0012", versions) are not numbers.
 _NUMBER = re.compile(
     r"(?<![\w.])(?P<cur>[$€£])?\s?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)"
-    r"(?:\s?(?P<suf>[kKmMbB])(?![A-Za-z]))?(?P<pct>\s?%|\s?percent\b|\s?pp\b)?")
-_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9}
+    r"(?:\s?(?P<suf>thousand|million|billion|bn|MM|[kKmMbB])(?![A-Za-z]))?"
+    r"(?P<pct>\s?%|\s?percent\b|\s?pp\b)?")
+_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9,
+          "billion": 1e9}
 
 
 @dataclass(frozen=True)
@@ -274,31 +277,39 @@ class Stated:
     text: str
     value: float
     tolerance: float
+    kind: str = "plain"      # "money" (currency or multiplier), "pct" or "plain"
 
 
 def stated_numbers(text: str, *, ignore: Iterable[str] = ()) -> list[Stated]:
-    """Every number ``text`` states, with the tolerance its written precision implies."""
+    """Every number ``text`` states, with the tolerance its written precision implies.
+    ``ignore``: names and ids whose whole-word occurrences are not numbers."""
     for word in sorted({w for w in ignore if w}, key=len, reverse=True):
-        text = text.replace(word, " ")
-    text = _DATES.sub(" ", text)
+        text = re.sub(rf"(?<![\w.]){re.escape(word)}(?![\w])", " ", text)
+    text = _ISO_DATE.sub(" ", text)
     out = []
     for m in _NUMBER.finditer(text):
         raw = m.group("num")
         digits = raw.replace(",", "")
         decimals = len(digits.split(".")[1]) if "." in digits else 0
-        scale = _SCALE.get((m.group("suf") or "").lower(), 1.0)
-        value = float(digits) * scale
-        out.append(Stated(m.group(0).strip(), value, 0.5 * 10.0 ** -decimals * scale))
+        suffix = m.group("suf") or ""
+        scale = _SCALE.get(suffix.lower(), 1.0)
+        kind = "pct" if m.group("pct") else "money" if (m.group("cur") or suffix) else "plain"
+        out.append(Stated(m.group(0).strip(), float(digits) * scale,
+                          0.5 * 10.0 ** -decimals * scale, kind))
     return out
 
 
 def fact_numbers(facts: Any) -> list[float]:
-    """Every number in the facts, plus the parts of every date (a day of month is a number
-    an answer may state)."""
+    """Every number in the facts: values, the numbers written inside their texts (an
+    allocator's message), and the parts of every date (a day of month is a number an answer
+    may state)."""
     return sorted({abs(v) for v in _walk(facts)})
 
 
-def _walk(value: Any) -> Iterator[float]:
+_NOT_TEXT = {"name", "campaign_id", "channel"}
+
+
+def _walk(value: Any, key: str = "") -> Iterator[float]:
     if isinstance(value, bool):
         return
     if isinstance(value, (int, float)):
@@ -308,23 +319,31 @@ def _walk(value: Any) -> Iterator[float]:
         try:
             d = dt.date.fromisoformat(value)
         except ValueError:
+            if key not in _NOT_TEXT:
+                yield from (s.value for s in stated_numbers(value))
             return
         yield from (float(d.year), float(d.month), float(d.day))
     elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _walk(v)
+        for k, v in value.items():
+            yield from _walk(v, str(k))
     elif isinstance(value, (list, tuple)):
         for v in value:
-            yield from _walk(v)
+            yield from _walk(v, key)
 
 
 def is_grounded(stated: Stated, numbers: list[float]) -> bool:
-    """Found within rounding: as written, or as a percentage of a fraction (12% ~ 0.12), or as
-    a fraction of a percentage (0.12 ~ 12%). Signs are not compared ("down 12%" ~ -12.0)."""
+    """Found within the rounding its writing implies. A percentage may be a fact kept as a
+    percentage (12.3) or as a fraction (0.123); a plain number below 1.5 may be a fraction
+    written for a percentage fact (0.12 ~ 12.3%). Money is compared as money only. Signs are
+    not compared ("down 12%" ~ -12.0)."""
     v = abs(stated.value)
-    for candidate in (v, v / 100.0, v * 100.0):
-        tol = stated.tolerance if candidate == v else (
-            stated.tolerance / 100.0 if candidate < v else stated.tolerance * 100.0)
+    candidates = [(v, stated.tolerance)]
+    if stated.kind == "pct":
+        candidates.append((v / 100.0, stated.tolerance / 100.0))
+    elif stated.kind == "plain" and v < 1.5:
+        candidates.append((v * 100.0, stated.tolerance * 100.0))
+    for candidate, tol in candidates:
+        # Within the written precision, and never closer than 0.5 % asked of a figure.
         tol = max(tol, 0.005 * candidate) + 1e-9
         if any(abs(n - candidate) <= tol for n in numbers):
             return True
@@ -334,8 +353,13 @@ def is_grounded(stated: Stated, numbers: list[float]) -> bool:
 def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
     """What is wrong with a validated answer: numbers not in the facts, targets that don't
     exist. Empty when every stated number and every target is found."""
-    numbers = fact_numbers(context.facts)
-    ignore = [*context.campaigns, *context.campaigns.values()]
+    labels = [*context.campaigns, *context.campaigns.values()]
+    # Names and ids with a letter are removed where they stand whole; a purely numeric one
+    # stays a number, and is allowed as one.
+    ignore = [w for w in labels if re.search(r"[A-Za-z]", w)]
+    numbers = sorted({*fact_numbers(context.facts),
+                      *(float(w.replace(",", "")) for w in labels
+                        if re.fullmatch(r"\d[\d,]*(?:\.\d+)?", w))})
     problems = []
     for i, rec in enumerate(answer.get("recommendations", []), 1):
         target = str(rec.get("target", ""))

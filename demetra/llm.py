@@ -13,8 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -103,7 +106,14 @@ def endpoint_configured(settings: Settings) -> bool:
 
 
 def _host(settings: Settings) -> str:
-    return urlsplit(settings.openai_base_url).netloc or "api.openai.com"
+    """host:port of the endpoint, never the user or password a URL may carry."""
+    url = urlsplit(settings.openai_base_url)
+    if not url.hostname:
+        return "api.openai.com"
+    return f"{url.hostname}:{url.port}" if url.port else url.hostname
+
+
+_SCHEMA_WORDS = ("response_format", "json_schema", "schema", "structured")
 
 
 class _Conversation:
@@ -124,6 +134,24 @@ class _Conversation:
             "name": "recommendations", "strict": True, "schema": answer_schema()}}
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.cut_off = False
+
+    def _timed_out(self) -> LLMFailure:
+        return LLMFailure(f"timed out: no answer within {self.settings.llm_timeout:g} s")
+
+    def _create(self, messages: list[dict[str, str]], left: float) -> Any:
+        """The request, abandoned when the deadline passes: the client's timeout bounds each
+        read, not the whole answer, and a server trickling bytes would keep it waiting."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="demetra-llm")
+        future = pool.submit(self.client.chat.completions.create, model=self.settings.llm_model,
+                             messages=messages, temperature=0.2, response_format=self.format,
+                             timeout=left)
+        try:
+            return future.result(timeout=left)
+        except FutureTimeout:
+            raise self._timed_out() from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def ask(self, messages: list[dict[str, str]]) -> str:
         import openai
@@ -131,24 +159,23 @@ class _Conversation:
         while True:
             left = self.deadline - time.monotonic()
             if left <= 0.05:
-                raise LLMFailure(f"timed out: no answer within {self.settings.llm_timeout:g} s")
+                raise self._timed_out()
             try:
-                response = self.client.chat.completions.create(
-                    model=self.settings.llm_model, messages=messages, temperature=0.2,
-                    response_format=self.format, timeout=left)
+                response = self._create(messages, left)
             except openai.BadRequestError as exc:
-                if self.format["type"] == "json_schema":
+                text = _error_text(exc)
+                if self.format["type"] == "json_schema" and any(
+                        w in text.lower() for w in _SCHEMA_WORDS):
                     # Servers without structured outputs reject the json_schema format: ask
                     # again for plain JSON (the schema is spelled out in the system prompt).
                     log.info("endpoint refused json_schema (%s); retrying with json_object",
                              exc.status_code)
                     self.format = {"type": "json_object"}
                     continue
-                raise LLMFailure(f"the endpoint rejected the request (HTTP 400): "
-                                 f"{_error_text(exc)}") from None
-            except openai.APITimeoutError:
-                raise LLMFailure(f"timed out: no answer within {self.settings.llm_timeout:g} s") \
+                raise LLMFailure(f"the endpoint rejected the request (HTTP 400): {text}") \
                     from None
+            except openai.APITimeoutError:
+                raise self._timed_out() from None
             except openai.AuthenticationError:
                 raise LLMFailure("the endpoint refused the API key (HTTP 401): check "
                                  "OPENAI_API_KEY") from None
@@ -176,6 +203,7 @@ class _Conversation:
             message = choices[0].message
             if getattr(message, "refusal", None):
                 raise LLMFailure("the model refused to answer")
+            self.cut_off = getattr(choices[0], "finish_reason", None) == "length"
             return message.content or ""
 
 
@@ -186,11 +214,18 @@ def _error_text(exc: Exception) -> str:
     return str(detail)[:200] if detail else type(exc).__name__
 
 
-def parse_answer(content: str) -> tuple[dict[str, Any] | None, list[str]]:
+_THINKING = re.compile(r"<think>.*?</think>", re.S)
+
+
+def parse_answer(content: str, *, cut_off: bool = False) -> tuple[dict[str, Any] | None, list[str]]:
     """The validated answer, or None and what is wrong with it."""
-    text = content.strip()
-    if text.startswith("```"):  # some local models fence their JSON despite the format
-        text = text.strip("`").removeprefix("json").strip()
+    # Local models may think aloud first (<think>…</think>) or fence the JSON in prose.
+    text = _THINKING.sub("", content).strip()
+    first, last = text.find("{"), text.rfind("}")
+    if first != -1 and last > first:
+        text = text[first:last + 1]
+    if cut_off:
+        return None, ["the answer was cut off at the model's token limit: answer more briefly"]
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -211,7 +246,7 @@ def ask_llm(context: Context, settings: Settings, *,
     problems: list[str] = []
     for attempt in (1, 2):
         content = talk.ask(messages)
-        answer, problems = parse_answer(content)
+        answer, problems = parse_answer(content, cut_off=talk.cut_off)
         if answer is not None:
             problems = grounding_problems(answer, context)
             if not problems:
@@ -226,8 +261,10 @@ def ask_llm(context: Context, settings: Settings, *,
 
 
 def _scrub(text: str, settings: Settings) -> str:
-    key = settings.openai_api_key
-    return text.replace(key, "***") if key else text
+    for secret in (settings.openai_api_key, urlsplit(settings.openai_base_url).password):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | None = None, *,
@@ -239,6 +276,10 @@ def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | N
     settings = settings or load_settings()
     f = f or default_period(engine)
     context = build_context(engine, f, budget_window_days=budget_window_days)
+    if not context.channels:
+        raise ValueError(f"no campaign spent anything from {f.start} to {f.end}"
+                         + (f" on {', '.join(f.channels)}" if f.channels else "")
+                         + ": choose a period with data")
     talk = None
     if not endpoint_configured(settings):
         reason: str | None = "no LLM endpoint is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)"

@@ -18,16 +18,18 @@ FAR_ABOVE = 1.5              # "far above": marginal ROI ≥ 1.5 × the median o
 PAUSE_PROB_LOSS_PCT = 80.0
 
 
-def _money(v: float) -> str:
+def _money(v: float | None) -> str:
+    if v is None:
+        return "an unknown amount"
     return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
 
 
-def _roi(v: float) -> str:
-    return f"{v:.2f}"
+def _roi(v: float | None) -> str:
+    return "unknown" if v is None else f"{v:.2f}"
 
 
-def _pct(v: float) -> str:
-    return f"{abs(v):.1f}%"
+def _pct(v: float | None) -> str:
+    return "an unknown share" if v is None else f"{abs(v):.1f}%"
 
 
 def recommend(context: Context) -> dict[str, Any]:
@@ -73,10 +75,12 @@ def _budget_moves(facts: dict[str, Any]) -> list[dict[str, Any]]:
         if after is not None:
             why += f" At the recommended spend its marginal ROI becomes {_roi(after)}."
         impact = (f"{'Raise' if up else 'Lower'} daily spend from {_money(r['current_daily_spend'])}"
-                  f" to {_money(r['recommended_daily_spend'])} ({_pct(change)}). The whole "
-                  f"reallocation moves expected daily revenue from "
-                  f"{_money(b['current_expected_daily_revenue'])} to "
-                  f"{_money(b['recommended_expected_daily_revenue'])}.")
+                  f" to {_money(r['recommended_daily_spend'])} ({_pct(change)}).")
+        if (b.get("current_expected_daily_revenue") is not None
+                and b.get("recommended_expected_daily_revenue") is not None):
+            impact += (f" The whole reallocation moves expected daily revenue from "
+                       f"{_money(b['current_expected_daily_revenue'])} to "
+                       f"{_money(b['recommended_expected_daily_revenue'])}.")
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
                         ["marginal_roi", "daily_spend", "expected_daily_revenue"]))
@@ -120,15 +124,17 @@ def _far_above(facts: dict[str, Any]) -> list[dict[str, Any]]:
 def _risky_campaigns(facts: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for c in facts.get("riskiest_campaigns", []):
-        if c.get("risk") != "high" or c.get("prob_loss_pct") is None:
+        if (c.get("risk") != "high" or c.get("prob_loss_pct") is None
+                or c.get("predicted_roi") is None):
             continue
         loss = c["prob_loss_pct"]
         action = "pause" if loss >= PAUSE_PROB_LOSS_PCT else "decrease"
+        interval = (f" (80% interval {_roi(c['roi_low'])} to {_roi(c['roi_high'])})"
+                    if c.get("roi_low") is not None and c.get("roi_high") is not None else "")
         out.append(_rec(
             action, c["campaign_id"],
             f"The forecast for the next {c['horizon_days']} days puts its ROI at "
-            f"{_roi(c['predicted_roi'])} (80% interval {_roi(c['roi_low'])} to "
-            f"{_roi(c['roi_high'])}), with a {_pct(loss)} chance of losing money.",
+            f"{_roi(c['predicted_roi'])}{interval}, with a {_pct(loss)} chance of losing money.",
             "Stops spend that is more likely than not to return less than it costs."
             if action == "pause" else "Cuts the spend most exposed to a loss.",
             "high" if loss >= PAUSE_PROB_LOSS_PCT else "medium",
@@ -169,8 +175,8 @@ def _losing_channels(facts: dict[str, Any], taken: set[str]) -> list[dict[str, A
 
 
 def _steady(facts: dict[str, Any]) -> dict[str, Any]:
-    channels = facts.get("channels", [])
-    target = channels[0]["channel"] if channels else "all"
+    # build_context's caller refuses a period without channels: there is always a target.
+    target = facts["channels"][0]["channel"]
     roi = (facts.get("kpis", {}).get("roi") or {}).get("value")
     why = "No channel stands out and no campaign is at high risk"
     why += f"; the period's ROI is {_roi(roi)}." if roi is not None else "."
@@ -195,7 +201,8 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]]) -> str:
             line += f", ROI {'up' if change >= 0 else 'down'} {_pct(change)} on the period before"
         parts.append(line + ".")
     b = facts.get("budget") or {}
-    if b.get("available") and b.get("feasible") and b.get("revenue_change_pct") is not None:
+    if (b.get("available") and b.get("feasible") and b.get("revenue_change_pct") is not None
+            and abs(b["revenue_change_pct"]) >= 0.1):
         parts.append(f"Reallocating the same daily budget of {_money(b['daily_total'])} is "
                      f"expected to change daily revenue by {_pct(b['revenue_change_pct'])} "
                      f"({'up' if b['revenue_change_pct'] >= 0 else 'down'}).")

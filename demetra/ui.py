@@ -1085,12 +1085,13 @@ ACTION_BADGES = {"increase": ("Increase", "green", ":material/trending_up:"),
                  "pause": ("Pause", "red", ":material/pause_circle:"),
                  "test": ("Test", "blue", ":material/science:"),
                  "fix": ("Fix", "violet", ":material/build:")}
-_MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+!|$<>~"})
+_MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+!|$<>~:"})
 
 
 def plain(text: Any) -> str:
-    """Text from the LLM or an import, shown literally: no markdown, no LaTeX ($…$), no links."""
-    return str(text).translate(_MARKDOWN_SPECIALS)
+    """Text from the LLM or an import, shown literally: no markdown, no LaTeX ($…$), no links,
+    no icons (:name:), on one line (so no heading, list or rule can start)."""
+    return " ".join(str(text).split()).translate(_MARKDOWN_SPECIALS)
 
 
 def target_label(target: str, campaigns: Mapping[str, str]) -> str:

@@ -22,6 +22,10 @@ class Reply:
     delay: float = 0.0                  # seconds to wait before answering
     error: str = "error"                # the error message (for other statuses)
     reject_json_schema: bool = False    # answer 400 when the request asks for json_schema
+    trickle: float = 0.0                # seconds between the body's bytes (a slow server)
+    finish_reason: str = "stop"
+    refusal: str | None = None
+    no_choices: bool = False
 
 
 @dataclass
@@ -71,22 +75,31 @@ class FakeLLM:
                 if reply.status != 200:
                     return self._send(reply.status, {"error": {"message": reply.error,
                                                                "type": "api_error"}})
+                message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+                if reply.refusal:
+                    message["refusal"] = reply.refusal
+                choices = [] if reply.no_choices else [
+                    {"index": 0, "finish_reason": reply.finish_reason, "message": message}]
                 self._send(200, {
                     "id": f"chatcmpl-{len(fake.requests)}", "object": "chat.completion",
                     "created": int(time.time()), "model": body.get("model", "fake"),
-                    "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                        "role": "assistant", "content": reply.content}}],
+                    "choices": choices,
                     "usage": {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200},
-                })
+                }, trickle=reply.trickle)
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: dict[str, Any], trickle: float = 0.0) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not trickle:
+                        self.wfile.write(data)
+                    for i in range(len(data) if trickle else 0):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(trickle)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     pass
 

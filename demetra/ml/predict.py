@@ -113,6 +113,6 @@ def latest_predictions(engine: sa.Engine, *, limit: int = 10_000) -> pd.DataFram
         latest = (sa.select(sa.func.max(p.id).label("id")).where(p.as_of == newest)
                   .group_by(p.campaign_id).subquery())
         q = (sa.select(*(p[c] for c in columns)).join(latest, latest.c.id == p.id)
-             .order_by(p.prob_loss.desc(), p.campaign_id).limit(limit))
+             .order_by(p.prob_loss.desc().nulls_last(), p.campaign_id).limit(limit))
         rows = conn.execute(q).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
