@@ -58,7 +58,7 @@ else:
                 f"{ui.fmt_date(as_of)} · "
                 + " ".join(f"{ui.RISK_BADGES[k]} {int(counts.get(k, 0))}"
                            for k in ("high", "medium", "low")))
-    st.dataframe(ui.styled_predictions(forecasts), hide_index=True, width="stretch",
+    st.dataframe(ui.risk_table(forecasts), hide_index=True, width="stretch",
                  key="prd_table", column_config=ui.PREDICTION_COLUMNS,
                  height=min(38 + 35 * len(forecasts), 38 + 35 * 15))
     riskiest = forecasts.head(15).assign(
