@@ -71,9 +71,8 @@ else:
         st.warning(f"Written by the rules engine because the LLM's answer could not be used: "
                    f"{reason}", icon=":material/rule:")
     else:
-        st.info(f"Written by the rules engine: {reason}. Set `OPENAI_BASE_URL` (and "
-                "`OPENAI_API_KEY`) to have an LLM write them; the README shows how to use a local "
-                "Ollama or llama.cpp server.", icon=":material/rule:")
+        st.info(f"Written by the rules engine: {reason}. The README shows how to point Demetra "
+                "at an LLM, a local Ollama or llama.cpp server included.", icon=":material/rule:")
 
 st.markdown(":material/summarize: " + ui.plain(row["summary"]))
 ui.recommendation_cards(list(row["recommendations"] or []), context.get("campaigns", {}))

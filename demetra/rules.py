@@ -10,12 +10,18 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from demetra.config import CHANNEL_LABELS
 from demetra.facts import Context
 
 MAX_RECOMMENDATIONS = 8
 MIN_CHANGE_PCT = 5.0         # a reallocation smaller than this is noise, not advice
 FAR_ABOVE = 1.5              # "far above": marginal ROI ≥ 1.5 × the median of the other channels
 PAUSE_PROB_LOSS_PCT = 80.0
+
+
+def _label(channel: str) -> str:
+    """The channel as people name it, in prose (targets stay the ids)."""
+    return CHANNEL_LABELS.get(channel, channel)
 
 
 def _money(v: float | None) -> str:
@@ -67,9 +73,10 @@ def _budget_moves(facts: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         up = change > 0
         now, after = r.get("marginal_roi_now"), r.get("marginal_roi_after")
-        why = (f"Each extra dollar on {r['channel']} returns about {_roi(now)} in revenue at the "
+        why = (f"Each extra dollar on {_label(r['channel'])} returns about {_roi(now)} in revenue "
+               "at the "
                f"current {_money(r['current_daily_spend'])} a day"
-               if now is not None else f"The fitted response curve of {r['channel']}")
+               if now is not None else f"The fitted response curve of {_label(r['channel'])}")
         why += (", more than the other channels' next dollar." if up
                 else ", less than the other channels' next dollar.")
         if after is not None:
@@ -110,13 +117,14 @@ def _far_above(facts: dict[str, Any]) -> list[dict[str, Any]]:
         if value > 1.0 and value >= FAR_ABOVE * median:
             # The others are named with their own figures: a median would be a number the
             # facts don't hold.
-            listed = ", ".join(f"{c} {_roi(v)}" for c, v in sorted(m.items(), key=lambda x: -x[1])
+            ranked = sorted(m.items(), key=lambda x: -x[1])
+            listed = ", ".join(f"{_label(c)} {_roi(v)}" for c, v in ranked
                                if c != channel)
             out.append(_rec(
                 "increase", channel,
                 f"Its marginal ROI of {_roi(value)} is far above the other channels' ({listed}): "
                 "the next dollar earns more here than anywhere else.",
-                f"Shift budget to {channel} step by step while its marginal ROI stays above the "
+                f"Shift budget to {_label(channel)} step by step while its marginal ROI stays above the "
                 "others'.", "medium", ["marginal_roi"]))
     return out
 
@@ -207,6 +215,6 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]]) -> str:
                      f"expected to change daily revenue by {_pct(b['revenue_change_pct'])} "
                      f"({'up' if b['revenue_change_pct'] >= 0 else 'down'}).")
     # Named, not counted: a count would be a number the facts don't hold.
-    listed = "; ".join(f"{r['action']} {r['target']}" for r in recs[:MAX_RECOMMENDATIONS])
+    listed = "; ".join(f"{r['action']} {_label(r['target'])}" for r in recs[:MAX_RECOMMENDATIONS])
     parts.append(f"Recommended: {listed}.")
     return " ".join(parts)
