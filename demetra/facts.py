@@ -205,7 +205,7 @@ def _risky(engine: sa.Engine, f: Filters, notes: list[str]) -> tuple[list[dict],
     if preds.empty:
         notes.append("No ROI predictions exist yet (train the model on the Predictions page).")
         return [], {}
-    info = _campaign_info(engine, [str(c) for c in preds["campaign_id"]])
+    info = queries.campaign_names(engine, [str(c) for c in preds["campaign_id"]])
     rows = []
     for r in preds.itertuples():
         name, channel = info.get(str(r.campaign_id), ("", None))
@@ -219,18 +219,6 @@ def _risky(engine: sa.Engine, f: Filters, notes: list[str]) -> tuple[list[dict],
         if len(rows) == RISKY_CAMPAIGNS:
             break
     return rows, {r["campaign_id"]: r["name"] for r in rows}
-
-
-def _campaign_info(engine: sa.Engine, ids: list[str]) -> dict[str, tuple[str, str]]:
-    """Name and channel of each id, from the monthly rollup (its newest month)."""
-    if not ids:
-        return {}
-    t = sa.table("campaign_months", sa.column("campaign_id"), sa.column("campaign_name"),
-                 sa.column("channel"), sa.column("month"))
-    q = (sa.select(t.c.campaign_id, t.c.campaign_name, t.c.channel)
-         .where(t.c.campaign_id.in_(ids)).order_by(t.c.month))
-    with engine.connect() as conn:
-        return {str(i): (str(n), str(c)) for i, n, c in conn.execute(q)}
 
 
 def _alerts(engine: sa.Engine, f: Filters) -> tuple[list[dict], dict[str, str]]:
@@ -249,7 +237,7 @@ def _alerts(engine: sa.Engine, f: Filters) -> tuple[list[dict], dict[str, str]]:
         rows.append(row)
         if row["campaign_id"]:
             ids.append(row["campaign_id"])
-    info = _campaign_info(engine, ids)
+    info = queries.campaign_names(engine, ids)
     for row in rows:
         if row["campaign_id"]:
             row["name"] = info.get(row["campaign_id"], ("", None))[0]

@@ -47,6 +47,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "CAMPAIGN_COLUMNS", "Filters", "KpiDelta", "KPI_KEYS", "campaign_choices", "campaign_history",
+    "campaign_names",
     "campaign_table", "channel_breakdown", "data_summary", "date_span", "export_csv", "kpis",
     "kpis_with_delta", "top_campaigns", "trend",
 ]
@@ -558,6 +559,20 @@ def top_campaigns(engine: sa.Engine, f: Filters, *, by: str = "roi", n: int = 5,
                f"ORDER BY t.{by} {direction}, t.campaign_id ASC LIMIT {q.bind(int(n), 'lim')}")
         df = _frame(q.execute(conn, sql), dates=["first_date", "last_date"])
     return df[list(CAMPAIGN_COLUMNS)]
+
+
+def campaign_names(engine: sa.Engine, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """(name, channel) of each campaign id, as of its newest month (from the monthly rollup:
+    a few rows per campaign instead of one per day)."""
+    ids = [str(i) for i in ids]
+    if not ids:
+        return {}
+    t = sa.table("campaign_months", sa.column("campaign_id"), sa.column("campaign_name"),
+                 sa.column("channel"), sa.column("month"))
+    q = (sa.select(t.c.campaign_id, t.c.campaign_name, t.c.channel)
+         .where(t.c.campaign_id.in_(ids)).order_by(t.c.month))
+    with engine.connect() as conn:
+        return {str(i): (str(n), str(c)) for i, n, c in conn.execute(q)}
 
 
 def campaign_choices(engine: sa.Engine, f: Filters, *, limit: int = 200) -> list[tuple[str, str]]:

@@ -880,14 +880,9 @@ def predictions_view(engine: sa.Engine, channels: tuple[str, ...] = (),
     df = ml.latest_predictions(engine)
     if df.empty:
         return df.assign(campaign_name=pd.Series(dtype=object), channel=pd.Series(dtype=object))
-    ids = df["campaign_id"].astype(str).unique().tolist()
-    with engine.connect() as conn:
-        # From the monthly rollup: a few rows per campaign instead of one per day.
-        stmt = sa.text("SELECT campaign_id, MAX(campaign_name) AS campaign_name, "
-                       "MAX(channel) AS channel FROM campaign_months WHERE campaign_id IN :ids "
-                       "GROUP BY campaign_id").bindparams(sa.bindparam("ids", expanding=True))
-        names = pd.DataFrame([tuple(r) for r in conn.execute(stmt, {"ids": ids})],
-                             columns=["campaign_id", "campaign_name", "channel"])
+    found = queries.campaign_names(engine, df["campaign_id"].astype(str).unique())
+    names = pd.DataFrame([(i, n, c) for i, (n, c) in found.items()],
+                         columns=["campaign_id", "campaign_name", "channel"])
     df = df.merge(names, on="campaign_id", how="left")
     if channels:
         df = df[df["channel"].isin(channels)]

@@ -6,26 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from demetra.config import SETTINGS
+from tests.test_app import _isolated  # noqa: F401 - autouse: no developer settings, no caches
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "streamlit_app.py")
 FIX = Path(__file__).parent / "fixtures" / "imports"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    for spec in SETTINGS:
-        monkeypatch.delenv(spec.name, raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 def data_page(url: str) -> AppTest:
