@@ -102,10 +102,10 @@ with st.expander("Alert settings", icon=":material/tune:"):
             value = getattr(current, name)
             integer = name == "baseline_days"
             values[name] = cols[i % 3].number_input(
-                alerts.LABELS[name], value=int(value) if integer else float(value),
+                alerts.SPECS[name].label, value=int(value) if integer else float(value),
                 step=1 if integer else (0.001 if name == "min_conversion_rate" else 0.1),
                 format=None if integer else ("%.3f" if name == "min_conversion_rate" else "%.2f"),
-                help=f"{alerts.HELP[name]}. Allowed: {low:g} to {high:g}.", key=f"alr_set_{name}")
+                help=f"{alerts.SPECS[name].help}. Allowed: {low:g} to {high:g}.", key=f"alr_set_{name}")
         st.caption("ROI threshold per channel (leave at 0 to use the general one)")
         ch_cols = st.columns(6)
         per_channel = {}

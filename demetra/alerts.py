@@ -34,7 +34,7 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
 
-from demetra.config import CHANNELS, SETTINGS, Settings, SettingsError
+from demetra.config import CHANNELS, Settings, SettingsError, check_ranges, declared
 from demetra.db.models import Alert, AppSetting
 from demetra.queries import as_date
 
@@ -51,23 +51,21 @@ _MIN_EXPECTED_CONVERSIONS = 15.0
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 
 
-_SETTING_NAMES = {"roi_threshold": "ALERT_ROI_THRESHOLD", "cost_spike_factor": "ALERT_COST_SPIKE_FACTOR",
-                  "min_conversion_rate": "ALERT_MIN_CONVERSION_RATE", "sensitivity": "ALERT_SENSITIVITY",
-                  "baseline_days": "ALERT_BASELINE_DAYS", "min_daily_spend": "ALERT_MIN_DAILY_SPEND"}
-_SPECS = {s.name: s for s in SETTINGS}
+# The thresholds are the ALERT_* settings (declared once in ``demetra.config.Settings``): their
+# defaults, labels, help and ranges, by name without the prefix.
+SPECS = declared(Settings, prefix="alert_")
 
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Thresholds of the rules; editable in the app, with the allowed ranges in ``LIMITS``.
-    The defaults are the settings' (``demetra.config.SETTINGS``), declared once there."""
+    """Thresholds of the rules; editable in the app, with the allowed ranges in ``SPECS``."""
 
-    roi_threshold: float = _SPECS["ALERT_ROI_THRESHOLD"].default
-    cost_spike_factor: float = _SPECS["ALERT_COST_SPIKE_FACTOR"].default
-    min_conversion_rate: float = _SPECS["ALERT_MIN_CONVERSION_RATE"].default
-    sensitivity: float = _SPECS["ALERT_SENSITIVITY"].default
-    baseline_days: int = _SPECS["ALERT_BASELINE_DAYS"].default
-    min_daily_spend: float = _SPECS["ALERT_MIN_DAILY_SPEND"].default
+    roi_threshold: float = SPECS["roi_threshold"].default
+    cost_spike_factor: float = SPECS["cost_spike_factor"].default
+    min_conversion_rate: float = SPECS["min_conversion_rate"].default
+    sensitivity: float = SPECS["sensitivity"].default
+    baseline_days: int = SPECS["baseline_days"].default
+    min_daily_spend: float = SPECS["min_daily_spend"].default
     roi_threshold_by_channel: dict[str, float] = field(default_factory=dict)
 
     def roi_threshold_for(self, channel: str) -> float:
@@ -75,36 +73,27 @@ class AlertSettings:
 
     def validated(self) -> AlertSettings:
         """This object, or ``SettingsError`` naming the first value out of its allowed range."""
-        for name, (low, high) in LIMITS.items():
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or math.isnan(value) or not low <= value <= high:
-                raise SettingsError(f"{LABELS[name]} must be between {low:g} and {high:g}, got {value}")
-        lo, hi = LIMITS["roi_threshold"]
+        check_ranges(self, SPECS)
+        spec = SPECS["roi_threshold"]
         for channel, value in self.roi_threshold_by_channel.items():
             if channel not in CHANNELS:
                 raise SettingsError(f"unknown channel {channel!r}; expected one of "
                                     f"{', '.join(CHANNELS)}")
-            if not isinstance(value, int | float) or math.isnan(value) or not lo <= value <= hi:
-                raise SettingsError(f"ROI threshold for {channel} must be between {lo:g} and {hi:g}, "
-                                    f"got {value}")
-        if self.baseline_days != int(self.baseline_days):
-            raise SettingsError("Baseline days must be a whole number")
+            replace(spec, label=f"ROI threshold for {channel}").check(value)
         return self
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertSettings:
+        """The thresholds the environment and secrets set."""
+        return cls(**{name: getattr(settings, spec.name) for name, spec in SPECS.items()})
 
-LIMITS: dict[str, tuple[float, float]] = {
-    attr: (_SPECS[env].min, _SPECS[env].max) for attr, env in _SETTING_NAMES.items()}
-LABELS = {"roi_threshold": "ROI threshold", "cost_spike_factor": "Cost spike factor",
-          "min_conversion_rate": "Minimum conversion rate", "sensitivity": "Sensitivity (z)",
-          "baseline_days": "Baseline days", "min_daily_spend": "Minimum daily spend"}
-HELP = {attr: _SPECS[env].help for attr, env in _SETTING_NAMES.items()}
+
+LIMITS: dict[str, tuple[float, float]] = {name: (s.min, s.max) for name, s in SPECS.items()}
 
 
 def load_alert_settings(engine: sa.Engine, settings: Settings | None = None) -> AlertSettings:
     """The defaults from env/secrets, overridden by what was saved in the app."""
-    settings = settings or Settings()
-    base = AlertSettings(**{attr: getattr(settings, env.lower())
-                            for attr, env in _SETTING_NAMES.items()})
+    base = AlertSettings.from_settings(settings or Settings())
     with engine.connect() as conn:
         saved = conn.execute(sa.select(AppSetting.value).where(AppSetting.key == _SETTINGS_KEY)).scalar()
     if not saved:

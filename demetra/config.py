@@ -1,96 +1,135 @@
 """Settings: read from the environment first, then (inside the app) from ``st.secrets``.
 
-Every setting is declared once in ``SETTINGS`` with its default and a help string, so the
-README table and the validation come from the same place.
+Every setting is declared once, as a field of ``Settings`` made by ``setting()``: its default,
+help text, label and allowed range live in that one place, and the README table, the
+validation, the environment variable's name and the alert settings' defaults all come from it.
+The same helpers declare the settings users edit in the app (``demetra.alerts.settings``,
+``demetra.ml.settings``), so one range check serves them all.
+
+A plain frozen dataclass rather than pydantic-settings: the one thing pydantic-settings would
+add, reading the environment, is ten lines here, and the secrets come from Streamlit anyway.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, field, fields
 from typing import Any
 
-CHANNELS: tuple[str, ...] = ("facebook", "instagram", "google_ads", "tiktok", "youtube", "linkedin")
+from demetra.channels import CHANNEL_LABELS, CHANNELS
+from demetra.db.urls import safe_url
+from demetra.errors import SettingsError
 
-CHANNEL_LABELS: dict[str, str] = {
-    "facebook": "Facebook",
-    "instagram": "Instagram",
-    "google_ads": "Google Ads",
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "linkedin": "LinkedIn",
-}
+__all__ = ["CHANNELS", "CHANNEL_LABELS", "DEFAULT_DATABASE_URL", "SETTINGS", "Setting",
+           "Settings", "SettingsError", "check_ranges", "declared", "load_settings", "setting"]
 
 DEFAULT_DATABASE_URL = "sqlite:///data/demetra.db"
 
 
-class SettingsError(ValueError):
-    """A setting has a value that cannot be used; the message says which and why."""
-
-
 @dataclass(frozen=True)
 class Setting:
-    name: str
+    """One declared setting: what a README row, a form field and a range check need."""
+
+    name: str         # the field; the environment variable is NAME.upper()
     default: Any
     help: str
-    kind: type = str
+    label: str
+    kind: type
     min: float | None = None
     max: float | None = None
 
+    @property
+    def env(self) -> str:
+        return self.name.upper()
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", DEFAULT_DATABASE_URL,
-            "SQLAlchemy URL of the database: sqlite:///path.db or postgresql://user:pass@host/db"),
-    Setting("OPENAI_API_KEY", "", "API key of the OpenAI-compatible endpoint (never shown or logged)"),
-    Setting("OPENAI_BASE_URL", "", "Base URL of an OpenAI-compatible endpoint (empty: api.openai.com)"),
-    Setting("LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM endpoint"),
-    Setting("LLM_TIMEOUT", 30.0, "Seconds to wait for the LLM before using the rules engine",
-            float, 1, 600),
-    Setting("ALERT_ROI_THRESHOLD", 1.5, "Daily ROI below this raises a roi_drop alert", float, 0, 100),
-    Setting("ALERT_COST_SPIKE_FACTOR", 2.8,
-            "Daily spend above this multiple of the trailing baseline raises a cost_spike alert",
-            float, 1, 100),
-    Setting("ALERT_MIN_CONVERSION_RATE", 0.005,
-            "Conversion rate under this floor raises a low_conversion alert", float, 0, 1),
-    Setting("ALERT_SENSITIVITY", 3.5,
-            "Robust z-score (median/IQR of the campaign's own trailing days) an alert needs; "
-            "higher means fewer alerts", float, 2, 10),
-    Setting("ALERT_BASELINE_DAYS", 14, "Trailing days that make a campaign's baseline", int, 7, 60),
-    Setting("ALERT_MIN_DAILY_SPEND", 20.0,
-            "Days with less spend than this are too small to judge", float, 0, 1_000_000),
-    Setting("CACHE_TTL_SECONDS", 300, "How long the app caches query results", int, 0, 86400),
-    Setting("MODEL_DIR", "data/models", "Folder where trained ROI models (joblib files) are kept"),
-    Setting("MAX_UPLOAD_MB", 200, "Largest export file the Data page accepts for import, in MB",
-            int, 1, 10_000),
-)
+    def check(self, value: Any) -> None:
+        """``SettingsError`` naming the setting when ``value`` is outside its range."""
+        if self.min is None and self.max is None:
+            return
+        if (isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value)
+                or (self.min is not None and value < self.min)
+                or (self.max is not None and value > self.max)):
+            raise SettingsError(f"{self.label} must be between {self.min:g} and {self.max:g}, "
+                                f"got {value!r}")
+        if self.kind is int and value != int(value):
+            raise SettingsError(f"{self.label} must be a whole number, got {value!r}")
+
+
+def setting(default: Any, help: str, *, label: str | None = None, min: float | None = None,
+            max: float | None = None) -> Any:
+    """Declare a dataclass field as a setting (its type is the default's)."""
+    return field(default=default, metadata={"help": help, "label": label, "min": min, "max": max})
+
+
+def declared(cls: type, *, prefix: str = "") -> dict[str, Setting]:
+    """The settings a dataclass declares with ``setting()``, by field name without ``prefix``."""
+    out: dict[str, Setting] = {}
+    for f in fields(cls):
+        if "help" not in f.metadata or not f.name.startswith(prefix):
+            continue
+        out[f.name.removeprefix(prefix)] = _spec(f)
+    return out
+
+
+def _spec(f: Field) -> Setting:
+    m = f.metadata
+    label = m["label"] or f.name.replace("_", " ").capitalize()
+    return Setting(f.name, f.default, m["help"], label, type(f.default), m["min"], m["max"])
+
+
+def check_ranges(obj: Any, specs: Mapping[str, Setting]) -> None:
+    """``SettingsError`` for the first value of ``obj`` outside its declared range."""
+    for name, spec in specs.items():
+        spec.check(getattr(obj, name))
 
 
 @dataclass(frozen=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    openai_api_key: str = ""
-    openai_base_url: str = ""
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = 30.0
-    alert_roi_threshold: float = 1.5
-    alert_cost_spike_factor: float = 2.8
-    alert_min_conversion_rate: float = 0.005
-    alert_sensitivity: float = 3.5
-    alert_baseline_days: int = 14
-    alert_min_daily_spend: float = 20.0
-    cache_ttl_seconds: int = 300
-    model_dir: str = "data/models"
-    max_upload_mb: int = 200
+    database_url: str = setting(
+        DEFAULT_DATABASE_URL,
+        "SQLAlchemy URL of the database: sqlite:///path.db or postgresql://user:pass@host/db")
+    openai_api_key: str = setting(
+        "", "API key of the OpenAI-compatible endpoint (never shown or logged)")
+    openai_base_url: str = setting(
+        "", "Base URL of an OpenAI-compatible endpoint (empty: api.openai.com)")
+    llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint")
+    llm_timeout: float = setting(
+        30.0, "Seconds to wait for the LLM before using the rules engine", min=1, max=600)
+    alert_roi_threshold: float = setting(
+        1.5, "Daily ROI below this raises a roi_drop alert", label="ROI threshold",
+        min=0, max=100)
+    alert_cost_spike_factor: float = setting(
+        2.8, "Daily spend above this multiple of the trailing baseline raises a cost_spike alert",
+        label="Cost spike factor", min=1, max=100)
+    alert_min_conversion_rate: float = setting(
+        0.005, "Conversion rate under this floor raises a low_conversion alert",
+        label="Minimum conversion rate", min=0, max=1)
+    alert_sensitivity: float = setting(
+        3.5, "Robust z-score (median/IQR of the campaign's own trailing days) an alert needs; "
+        "higher means fewer alerts", label="Sensitivity (z)", min=2, max=10)
+    alert_baseline_days: int = setting(
+        14, "Trailing days that make a campaign's baseline", label="Baseline days", min=7, max=60)
+    alert_min_daily_spend: float = setting(
+        20.0, "Days with less spend than this are too small to judge",
+        label="Minimum daily spend", min=0, max=1_000_000)
+    cache_ttl_seconds: int = setting(
+        300, "How long the app caches query results", min=0, max=86400)
+    model_dir: str = setting(
+        "data/models", "Folder where trained ROI models (joblib files) are kept")
+    max_upload_mb: int = setting(
+        200, "Largest export file the Data page accepts for import, in MB", min=1, max=10_000)
 
     def __repr__(self) -> str:
         # The API key and the database password must never reach a log or a page.
-        from demetra.db.engine import safe_url
-
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["database_url"] = safe_url(self.database_url)
         shown["openai_api_key"] = "***" if self.openai_api_key else ""
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+
+SETTINGS: tuple[Setting, ...] = tuple(declared(Settings).values())
 
 
 def _coerce(spec: Setting, raw: Any) -> Any:
@@ -99,24 +138,30 @@ def _coerce(spec: Setting, raw: Any) -> Any:
     try:
         value = spec.kind(raw)
     except (TypeError, ValueError):
-        raise SettingsError(f"{spec.name} must be a number, got {raw!r}") from None
+        raise SettingsError(f"{spec.env} must be a number, got {raw!r}") from None
     if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
-        raise SettingsError(f"{spec.name} must be between {spec.min:g} and {spec.max:g}, got {value:g}")
+        raise SettingsError(f"{spec.env} must be between {spec.min:g} and {spec.max:g}, "
+                            f"got {value:g}")
     return value
 
 
 def load_settings(secrets: Mapping[str, Any] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings: environment variables win, then ``secrets``, then the defaults."""
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build the settings: ``overrides`` (command-line flags, by field name) win, then the
+    environment, then ``secrets``, then the defaults."""
     environ = os.environ if environ is None else environ
     secrets = secrets or {}
+    overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
     values: dict[str, Any] = {}
     for spec in SETTINGS:
-        if environ.get(spec.name, "") != "":
-            raw = environ[spec.name]
-        elif spec.name in secrets and secrets[spec.name] not in (None, ""):
-            raw = secrets[spec.name]
+        if spec.name in overrides:
+            raw = overrides[spec.name]
+        elif environ.get(spec.env, "") != "":
+            raw = environ[spec.env]
+        elif spec.env in secrets and secrets[spec.env] not in (None, ""):
+            raw = secrets[spec.env]
         else:
             continue
-        values[spec.name.lower()] = _coerce(spec, raw)
+        values[spec.name] = _coerce(spec, raw)
     return Settings(**values)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from demetra import rules
 from demetra.config import Settings, load_settings
 from demetra.db.models import Recommendation as RecommendationRow
+from demetra.errors import LLMFailure
 from demetra.facts import Context, build_context, grounding_problems
 from demetra.queries import Filters, as_date, date_span
 
@@ -82,10 +83,6 @@ def messages_for(context: Context) -> list[dict[str, str]]:
             f"{context.data_block()}\n</data>\n\n"
             "Write the summary and the recommendations for this period.")
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
-
-
-class LLMFailure(Exception):
-    """The endpoint's answer cannot be used; the message says why (and never holds a secret)."""
 
 
 @dataclass

@@ -45,11 +45,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from demetra.channels import ordered
+
 __all__ = [
     "CAMPAIGN_COLUMNS", "Filters", "KpiDelta", "KPI_KEYS", "campaign_choices", "campaign_history",
     "campaign_names",
     "campaign_table", "channel_breakdown", "data_summary", "date_span", "export_csv", "kpis",
-    "kpis_with_delta", "top_campaigns", "trend",
+    "kpis_with_delta", "reporting_currency", "top_campaigns", "trend",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -617,6 +619,28 @@ def date_span(engine: sa.Engine) -> tuple[dt.date, dt.date] | None:
     return None if lo is None else (as_date(lo), as_date(hi))
 
 
+CURRENCY_KEY = "reporting_currency"
+
+
+def reporting_currency(engine: sa.Engine) -> str:
+    """The ISO code every amount in the database is in (``app_settings``; the demo world and a
+    database that never said: USD)."""
+    from demetra.format import DEFAULT_CURRENCY
+
+    with engine.connect() as conn:
+        saved = conn.execute(sa.text("SELECT value FROM app_settings WHERE key = :k"),
+                             {"k": CURRENCY_KEY}).scalar()
+    if isinstance(saved, str):  # a JSON column: SQLite hands back the text
+        import json
+
+        try:
+            saved = json.loads(saved)
+        except ValueError:
+            saved = None
+    code = saved.get("code") if isinstance(saved, dict) else None
+    return str(code).upper() if code else DEFAULT_CURRENCY
+
+
 def data_summary(engine: sa.Engine) -> dict[str, Any]:
     """What is in the database.
 
@@ -624,8 +648,6 @@ def data_summary(engine: sa.Engine) -> dict[str, Any]:
     "campaigns": distinct campaign ids, "first_date", "last_date": date | None,
     "channels": [channels present, in config order]}``.
     """
-    from demetra.config import CHANNELS
-
     with engine.connect() as conn:
         tables = {}
         for table in SUMMARY_TABLES:
@@ -639,9 +661,8 @@ def data_summary(engine: sa.Engine) -> dict[str, Any]:
             "SELECT COUNT(DISTINCT campaign_id) FROM campaign_months")).scalar_one())
         lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM channel_days")).one()
         present = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT channel FROM channel_days"))}
-    ordered = [c for c in CHANNELS if c in present] + sorted(present - set(CHANNELS))
     return {"tables": tables, "rows": tables["campaigns"], "campaigns": distinct,
-            "first_date": as_date(lo), "last_date": as_date(hi), "channels": ordered}
+            "first_date": as_date(lo), "last_date": as_date(hi), "channels": ordered(present)}
 
 
 # --------------------------------------------------------------------------------------------

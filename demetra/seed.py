@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from demetra.db import bulk
 from demetra.db.models import SeedTruth
+from demetra.errors import SeedRefused
 
 DEFAULT_CAMPAIGNS = 50
 DEFAULT_DAYS = 90
@@ -19,10 +20,6 @@ DEFAULT_SEED = 42
 # Everything derived from campaign rows goes with them on --replace; model_runs is history.
 _REPLACED_TABLES = ("predictions", "alerts", "recommendations", "ml_dashboards", "seed_truth",
                     "channel_days", "campaign_months", "campaigns")
-
-
-class SeedRefused(RuntimeError):
-    """Seeding would mix demo rows into existing data."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -28,82 +27,27 @@ import sqlalchemy as sa
 import streamlit as st
 
 from demetra import charts, queries
+from demetra import format as fmt
+from demetra.channels import channel_label
 from demetra.config import CHANNEL_LABELS, CHANNELS, Settings, SettingsError, load_settings
 from demetra.db.engine import DatabaseUnavailable, make_engine, normalize_url, safe_url
 from demetra.queries import Filters
 
-CURRENCY = charts.CURRENCY
-DASH = "—"
-
-# --------------------------------------------------------------------------------------------
-# Formatting
-
-
-def is_missing(value: Any) -> bool:
-    """None, NaN and pandas' NA: values that are shown as "—"."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+CURRENCY = fmt.DEFAULT_CURRENCY
+DASH = fmt.DASH
+is_missing = fmt.is_missing
 
 
 def fmt_money(value: Any, decimals: int | None = None) -> str:
-    """"$12,345" (whole dollars from $1,000 up), "$987.65" below; ``decimals`` forces it."""
-    if is_missing(value):
-        return DASH
-    v = float(value)
-    if decimals is None:
-        decimals = 0 if abs(v) >= 1000 else 2
-    sign = "-" if v < 0 and round(abs(v), decimals) != 0 else ""
-    return f"{sign}{CURRENCY}{abs(v):,.{decimals}f}"
+    return fmt.money(value, CURRENCY, decimals=decimals)
 
 
-def fmt_pct(value: Any, decimals: int = 2) -> str:
-    """A fraction as a percentage: 0.0321 -> "3.21%"."""
-    if is_missing(value):
-        return DASH
-    return f"{float(value) * 100:,.{decimals}f}%"
-
-
-def fmt_roi(value: Any) -> str:
-    """Return per unit of spend: 2.4137 -> "2.41×" (1.00× is break-even)."""
-    if is_missing(value):
-        return DASH
-    return f"{float(value):,.2f}×"
-
-
-def fmt_count(value: Any) -> str:
-    """Counts with thousands separators; fractional conversions keep one decimal below 100."""
-    if is_missing(value):
-        return DASH
-    v = float(value)
-    if abs(v) >= 100 or v == int(v):
-        return f"{v:,.0f}"
-    return f"{v:,.1f}"
-
-
-def fmt_change(change: Any) -> str | None:
-    """A relative change for ``st.metric``'s delta: 0.123 -> "+12.3%"; None -> no delta."""
-    if is_missing(change) or math.isinf(float(change)):
-        return None
-    return f"{float(change) * 100:+,.1f}%"
-
-
-def fmt_date(d: dt.date, *, year: bool = True) -> str:
-    return f"{d:%b} {d.day}, {d.year}" if year else f"{d:%b} {d.day}"
-
-
-def fmt_date_range(start: dt.date, end: dt.date) -> str:
-    """"Jun 1 – Jun 30, 2026"; "Dec 1, 2025 – Jan 15, 2026"; one day: "Jun 30, 2026"."""
-    if start == end:
-        return fmt_date(end)
-    return f"{fmt_date(start, year=start.year != end.year)} – {fmt_date(end)}"
-
-
-def channel_label(channel: str) -> str:
-    return CHANNEL_LABELS.get(channel, str(channel).replace("_", " ").title())
+fmt_pct = fmt.pct
+fmt_roi = fmt.roi
+fmt_count = fmt.count
+fmt_change = fmt.change
+fmt_date = fmt.date
+fmt_date_range = fmt.date_range
 
 
 def describe_filters(f: Filters) -> str:
@@ -464,14 +408,14 @@ def kpi_cards(engine: sa.Engine, f: Filters) -> None:
     spark = _sparklines(trend(engine, f))
     description = f"vs. prior {f.days} days"
     for row in (KPI_CARDS[:4], KPI_CARDS[4:]):
-        for col, (label, key, fmt, colour, help_text) in zip(st.columns(len(row)), row, strict=True):
+        for col, (label, key, show, colour, help_text) in zip(st.columns(len(row)), row, strict=True):
             kd = values[key]
             with col:
                 st.metric(
-                    label, fmt(kd.value), delta=fmt_change(kd.change), delta_color=colour,
+                    label, show(kd.value), delta=fmt_change(kd.change), delta_color=colour,
                     delta_description=description if kd.change is not None else None,
                     help=f"{help_text}. Previous period ({fmt_date_range(prev.start, prev.end)}): "
-                         f"{fmt(kd.previous)}.",
+                         f"{show(kd.previous)}.",
                     border=True, chart_data=spark.get(key) if len(spark.get(key, [])) > 1 else None,
                     chart_type="area" if key in ("cost", "revenue", "conversions") else "line",
                 )
@@ -761,7 +705,7 @@ ALERT_COLUMNS = {
     "Severity": st.column_config.TextColumn("Severity", width="small"),
     "What happened": st.column_config.TextColumn("What happened", width="large"),
     "At stake": st.column_config.NumberColumn(
-        "At stake", format=f"{CURRENCY}%,.0f",
+        "At stake", format=f"{fmt.currency_prefix(CURRENCY)}%,.0f",
         help="Money the incident cost: revenue below baseline, or spend above it"),
     "From": st.column_config.DateColumn("From", format="MMM D"),
     "Last seen": st.column_config.DateColumn("Last seen", format="MMM D"),
@@ -1048,13 +992,14 @@ def model_settings_form(engine: sa.Engine) -> None:
     with st.form("prd_settings"):
         cols = st.columns(3)
         values: dict[str, Any] = {}
-        for col, (name, (low, high)) in zip(cols, ml_settings.LIMITS.items(), strict=True):
+        for col, (name, spec) in zip(cols, ml_settings.SPECS.items(), strict=True):
+            low, high = spec.min, spec.max
             integer = name == "horizon_days"
             value = getattr(current, name)
             values[name] = col.number_input(
-                ml_settings.LABELS[name], value=int(value) if integer else float(value),
+                spec.label, value=int(value) if integer else float(value),
                 step=1 if integer else 0.05, format=None if integer else "%.2f",
-                help=f"{ml_settings.HELP[name]}. Allowed: {low:g} to {high:g}.",
+                help=f"{spec.help}. Allowed: {low:g} to {high:g}.",
                 key=f"prd_set_{name}")
         if st.form_submit_button("Save settings", icon=":material/save:"):
             try:

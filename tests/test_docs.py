@@ -14,11 +14,11 @@ README = (ROOT / "README.md").read_text()
 
 def test_every_setting_is_documented_with_its_default() -> None:
     for spec in SETTINGS:
-        row = next((line for line in README.splitlines() if line.startswith(f"| `{spec.name}`")), None)
-        assert row is not None, f"{spec.name} is missing from the README's configuration table"
-        if spec.default not in ("", None) and spec.name != "OPENAI_API_KEY":
+        row = next((line for line in README.splitlines() if line.startswith(f"| `{spec.env}`")), None)
+        assert row is not None, f"{spec.env} is missing from the README's configuration table"
+        if spec.default not in ("", None) and spec.env != "OPENAI_API_KEY":
             assert f"`{spec.default:g}`" in row if isinstance(spec.default, float | int) \
-                else f"`{spec.default}`" in row, f"{spec.name}: default {spec.default!r} not in {row!r}"
+                else f"`{spec.default}`" in row, f"{spec.env}: default {spec.default!r} not in {row!r}"
 
 
 def test_every_cli_command_is_documented() -> None:

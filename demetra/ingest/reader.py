@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from demetra.errors import ImportFileError
 from demetra.ingest.platforms import KNOWN_NAMES, normalize_header
 
 SNIFF_BYTES = 64 * 1024
@@ -27,10 +28,6 @@ HEADER_SEARCH_ROWS = 30
 
 _MAGIC = {b"\x89PNG": "a PNG image", b"GIF8": "a GIF image", b"\xff\xd8\xff": "a JPEG image",
           b"%PDF": "a PDF document", b"\x1f\x8b": "a gzip archive", b"Rar!": "a RAR archive"}
-
-
-class ImportFileError(ValueError):
-    """The file cannot be imported as it is; the message says what is wrong and what to do."""
 
 
 Source = str | os.PathLike | bytes | IO[bytes]

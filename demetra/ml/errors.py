@@ -1,11 +1,5 @@
-"""The ROI model's refusals: each says what is wrong and what to do, in one line."""
+"""The ROI model's refusals (declared in ``demetra.errors``, under ``DemetraError``)."""
 
-from __future__ import annotations
+from demetra.errors import NotEnoughData, RetrainNeeded
 
-
-class NotEnoughData(ValueError):
-    """The database holds too little history to train (or predict); the message says what is needed."""
-
-
-class RetrainNeeded(RuntimeError):
-    """No usable trained model: none yet, its file is missing or unreadable, or the settings changed."""
+__all__ = ["NotEnoughData", "RetrainNeeded"]

@@ -6,34 +6,28 @@ trained model as ``stale``: ``load_latest_model`` then asks for a retrain.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, fields, replace
 
 import sqlalchemy as sa
 
-from demetra.config import SettingsError
+from demetra.config import check_ranges, declared, setting
 from demetra.db.models import AppSetting, ModelRun
+from demetra.errors import SettingsError
 
 SETTINGS_KEY = "ml"
-
-LIMITS: dict[str, tuple[float, float]] = {
-    "horizon_days": (1, 28),
-    "high_risk_threshold": (0.01, 1.0),
-    "medium_risk_threshold": (0.0, 0.99),
-}
-LABELS = {"horizon_days": "Forecast horizon (days)",
-          "high_risk_threshold": "High-risk threshold (probability of loss)",
-          "medium_risk_threshold": "Medium-risk threshold (probability of loss)"}
-HELP = {"horizon_days": "Days ahead the ROI is forecast over; changing it needs a retrain",
-        "high_risk_threshold": "A campaign is high risk when P(ROI < 1) is at least this",
-        "medium_risk_threshold": "A campaign is medium risk when P(ROI < 1) is at least this"}
 
 
 @dataclass(frozen=True)
 class ModelSettings:
-    horizon_days: int = 7
-    high_risk_threshold: float = 0.5
-    medium_risk_threshold: float = 0.2
+    horizon_days: int = setting(
+        7, "Days ahead the ROI is forecast over; changing it needs a retrain",
+        label="Forecast horizon (days)", min=1, max=28)
+    high_risk_threshold: float = setting(
+        0.5, "A campaign is high risk when P(ROI < 1) is at least this",
+        label="High-risk threshold (probability of loss)", min=0.01, max=1.0)
+    medium_risk_threshold: float = setting(
+        0.2, "A campaign is medium risk when P(ROI < 1) is at least this",
+        label="Medium-risk threshold (probability of loss)", min=0.0, max=0.99)
 
     @property
     def thresholds(self) -> tuple[float, float]:
@@ -41,20 +35,15 @@ class ModelSettings:
 
     def validated(self) -> ModelSettings:
         """This object, or ``SettingsError`` naming the first value out of its allowed range."""
-        for name, (low, high) in LIMITS.items():
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value)
-                    or not low <= value <= high):
-                raise SettingsError(
-                    f"{LABELS[name]} must be between {low:g} and {high:g}, got {value!r}")
-        if self.horizon_days != int(self.horizon_days):
-            raise SettingsError(
-                f"{LABELS['horizon_days']} must be a whole number, got {self.horizon_days!r}")
+        check_ranges(self, SPECS)
         if self.medium_risk_threshold >= self.high_risk_threshold:
             raise SettingsError(
-                f"{LABELS['medium_risk_threshold']} must be below the high-risk threshold "
+                f"{SPECS['medium_risk_threshold'].label} must be below the high-risk threshold "
                 f"({self.high_risk_threshold:g}), got {self.medium_risk_threshold:g}")
         return self
+
+
+SPECS = declared(ModelSettings)
 
 
 def load_model_settings(engine: sa.Engine) -> ModelSettings:

@@ -1,0 +1,88 @@
+"""The Predictions page's figures: forecast bands, forecasters' errors, the riskiest
+campaigns' intervals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from demetra.charts.theme import (
+    COST_COLOR,
+    REVENUE_COLOR,
+    ROI_COLOR,
+    break_even,
+    empty_figure,
+    layout,
+    rgba,
+)
+
+RISK_COLORS = {"high": "#DC2626", "medium": "#F59E0B", "low": "#16A34A"}
+
+
+def forecast_band(fig: go.Figure, start: Any, end: Any, low: float, mid: float,
+                  high: float) -> go.Figure:
+    """Draw a forecast of ROI over ``start``..``end`` on a campaign history chart: the P10–P90
+    band and the point forecast, on the ROI (secondary) axis."""
+    x0 = pd.Timestamp(start) - pd.Timedelta(hours=12)
+    x1 = pd.Timestamp(end) + pd.Timedelta(hours=12)
+    secondary = {"secondary_y": True} if any(
+        getattr(t, "yaxis", None) == "y2" for t in fig.data) else {}
+    fig.add_scatter(x=[x0, x1, x1, x0, x0], y=[low, low, high, high, low], fill="toself",
+                    fillcolor=rgba(ROI_COLOR, 0.18), line={"width": 0}, mode="lines",
+                    name="Forecast P10–P90", hoverinfo="skip", **secondary)
+    fig.add_scatter(x=[x0, x1], y=[mid, mid], mode="lines", name="Forecast ROI",
+                    line={"color": ROI_COLOR, "width": 2, "dash": "dash"},
+                    hovertemplate=f"Forecast ROI: {mid:.2f}× (P10–P90 {low:.2f}–{high:.2f}×)"
+                                  "<extra></extra>", **secondary)
+    return fig
+
+
+def metric_bars_figure(values: dict[str, float], *, title: str, fmt: str = ".3f",
+                       highlight: str | None = None, height: int = 320) -> go.Figure:
+    """Horizontal bars of one number per label (forecasters' error, feature importance)."""
+    items = [(k, v) for k, v in values.items() if v is not None]
+    if not items:
+        return empty_figure("Nothing to show", height=height)
+    labels = [k for k, _ in items]
+    fig = go.Figure(go.Bar(
+        x=[v for _, v in items], y=labels, orientation="h",
+        marker_color=[REVENUE_COLOR if k == highlight else COST_COLOR for k in labels],
+        texttemplate=f"%{{x:{fmt}}}", textposition="outside", cliponaxis=False,
+        hovertemplate=f"%{{y}}: %{{x:{fmt}}}<extra></extra>"))
+    layout(fig, height=height, legend=False)
+    fig.update_layout(title={"text": title, "font": {"size": 14}})
+    fig.update_yaxes(autorange="reversed", title=None)
+    top = max(max(v for _, v in items), 0.0)
+    # Room on the right for the value labels.
+    fig.update_xaxes(title=None, range=[0, top * 1.18 if top > 0 else 1])
+    return fig
+
+
+def forecast_intervals_figure(df: pd.DataFrame) -> go.Figure:
+    """Point forecast with its P10–P90 interval per campaign, coloured by risk level.
+
+    ``df`` has ``label``, ``predicted_roi``, ``predicted_roi_low``, ``predicted_roi_high`` and
+    ``risk_level``, in the order to show (top first)."""
+    if df is None or df.empty:
+        return empty_figure("No predictions for this selection")
+    fig = go.Figure()
+    for level, color in RISK_COLORS.items():
+        part = df[df["risk_level"] == level]
+        if part.empty:
+            continue
+        point = part["predicted_roi"].astype(float)
+        fig.add_scatter(
+            x=point, y=part["label"], mode="markers", name=f"{level.capitalize()} risk",
+            marker={"color": color, "size": 9},
+            error_x={"type": "data", "symmetric": False, "color": color, "thickness": 1.5,
+                     "array": part["predicted_roi_high"].astype(float) - point,
+                     "arrayminus": point - part["predicted_roi_low"].astype(float)},
+            hovertemplate="%{y}: %{x:.2f}×<extra></extra>")
+    layout(fig, height=max(320, 28 * len(df) + 120))
+    break_even(fig, vertical=True, text=None)
+    fig.update_yaxes(autorange="reversed", title=None, categoryorder="array",
+                     categoryarray=list(df["label"]))
+    fig.update_xaxes(title="Forecast ROI (P10–P90)", ticksuffix="×")
+    return fig

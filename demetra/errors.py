@@ -1,0 +1,62 @@
+"""Every error a user may see, under one root.
+
+``DemetraError`` is a problem the user can fix: bad input, a setting out of range, a database
+that cannot be reached, a model to train first. Its message says what is wrong and what to do,
+in one line. The command line and the pages catch ``DemetraError`` and show its message;
+anything else is a bug and surfaces as one (a traceback in the CLI, Streamlit's exception box
+on a page).
+
+The built-in base each error had before the root existed is kept beside it, so code that
+caught ``ValueError`` around a setting still works.
+"""
+
+from __future__ import annotations
+
+
+class DemetraError(Exception):
+    """A refusal the user can act on; ``str()`` is the message, written to be shown."""
+
+    def sentence(self) -> str:
+        """The message as a sentence: first letter capitalised, ending with a full stop."""
+        return as_sentence(str(self))
+
+
+def as_sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+class SettingsError(DemetraError, ValueError):
+    """A setting has a value that cannot be used; the message says which and why."""
+
+
+class DatabaseUnavailable(DemetraError, RuntimeError):
+    """The database cannot be reached or used; the message names it and says what to check."""
+
+
+class SeedRefused(DemetraError, RuntimeError):
+    """Seeding would mix demo rows into existing data."""
+
+
+class ImportFileError(DemetraError, ValueError):
+    """The file cannot be imported as it is; the message says what is wrong and what to do."""
+
+
+class NotEnoughData(DemetraError, ValueError):
+    """Too little history to train (or predict); the message says what is needed."""
+
+
+class RetrainNeeded(DemetraError, RuntimeError):
+    """No usable trained model: none yet, its file is missing or unreadable, or the settings
+    changed."""
+
+
+class LLMFailure(DemetraError):
+    """The endpoint's answer cannot be used; the message says why (and never holds a secret)."""
+
+
+__all__ = ["DatabaseUnavailable", "DemetraError", "ImportFileError", "LLMFailure",
+           "NotEnoughData", "RetrainNeeded", "SeedRefused", "SettingsError", "as_sentence"]
