@@ -85,7 +85,7 @@ class AlertSettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertSettings:
         """The thresholds the environment and secrets set."""
-        return cls(**{name: getattr(settings, spec.name) for name, spec in SPECS.items()})
+        return cls(**{name: getattr(settings, spec.field) for name, spec in SPECS.items()})
 
 
 LIMITS: dict[str, tuple[float, float]] = {name: (s.min, s.max) for name, s in SPECS.items()}

@@ -32,7 +32,8 @@ DEFAULT_DATABASE_URL = "sqlite:///data/demetra.db"
 class Setting:
     """One declared setting: what a README row, a form field and a range check need."""
 
-    name: str         # the field; the environment variable is NAME.upper()
+    name: str         # the environment variable: the field's name in capitals
+    field: str        # the dataclass field
     default: Any
     help: str
     label: str
@@ -42,7 +43,7 @@ class Setting:
 
     @property
     def env(self) -> str:
-        return self.name.upper()
+        return self.name
 
     def check(self, value: Any) -> None:
         """``SettingsError`` naming the setting when ``value`` is outside its range."""
@@ -76,7 +77,8 @@ def declared(cls: type, *, prefix: str = "") -> dict[str, Setting]:
 def _spec(f: Field) -> Setting:
     m = f.metadata
     label = m["label"] or f.name.replace("_", " ").capitalize()
-    return Setting(f.name, f.default, m["help"], label, type(f.default), m["min"], m["max"])
+    return Setting(f.name.upper(), f.name, f.default, m["help"], label, type(f.default),
+                   m["min"], m["max"])
 
 
 def check_ranges(obj: Any, specs: Mapping[str, Setting]) -> None:
@@ -155,13 +157,13 @@ def load_settings(secrets: Mapping[str, Any] | None = None,
     overrides = {k: v for k, v in (overrides or {}).items() if v not in (None, "")}
     values: dict[str, Any] = {}
     for spec in SETTINGS:
-        if spec.name in overrides:
-            raw = overrides[spec.name]
+        if spec.field in overrides:
+            raw = overrides[spec.field]
         elif environ.get(spec.env, "") != "":
             raw = environ[spec.env]
         elif spec.env in secrets and secrets[spec.env] not in (None, ""):
             raw = secrets[spec.env]
         else:
             continue
-        values[spec.name] = _coerce(spec, raw)
+        values[spec.field] = _coerce(spec, raw)
     return Settings(**values)
