@@ -13,9 +13,9 @@ move than a steady large one:
 * ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit when no rule
   above fired.
 
-Consecutive breach days are one incident: one alert, updated (last seen, worst value, money at
-stake) while it lasts and resolved when the metric recovers. Keys are rule + entity + first
-day, so re-running over the same days changes nothing.
+Consecutive breach days are one incident; ``detect`` hands the incidents of its window to
+``demetra.alerts.store``, which keeps one alert per incident (see there). This module imports
+scipy (the Poisson and normal tails): the package loads it only when detection runs.
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-import math
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -34,107 +31,17 @@ import pandas as pd
 import sqlalchemy as sa
 from scipy import stats
 
-from demetra.config import CHANNELS, Settings, SettingsError, check_ranges, declared
-from demetra.db.models import Alert, AppSetting
-from demetra.queries import as_date
+from demetra.alerts import store
+from demetra.alerts.settings import AlertSettings
+from demetra.alerts.store import _SEVERITY_RANK, DetectionReport
+from demetra.queries import as_date, reporting_currency
 
-RULES = ("roi_drop", "cost_spike", "low_conversion", "anomaly")
-ALERT_TYPES = (*RULES, "system")
-SEVERITIES = ("low", "medium", "high", "critical")
-_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-_SETTINGS_KEY = "alerts"
 _MIN_HISTORY = 7           # days of history before baseline rules apply
 _RELATIVE_DROP = 0.6       # ROI below this share of its baseline counts as a drop
 _CONVERSION_DROP = 0.5     # conversion rate below this share of baseline counts as a drop
 # Below this many expected conversions a day, a bad day is indistinguishable from chance.
 _MIN_EXPECTED_CONVERSIONS = 15.0
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
-
-
-# The thresholds are the ALERT_* settings (declared once in ``demetra.config.Settings``): their
-# defaults, labels, help and ranges, by name without the prefix.
-SPECS = declared(Settings, prefix="alert_")
-
-
-@dataclass(frozen=True)
-class AlertSettings:
-    """Thresholds of the rules; editable in the app, with the allowed ranges in ``SPECS``."""
-
-    roi_threshold: float = SPECS["roi_threshold"].default
-    cost_spike_factor: float = SPECS["cost_spike_factor"].default
-    min_conversion_rate: float = SPECS["min_conversion_rate"].default
-    sensitivity: float = SPECS["sensitivity"].default
-    baseline_days: int = SPECS["baseline_days"].default
-    min_daily_spend: float = SPECS["min_daily_spend"].default
-    roi_threshold_by_channel: dict[str, float] = field(default_factory=dict)
-
-    def roi_threshold_for(self, channel: str) -> float:
-        return self.roi_threshold_by_channel.get(channel, self.roi_threshold)
-
-    def validated(self) -> AlertSettings:
-        """This object, or ``SettingsError`` naming the first value out of its allowed range."""
-        check_ranges(self, SPECS)
-        spec = SPECS["roi_threshold"]
-        for channel, value in self.roi_threshold_by_channel.items():
-            if channel not in CHANNELS:
-                raise SettingsError(f"unknown channel {channel!r}; expected one of "
-                                    f"{', '.join(CHANNELS)}")
-            replace(spec, label=f"ROI threshold for {channel}").check(value)
-        return self
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlertSettings:
-        """The thresholds the environment and secrets set."""
-        return cls(**{name: getattr(settings, spec.field) for name, spec in SPECS.items()})
-
-
-LIMITS: dict[str, tuple[float, float]] = {name: (s.min, s.max) for name, s in SPECS.items()}
-
-
-def load_alert_settings(engine: sa.Engine, settings: Settings | None = None) -> AlertSettings:
-    """The defaults from env/secrets, overridden by what was saved in the app."""
-    base = AlertSettings.from_settings(settings or Settings())
-    with engine.connect() as conn:
-        saved = conn.execute(sa.select(AppSetting.value).where(AppSetting.key == _SETTINGS_KEY)).scalar()
-    if not saved:
-        return base
-    known = {f.name for f in fields(AlertSettings)}
-    return replace(base, **{k: v for k, v in saved.items() if k in known})
-
-
-def save_alert_settings(engine: sa.Engine, new: AlertSettings) -> AlertSettings:
-    """Validate and store; a refused value raises ``SettingsError`` and stores nothing."""
-    new.validated()
-    value = asdict(new)
-    with engine.begin() as conn:
-        conn.execute(sa.delete(AppSetting).where(AppSetting.key == _SETTINGS_KEY))
-        conn.execute(sa.insert(AppSetting).values(key=_SETTINGS_KEY, value=value))
-    return new
-
-
-@dataclass
-class DetectionReport:
-    since: dt.date | None = None
-    until: dt.date | None = None
-    rows_scanned: int = 0
-    entities: int = 0
-    short_history: int = 0
-    raised: Counter = field(default_factory=Counter)
-    updated: int = 0
-    resolved: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-
-    def summary(self) -> str:
-        if self.error:
-            return f"Detection failed: {self.error}"
-        if self.since is None:
-            return "No campaign data to check."
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.raised.items())) or "none"
-        return (f"Checked {self.rows_scanned:,} rows ({self.since} to {self.until}) in "
-                f"{self.seconds:.1f} s: {sum(self.raised.values())} new alerts ({kinds}), "
-                f"{self.updated} updated, {self.resolved} resolved; {self.short_history} "
-                f"campaigns had too little history for baselines.")
 
 
 # -- the rules, on a frame of daily rows of one kind of entity ----------------------------
@@ -396,35 +303,7 @@ def _dates(values: pd.Series) -> np.ndarray:
     return np.array([as_date(u) for u in uniques], dtype=object)[codes]
 
 
-# -- messages ---------------------------------------------------------------------------------
-
-def _money(v: float) -> str:
-    return f"${v:,.0f}"
-
-
-def message(rule: str, entity: str, row: dict, cfg: AlertSettings) -> str:
-    """One sentence a marketer reads at a glance."""
-    w = cfg.baseline_days
-    spend = _money(row["cost"])
-    base = row.get("baseline")
-    if rule == "roi_drop":
-        return (f"ROI fell to {row['metric_value']:.2f} on {entity} (trailing {w}-day: "
-                f"{base:.2f}), spend {spend} that day")
-    if rule == "cost_spike":
-        return (f"Spend jumped to {spend} on {entity} (trailing {w}-day median: "
-                f"{_money(base)}), {row['metric_value'] / base:.1f}× the usual")
-    if rule == "low_conversion":
-        return (f"Conversion rate fell to {row['metric_value']:.2%} on {entity} (trailing "
-                f"{w}-day: {base:.2%}), spend {spend} that day")
-    metric = row.get("metric", "a metric")
-    value = row["metric_value"]
-    shown = f"{value:.2%}" if metric in ("ctr", "conversion rate") else (
-        _money(value) if metric == "cost" else f"{value:.2f}")
-    return (f"Unusual {metric.upper() if metric == 'ctr' else metric} on {entity}: {shown}, "
-            f"{row['deviation']:.1f} robust standard deviations from its last {w} days")
-
-
-# -- incidents and writing -------------------------------------------------------------------
+# -- incidents, and a run over a window of days ---------------------------------------------
 
 def _incidents(breaches: pd.DataFrame) -> list[dict]:
     """Consecutive breach days of one rule on one entity, merged into incidents."""
@@ -501,214 +380,10 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
         for inc in _incidents(breaches):
             inc["entity"] = entity_of.get(inc["key"])
             incidents.append(inc)
+    currency = reporting_currency(engine)  # what the amounts are in, once for every message
     with engine.begin() as conn:
-        _write(conn, incidents, entity_last, since, cfg, report)
+        # Through the module, so that the benchmark's timing wrapper of ``_write`` sees the call.
+        store._write(conn, incidents, entity_last, since, cfg, report, currency=currency)
     report.seconds = time.perf_counter() - t0
     return report
 
-
-def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt.date],
-           since: dt.date, cfg: AlertSettings, report: DetectionReport) -> None:
-    lookback = since - dt.timedelta(days=cfg.baseline_days + 1)
-    existing = conn.execute(sa.select(*Alert.__table__.c).where(
-        Alert.alert_type.in_(RULES),
-        sa.or_(Alert.status == "open", Alert.last_seen >= lookback))).all()
-    by_key = {a.alert_key: a for a in existing}
-    by_entity: dict[tuple[str, str], list] = {}
-    for a in existing:
-        by_entity.setdefault((a.alert_type, _entity_key(a)), []).append(a)
-    touched: set[int] = set()
-    new_rows: list[dict] = []
-    now = dt.datetime.now(dt.UTC)
-    for inc in incidents:
-        rule, key = inc["rule"], inc["key"]
-        label = inc["entity"] or f"{key.split(':', 1)[1]} (all campaigns)"
-        worst = inc["worst"]
-        text = message(rule, label, worst, cfg)
-        prior = by_key.get(_alert_key(rule, key, inc["first"]))
-        if prior is None:
-            # The same incident seen through another window: an alert of this rule and
-            # entity whose days touch these (still open, or resolved by an earlier run whose
-            # window ended where this one's begins).
-            for candidate in by_entity.get((rule, key), ()):
-                if candidate.date is None or candidate.last_seen is None:
-                    continue
-                if ((inc["first"] - as_date(candidate.last_seen)).days <= 1
-                        and (as_date(candidate.date) - inc["last"]).days <= 1):
-                    prior = candidate
-                    break
-        last_data = entity_last.get(key)
-        if prior is not None:
-            last_seen = as_date(prior.last_seen or prior.date)
-            first_seen = as_date(prior.date or last_seen)
-            new_money = sum(m for d, m in inc["days"].items() if d > last_seen or d < first_seen)
-            values = {"last_seen": max(last_seen, inc["last"]),
-                      "money_at_stake": float((prior.money_at_stake or 0) + new_money),
-                      **_state(max(last_seen, inc["last"]), last_data)}
-            if inc["first"] < first_seen:
-                values["date"] = inc["first"]
-            if _SEVERITY_RANK[inc["severity"]] > _SEVERITY_RANK.get(prior.severity, 0):
-                values["severity"] = inc["severity"]
-            if _is_worse(rule, worst["metric_value"], prior.worst_value):
-                threshold = worst["threshold_value"]
-                values.update(worst_value=float(worst["metric_value"]), message=text,
-                              metric_value=float(worst["metric_value"]),
-                              threshold_value=None if threshold is None or np.isnan(threshold)
-                              else float(threshold))
-            if any(_changed(getattr(prior, k), v) for k, v in values.items()):
-                conn.execute(sa.update(Alert).where(Alert.id == prior.id)
-                             .values(**values, updated_at=now))
-                if prior.status == "open" and values["status"] == "resolved":
-                    report.resolved += 1
-                else:
-                    report.updated += 1
-            touched.add(prior.id)
-            continue
-        threshold = worst["threshold_value"]
-        new_rows.append(dict(
-            alert_type=rule, severity=inc["severity"], channel=worst["channel"], message=text,
-            metric_value=float(worst["metric_value"]),
-            threshold_value=None if threshold is None or np.isnan(threshold) else float(threshold),
-            is_read=False, campaign_id=inc["entity"], date=inc["first"],
-            alert_key=_alert_key(rule, key, inc["first"]), last_seen=inc["last"],
-            worst_value=float(worst["metric_value"]), money_at_stake=inc["money"],
-            **_state(inc["last"], last_data)))
-        report.raised[rule] += 1
-    if new_rows:
-        conn.execute(sa.insert(Alert), new_rows)
-    # Recovered: an open alert whose entity has data after its last breach day.
-    for a in existing:
-        if a.status != "open" or a.id in touched or a.last_seen is None:
-            continue
-        last_data = entity_last.get(_entity_key(a))
-        if last_data is not None and last_data > as_date(a.last_seen):
-            conn.execute(sa.update(Alert).where(Alert.id == a.id).values(
-                status="resolved", resolved_on=as_date(a.last_seen) + dt.timedelta(days=1),
-                updated_at=now))
-            report.resolved += 1
-
-
-def _state(last_breach: dt.date, last_data: dt.date | None) -> dict:
-    """Open while the newest day still breaches; resolved from the first day that does not."""
-    if last_data is not None and last_data > last_breach:
-        return {"status": "resolved", "resolved_on": last_breach + dt.timedelta(days=1)}
-    return {"status": "open", "resolved_on": None}
-
-
-def _changed(old: Any, new: Any) -> bool:
-    if isinstance(new, float) and old is not None:
-        return not math.isclose(float(old), new, rel_tol=1e-9, abs_tol=1e-9)
-    if isinstance(new, dt.date) and old is not None:
-        return as_date(old) != new
-    return old != new
-
-
-def _is_worse(rule: str, new: float, old: float | None) -> bool:
-    if old is None:
-        return True
-    return new < old if rule in ("roi_drop", "low_conversion") else new > old
-
-
-def _entity_key(a: Any) -> str:
-    return a.campaign_id if a.campaign_id else f"channel:{a.channel}"
-
-
-def _alert_key(rule: str, key: str, first: dt.date) -> str:
-    return f"{rule}:{key}:{first.isoformat()}"
-
-
-def run_detection(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | None = None,
-                  settings: Settings | None = None) -> DetectionReport:
-    """``detect`` with the saved settings; a failure leaves a ``system`` alert, never silence."""
-    try:
-        cfg = load_alert_settings(engine, settings)
-        return detect(engine, since=since, until=until, cfg=cfg)
-    except Exception as exc:  # noqa: BLE001 - any failure must become a visible alert
-        reason = _describe(exc)
-        try:
-            with engine.begin() as conn:
-                stamp = dt.datetime.now(dt.UTC)
-                conn.execute(sa.insert(Alert).values(
-                    alert_type="system", severity="high", channel=None,
-                    message=f"Alert detection failed: {reason}", is_read=False,
-                    alert_key=f"system:detection:{stamp.isoformat()}", status="open",
-                    date=stamp.date(), last_seen=stamp.date()))
-        except sa.exc.SQLAlchemyError:
-            pass  # the database itself is down: the caller reports the error
-        return DetectionReport(error=reason)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, sa.exc.SQLAlchemyError):
-        orig = getattr(exc, "orig", None)
-        first = str(orig or exc).strip().splitlines()[0][:200]
-        return f"database error ({first})"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
-
-
-# -- reading and working through alerts -------------------------------------------------------
-
-@dataclass(frozen=True)
-class AlertFilter:
-    severities: tuple[str, ...] = ()      # empty = all
-    types: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    start: dt.date | None = None          # on the incident's days (first day .. last seen)
-    end: dt.date | None = None
-    unread_only: bool = False
-    status: str | None = None             # "open" / "resolved" / None for both
-
-
-def list_alerts(engine: sa.Engine, f: AlertFilter = AlertFilter(), *, limit: int = 500) -> pd.DataFrame:
-    """Alerts matching ``f``: unread first, then the most severe, then the newest."""
-    a = Alert.__table__.c
-    q = sa.select(a.id, a.alert_type, a.severity, a.channel, a.campaign_id, a.date, a.last_seen,
-                  a.status, a.message, a.metric_value, a.threshold_value, a.money_at_stake,
-                  a.is_read, a.created_at)
-    if f.severities:
-        q = q.where(a.severity.in_(f.severities))
-    if f.types:
-        q = q.where(a.alert_type.in_(f.types))
-    if f.channels:
-        q = q.where(sa.or_(a.channel.in_(f.channels), a.channel.is_(None)))
-    if f.start is not None:
-        q = q.where(sa.func.coalesce(a.last_seen, a.date) >= f.start)
-    if f.end is not None:
-        q = q.where(a.date <= f.end)
-    if f.unread_only:
-        q = q.where(a.is_read.is_(False))
-    if f.status:
-        q = q.where(a.status == f.status)
-    rank = sa.case({s: i for i, s in enumerate(SEVERITIES)}, value=a.severity, else_=0)
-    q = q.order_by(a.is_read, rank.desc(), a.date.desc(), a.id.desc()).limit(limit)
-    with engine.connect() as conn:
-        rows = conn.execute(q).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=[
-        "id", "alert_type", "severity", "channel", "campaign_id", "date", "last_seen", "status",
-        "message", "metric_value", "threshold_value", "money_at_stake", "is_read", "created_at"])
-    for column in ("date", "last_seen"):
-        frame[column] = [None if v is None else as_date(v) for v in frame[column]]
-    frame["is_read"] = frame["is_read"].astype(bool)
-    return frame
-
-
-def set_read(engine: sa.Engine, ids: list[int], read: bool = True) -> int:
-    """Mark alerts read (or unread); returns how many changed."""
-    if not ids:
-        return 0
-    with engine.begin() as conn:
-        result = conn.execute(sa.update(Alert).where(Alert.id.in_([int(i) for i in ids]),
-                                                     Alert.is_read.is_(not read))
-                              .values(is_read=read))
-    return result.rowcount
-
-
-def alert_count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(Alert)).scalar_one()
-
-
-def unread_count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(Alert)
-                            .where(Alert.is_read.is_(False))).scalar_one()
