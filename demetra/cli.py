@@ -1,5 +1,9 @@
-"""``python -m demetra``: the command line. Each command migrates the database first,
-prints what it did and how long it took, and exits non-zero with a one-line reason on failure.
+"""``python -m demetra`` (or the ``demetra`` console script): the command line.
+
+A thin layer over the library: each command builds the settings (``--database-url`` over the
+environment), opens the database (migrating it first), calls one function of the package and
+prints what it did and how long it took. A refusal (``DemetraError``) is one line on stderr
+and a non-zero exit; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demetra.config import CHANNELS, SettingsError, load_settings
-from demetra.db.engine import DatabaseUnavailable, make_engine, safe_url
+from demetra import format as fmt
+from demetra.channels import CHANNELS
+from demetra.config import Settings, load_settings
+from demetra.db.engine import make_engine, safe_url
+from demetra.errors import DemetraError, NotEnoughData
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(overrides={"database_url": args.database_url})
+
+
 def _engine(args: argparse.Namespace):
-    url = args.database_url or load_settings().database_url
-    return make_engine(url)
+    return make_engine(_settings(args).database_url)
 
 
 def _date(text: str) -> dt.date:
@@ -69,7 +79,7 @@ def cmd_truth(args: argparse.Namespace) -> int:
 
     truth = load_truth(_engine(args))
     if truth is None:
-        raise SystemExit("error: this database holds no seeded world; run `python -m demetra seed`")
+        raise NotEnoughData("this database holds no seeded world; run `python -m demetra seed`")
     print(json.dumps(truth, indent=2))
     return 0
 
@@ -106,7 +116,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     engine = _engine(args)
     report = run_detection(engine, since=args.since, until=args.until,
-                           settings=load_settings())
+                           settings=_settings(args))
     if report.error:
         print(f"error: {report.summary()} (a system alert was left for the Alerts page)",
               file=sys.stderr)
@@ -118,7 +128,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from demetra.ml import train
 
-    result = train(_engine(args), load_settings())
+    result = train(_engine(args), _settings(args))
     print(result.summary())
     return 0
 
@@ -126,7 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from demetra.ml import predict
 
-    result = predict(_engine(args), load_settings())
+    result = predict(_engine(args), _settings(args))
     print(result.summary())
     return 0
 
@@ -136,19 +146,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from demetra.queries import Filters
 
     engine = _engine(args)
-    settings = load_settings()
-    try:
-        f = llm.default_period(engine, args.days)
-        if args.until or args.since:
-            until = args.until or f.end
-            f = Filters(args.since or until - dt.timedelta(days=args.days - 1), until)
-        f = Filters(f.start, f.end, tuple(args.channel or ()))
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
-    try:
-        out = llm.generate(engine, f, settings)
-    except ValueError as exc:
-        raise SystemExit(f"error: {exc}") from None
+    settings = _settings(args)
+    f = llm.default_period(engine, args.days)
+    if args.until or args.since:
+        until = args.until or f.end
+        f = Filters(args.since or until - dt.timedelta(days=args.days - 1), until)
+    f = Filters(f.start, f.end, tuple(args.channel or ()))
+    out = llm.generate(engine, f, settings)
     if args.json:
         print(json.dumps({"id": out.id, "source": out.source, "model": out.model,
                           "fallback_reason": out.fallback_reason, "period": [str(f.start),
@@ -179,16 +183,23 @@ def _money(text: str) -> float:
 
 def cmd_budget(args: argparse.Namespace) -> int:
     from demetra.budget import recommend
+    from demetra.queries import reporting_currency
 
     t0 = time.perf_counter()
-    result = recommend(_engine(args), total=args.total, window_days=args.window)
+    engine = _engine(args)
+    result = recommend(engine, total=args.total, window_days=args.window)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0 if result.feasible else 1
     if not result.feasible:
         print(f"error: {result.message}", file=sys.stderr)
         return 1
-    print(f"Daily budget ${result.total:,.2f} over the last {args.window} days' curves:\n")
+    cur = reporting_currency(engine)
+
+    def money(value: float) -> str:
+        return fmt.money(value, cur, decimals=2)
+
+    print(f"Daily budget {money(result.total)} over the last {args.window} days' curves:\n")
     print(f"{'channel':<12} {'current':>12} {'recommended':>12} {'change':>8} {'marginal ROI':>13}")
     for ch, spend in result.allocation.items():
         now = result.current[ch]
@@ -196,9 +207,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
         print(f"{ch:<12} {now:>12,.2f} {spend:>12,.2f} {change:>8} {result.marginal_roi[ch]:>13.2f}")
     roi_now = f"{result.current_roi:.2f}" if result.current_roi is not None else "n/a"
     roi_new = f"{result.expected_roi:.2f}" if result.expected_roi is not None else "n/a"
-    print(f"\nExpected revenue ${result.expected_revenue:,.2f}/day (80% band "
-          f"${result.revenue_low:,.2f}–${result.revenue_high:,.2f}) vs ${result.current_revenue:,.2f}"
-          f" at the current split; ROI {roi_new} vs {roi_now}")
+    print(f"\nExpected revenue {money(result.expected_revenue)}/day (80% band "
+          f"{money(result.revenue_low)}–{money(result.revenue_high)}) vs "
+          f"{money(result.current_revenue)} at the current split; ROI {roi_new} vs {roi_now}")
     for ch, why in result.skipped.items():
         print(f"Skipped {ch}: {why}")
     print(f"({time.perf_counter() - t0:.1f} s)")
@@ -219,7 +230,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for name in ("httpx", "httpx2", "httpcore", "httpcore2", "openai"):
         logging.getLogger(name).setLevel(logging.WARNING)
     engine = _engine(args)
-    settings = load_settings()
+    settings = _settings(args)
     if args.once:
         results = run_cycle(engine, settings)
         return 0 if all(r.ok for r in results) else 1
@@ -252,6 +263,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from demetra import seed
+    from demetra.ingest.platforms import PLATFORM_CHOICES
+
     parser = argparse.ArgumentParser(
         prog="python -m demetra",
         description="Demetra: AI analytics for paid advertising. Every command first brings "
@@ -264,9 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("seed", help="load the demo world (campaigns with known ground truth)")
-    p.add_argument("--campaigns", type=_positive, default=50, help="number of campaigns (50)")
-    p.add_argument("--days", type=_positive, default=90, help="days of history (90)")
-    p.add_argument("--seed", type=int, default=42, help="random seed: same seed, same data (42)")
+    p.add_argument("--campaigns", type=_positive, default=seed.DEFAULT_CAMPAIGNS,
+                   help=f"number of campaigns ({seed.DEFAULT_CAMPAIGNS})")
+    p.add_argument("--days", type=_positive, default=seed.DEFAULT_DAYS,
+                   help=f"days of history ({seed.DEFAULT_DAYS})")
+    p.add_argument("--seed", type=int, default=seed.DEFAULT_SEED,
+                   help=f"random seed: same seed, same data ({seed.DEFAULT_SEED})")
     p.add_argument("--end-date", type=_date, default=None, help="last day (default: today)")
     p.add_argument("--replace", action="store_true",
                    help="delete existing campaign data (and what was derived from it) first")
@@ -279,11 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "LinkedIn; CSV or XLSX): one transaction, re-import safe")
     p.add_argument("file", help="the exported CSV/TSV/XLSX file")
     p.add_argument("--platform", default="auto",
-                   choices=("auto", "meta", "google_ads", "tiktok", "linkedin", "generic"),
+                   choices=PLATFORM_CHOICES,
                    help="whose export it is (auto: recognised from the header)")
     p.add_argument("--channel", default=None,
-                   help="channel of rows the file does not give one for (facebook, instagram, "
-                        "google_ads, tiktok, youtube, linkedin)")
+                   help="channel of rows the file does not give one for ("
+                        + ", ".join(CHANNELS) + ")")
     p.add_argument("--dry-run", action="store_true",
                    help="read and check the file, print what would be imported, write nothing")
     p.set_defaults(func=cmd_import)
@@ -340,11 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, DatabaseUnavailable, ValueError) as exc:
+    except DemetraError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # SeedRefused and other one-line refusals
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,10 @@ from __future__ import annotations
 class DemetraError(Exception):
     """A refusal the user can act on; ``str()`` is the message, written to be shown."""
 
+    #: The command line's exit status: 2 for input that cannot be used as given (a setting, a
+    #: file, an argument), 1 for a state to change first (train a model, empty the database).
+    exit_code = 1
+
     def sentence(self) -> str:
         """The message as a sentence: first letter capitalised, ending with a full stop."""
         return as_sentence(str(self))
@@ -32,9 +36,24 @@ def as_sentence(text: str) -> str:
 class SettingsError(DemetraError, ValueError):
     """A setting has a value that cannot be used; the message says which and why."""
 
+    exit_code = 2
+
 
 class DatabaseUnavailable(DemetraError, RuntimeError):
     """The database cannot be reached or used; the message names it and says what to check."""
+
+    exit_code = 2
+
+
+class BadInput(DemetraError, ValueError):
+    """An argument or filter cannot be used (an end before the start, an unknown sort column);
+    the message names it and what is allowed."""
+
+    exit_code = 2
+
+
+class StorageError(DemetraError, RuntimeError):
+    """A file Demetra keeps (a trained model) cannot be written or read where it is set to."""
 
 
 class SeedRefused(DemetraError, RuntimeError):
@@ -44,9 +63,13 @@ class SeedRefused(DemetraError, RuntimeError):
 class ImportFileError(DemetraError, ValueError):
     """The file cannot be imported as it is; the message says what is wrong and what to do."""
 
+    exit_code = 2
+
 
 class NotEnoughData(DemetraError, ValueError):
     """Too little history to train (or predict); the message says what is needed."""
+
+    exit_code = 2
 
 
 class RetrainNeeded(DemetraError, RuntimeError):
@@ -58,5 +81,6 @@ class LLMFailure(DemetraError):
     """The endpoint's answer cannot be used; the message says why (and never holds a secret)."""
 
 
-__all__ = ["DatabaseUnavailable", "DemetraError", "ImportFileError", "LLMFailure",
-           "NotEnoughData", "RetrainNeeded", "SeedRefused", "SettingsError", "as_sentence"]
+__all__ = ["BadInput", "DatabaseUnavailable", "DemetraError", "ImportFileError", "LLMFailure",
+           "NotEnoughData", "RetrainNeeded", "SeedRefused", "SettingsError", "StorageError",
+           "as_sentence"]

@@ -83,6 +83,7 @@ def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90
                    "previous_start": f.previous().start.isoformat(),
                    "previous_end": f.previous().end.isoformat()},
         "channel_filter": list(f.channels) or "all channels",
+        "currency": queries.reporting_currency(engine),
         "break_even_roi": BREAK_EVEN_ROI,
     }
     facts["kpis"] = _kpis(engine, f)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from demetra import rules
 from demetra.config import Settings, load_settings
 from demetra.db.models import Recommendation as RecommendationRow
-from demetra.errors import LLMFailure
+from demetra.errors import LLMFailure, NotEnoughData
 from demetra.facts import Context, build_context, grounding_problems
 from demetra.queries import Filters, as_date, date_span
 
@@ -274,7 +274,7 @@ def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | N
     f = f or default_period(engine)
     context = build_context(engine, f, budget_window_days=budget_window_days)
     if not context.channels:
-        raise ValueError(f"no campaign spent anything from {f.start} to {f.end}"
+        raise NotEnoughData(f"no campaign spent anything from {f.start} to {f.end}"
                          + (f" on {', '.join(f.channels)}" if f.channels else "")
                          + ": choose a period with data")
     talk = None
@@ -306,7 +306,7 @@ def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | N
 def default_period(engine: sa.Engine, days: int = DEFAULT_PERIOD_DAYS) -> Filters:
     span = date_span(engine)
     if span is None:
-        raise ValueError("the database holds no campaign data yet: import or seed some first")
+        raise NotEnoughData("the database holds no campaign data yet: import or seed some first")
     first, last = span
     return Filters(max(first, last - dt.timedelta(days=days - 1)), last)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from demetra.config import CHANNEL_LABELS
+from demetra import format as fmt
+from demetra.channels import CHANNEL_LABELS
 from demetra.facts import Context
 
 MAX_RECOMMENDATIONS = 8
@@ -19,15 +20,13 @@ FAR_ABOVE = 1.5              # "far above": marginal ROI ≥ 1.5 × the median o
 PAUSE_PROB_LOSS_PCT = 80.0
 
 
-def _label(channel: str) -> str:
-    """The channel as people name it, in prose (targets stay the ids)."""
-    return CHANNEL_LABELS.get(channel, channel)
+def _label(target: str) -> str:
+    """A channel as people name it, in prose; a campaign target stays its id."""
+    return CHANNEL_LABELS.get(target, target)
 
 
-def _money(v: float | None) -> str:
-    if v is None:
-        return "an unknown amount"
-    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
+def _money(facts: dict[str, Any], v: float | None) -> str:
+    return fmt.money(v, facts.get("currency"), missing="an unknown amount")
 
 
 def _roi(v: float | None) -> str:
@@ -75,19 +74,20 @@ def _budget_moves(facts: dict[str, Any]) -> list[dict[str, Any]]:
         now, after = r.get("marginal_roi_now"), r.get("marginal_roi_after")
         why = (f"Each extra dollar on {_label(r['channel'])} returns about {_roi(now)} in revenue "
                "at the "
-               f"current {_money(r['current_daily_spend'])} a day"
+               f"current {_money(facts, r['current_daily_spend'])} a day"
                if now is not None else f"The fitted response curve of {_label(r['channel'])}")
         why += (", more than the other channels' next dollar." if up
                 else ", less than the other channels' next dollar.")
         if after is not None:
             why += f" At the recommended spend its marginal ROI becomes {_roi(after)}."
-        impact = (f"{'Raise' if up else 'Lower'} daily spend from {_money(r['current_daily_spend'])}"
-                  f" to {_money(r['recommended_daily_spend'])} ({_pct(change)}).")
+        impact = (f"{'Raise' if up else 'Lower'} daily spend from "
+                  f"{_money(facts, r['current_daily_spend'])} to "
+                  f"{_money(facts, r['recommended_daily_spend'])} ({_pct(change)}).")
         if (b.get("current_expected_daily_revenue") is not None
                 and b.get("recommended_expected_daily_revenue") is not None):
             impact += (f" The whole reallocation moves expected daily revenue from "
-                       f"{_money(b['current_expected_daily_revenue'])} to "
-                       f"{_money(b['recommended_expected_daily_revenue'])}.")
+                       f"{_money(facts, b['current_expected_daily_revenue'])} to "
+                       f"{_money(facts, b['recommended_expected_daily_revenue'])}.")
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
                         ["marginal_roi", "daily_spend", "expected_daily_revenue"]))
@@ -162,7 +162,7 @@ def _alerts(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
         if a.get("value") is not None and a.get("threshold") is not None:
             why += f": the metric is at {_roi(a['value'])} against a line of {_roi(a['threshold'])}"
         why += "."
-        impact = (f"Puts {_money(stake)} of spend at stake back under control." if stake
+        impact = (f"Puts {_money(facts, stake)} of spend at stake back under control." if stake
                   else "Restores the metric to its normal range.")
         out.append(_rec("fix", target, why, impact, "medium", [a["type"]]))
     return out
@@ -177,7 +177,7 @@ def _losing_channels(facts: dict[str, Any], taken: set[str]) -> list[dict[str, A
         out.append(_rec(
             "decrease", r["channel"],
             f"It returned {_roi(roi)} per dollar over the period, below break-even, on "
-            f"{_money(r['spend'])} of spend.",
+            f"{_money(facts, r['spend'])} of spend.",
             "Every dollar moved elsewhere stops a loss.", "medium", ["roi", "spend"]))
     return out
 
@@ -201,8 +201,8 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]]) -> str:
     spend = (k.get("spend") or {}).get("value")
     revenue = (k.get("revenue") or {}).get("value")
     if spend is not None and revenue is not None:
-        line = (f"From {period.get('start')} to {period.get('end')}, {_money(spend)} of spend "
-                f"returned {_money(revenue)}")
+        line = (f"From {period.get('start')} to {period.get('end')}, {_money(facts, spend)} of "
+                f"spend returned {_money(facts, revenue)}")
         line += f" (ROI {_roi(roi)})" if roi is not None else ""
         change = (k.get("roi") or {}).get("change_pct")
         if change is not None:
@@ -211,8 +211,8 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]]) -> str:
     b = facts.get("budget") or {}
     if (b.get("available") and b.get("feasible") and b.get("revenue_change_pct") is not None
             and abs(b["revenue_change_pct"]) >= 0.1):
-        parts.append(f"Reallocating the same daily budget of {_money(b['daily_total'])} is "
-                     f"expected to change daily revenue by {_pct(b['revenue_change_pct'])} "
+        parts.append(f"Reallocating the same daily budget of {_money(facts, b['daily_total'])} "
+                     f"is expected to change daily revenue by {_pct(b['revenue_change_pct'])} "
                      f"({'up' if b['revenue_change_pct'] >= 0 else 'down'}).")
     # Named, not counted: a count would be a number the facts don't hold.
     listed = "; ".join(f"{r['action']} {_label(r['target'])}" for r in recs[:MAX_RECOMMENDATIONS])

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from demetra.db import bulk
 from demetra.db.models import SeedTruth
-from demetra.errors import SeedRefused
+from demetra.errors import BadInput, SeedRefused
 
 DEFAULT_CAMPAIGNS = 50
 DEFAULT_DAYS = 90
@@ -53,7 +53,7 @@ def seed_database(engine: sa.Engine, *, campaigns: int = DEFAULT_CAMPAIGNS,
     from demetra.seed_world import generate_world
 
     if campaigns < 1 or days < 1:
-        raise ValueError("--campaigns and --days must be at least 1")
+        raise BadInput("--campaigns and --days must be at least 1")
     existing = campaign_row_count(engine)
     if existing and not replace:
         raise SeedRefused(

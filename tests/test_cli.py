@@ -176,3 +176,33 @@ def test_import_bad_input_is_one_line(tmp_path) -> None:
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     bad_channel = run("import", "--channel", "myspace", str(IMPORTS / "generic.csv"), url=url)
     assert bad_channel.returncode == 2 and "unknown channel 'myspace'" in bad_channel.stderr
+
+
+def test_a_refusal_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys) -> None:
+    from demetra import cli
+    from demetra.errors import SeedRefused, SettingsError
+
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: (_ for _ in ()).throw(
+        SeedRefused("the database already holds 10 rows")))
+    assert cli.main(["migrate"]) == 1
+    assert capsys.readouterr().err == "error: the database already holds 10 rows\n"
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: (_ for _ in ()).throw(
+        SettingsError("LLM_TIMEOUT must be a number")))
+    assert cli.main(["migrate"]) == 2
+    # A plain ValueError is a bug, not a refusal: it is not turned into "error: …".
+    monkeypatch.setattr(cli, "cmd_migrate", lambda args: (_ for _ in ()).throw(
+        ValueError("unpacking went wrong")))
+    with pytest.raises(ValueError, match="unpacking went wrong"):
+        cli.main(["migrate"])
+
+
+def test_database_url_flag_reaches_the_settings(monkeypatch) -> None:
+    from demetra import cli
+
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///from-env.db")
+    monkeypatch.setenv("LLM_MODEL", "from-env")
+    args = cli.build_parser().parse_args(["--database-url", "sqlite:///flag.db", "train"])
+    settings = cli._settings(args)
+    assert settings.database_url == "sqlite:///flag.db" and settings.llm_model == "from-env"
+    args = cli.build_parser().parse_args(["train"])
+    assert cli._settings(args).database_url == "sqlite:///from-env.db"

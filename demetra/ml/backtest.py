@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from demetra.ml.errors import NotEnoughData
+from demetra.errors import NotEnoughData
 from demetra.ml.features import MIN_HISTORY_DAYS, Panel, features_at, labels_at, recent_spend
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET, RoiModel, from_z
 from demetra.ml.risk import risk_level

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from demetra.config import Settings
 from demetra.db.models import Prediction
-from demetra.ml.errors import NotEnoughData
+from demetra.errors import NotEnoughData
 from demetra.ml.features import (
     FULL_METRIC_DAYS,
     LOOKBACK_DAYS,

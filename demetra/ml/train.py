@@ -21,8 +21,8 @@ import sqlalchemy as sa
 
 from demetra.config import Settings
 from demetra.db.models import ModelRun
+from demetra.errors import NotEnoughData, RetrainNeeded, StorageError
 from demetra.ml.backtest import backtest, fit_model, origins
-from demetra.ml.errors import NotEnoughData, RetrainNeeded
 from demetra.ml.features import (
     FEATURES,
     LOOKBACK_DAYS,
@@ -154,7 +154,7 @@ def train(engine: sa.Engine, settings: Settings | None = None, *,
         with engine.begin() as conn:
             conn.execute(sa.update(ModelRun).where(ModelRun.id == run_id).values(
                 status="failed", metrics={"error": f"cannot write {path}: {exc.strerror}"}))
-        raise RuntimeError(f"cannot write the model to {path}: {exc.strerror}") from None
+        raise StorageError(f"cannot write the model to {path}: {exc.strerror}") from None
     seconds = time.perf_counter() - t0
     timings["total"] = seconds
     metrics = _finite({**bt, "importance": importance, "timings": timings,
