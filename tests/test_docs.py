@@ -28,7 +28,10 @@ def test_every_cli_command_is_documented() -> None:
 
 
 def test_every_page_is_documented() -> None:
-    entry = (ROOT / "streamlit_app.py").read_text()
-    for path in re.findall(r'"app_pages/(\w+)\.py"', entry):
-        title = path.capitalize()
-        assert re.search(rf"^\| {title} \|", README, re.M), f"page {title} is not in the README"
+    from demetra.app.pages import PAGES
+
+    assert PAGES, "the page registry is empty"
+    for page in PAGES:
+        assert (ROOT / page.path).is_file(), f"{page.path} is in the registry but not on disk"
+        assert re.search(rf"^\| {page.title} \|", README, re.M), \
+            f"page {page.title} is not in the README"

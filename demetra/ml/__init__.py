@@ -4,14 +4,15 @@
 ``predict(engine)`` writes a forecast for every campaign that spent in the last 7 days.
 """
 
-from demetra.ml.errors import NotEnoughData, RetrainNeeded
+from demetra.errors import NotEnoughData, RetrainNeeded
 from demetra.ml.features import FEATURES, build_features
 from demetra.ml.predict import PredictResult, latest_predictions, predict
 from demetra.ml.risk import RISK_LEVELS, risk_level
+from demetra.ml.runs import latest_model_run, predictions_are_stale
 from demetra.ml.settings import ModelSettings, load_model_settings, save_model_settings
 from demetra.ml.train import TrainResult, load_latest_model, train
 
 __all__ = ["FEATURES", "RISK_LEVELS", "ModelSettings", "NotEnoughData", "PredictResult",
            "RetrainNeeded", "TrainResult", "build_features", "latest_predictions",
-           "load_latest_model", "load_model_settings", "predict", "risk_level",
-           "save_model_settings", "train"]
+           "latest_model_run", "load_latest_model", "load_model_settings", "predict",
+           "predictions_are_stale", "risk_level", "save_model_settings", "train"]

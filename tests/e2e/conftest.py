@@ -55,6 +55,12 @@ def wait_until_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: flo
 
 
 @pytest.fixture(scope="session")
+def seed_end() -> dt.date:
+    """The last day of the seeded world the server shows."""
+    return SEED_END
+
+
+@pytest.fixture(scope="session")
 def seeded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from demetra.db import make_engine
     from demetra.seed import seed_database

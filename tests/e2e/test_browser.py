@@ -10,6 +10,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from tests.app.helpers import money
+
 pytestmark = pytest.mark.browser
 
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -26,10 +28,6 @@ def spend(url: str, start: dt.date, end: dt.date, channel: str | None = None) ->
             return float(conn.execute(stmt, {"s": start, "e": end, "ch": channel}).scalar_one())
     finally:
         engine.dispose()
-
-
-def money(value: float) -> str:
-    return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
 
 
 def full_page_screenshot(page, path: str) -> None:
@@ -50,13 +48,11 @@ def full_page_screenshot(page, path: str) -> None:
     page.screenshot(path=path, full_page=True)
 
 
-def test_channel_filter_in_the_sidebar_drives_the_spend_kpi(server, browser,
-                                                            seeded_sqlite_url) -> None:
+def test_channel_filter_in_the_sidebar_drives_the_spend_kpi(server, browser, seeded_sqlite_url,
+                                                            seed_end) -> None:
     from playwright.sync_api import expect
 
-    from tests.e2e.conftest import SEED_END
-
-    start = SEED_END - dt.timedelta(days=29)  # default preset: the data's last 30 days
+    start = seed_end - dt.timedelta(days=29)  # default preset: the data's last 30 days
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     try:
         page.goto(server)
@@ -64,7 +60,7 @@ def test_channel_filter_in_the_sidebar_drives_the_spend_kpi(server, browser,
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         spend_card = page.get_by_test_id("stMetric").filter(has_text="Spend").first
         expect(spend_card.get_by_test_id("stMetricValue")).to_have_text(
-            money(spend(seeded_sqlite_url, start, SEED_END)), timeout=30_000)
+            money(spend(seeded_sqlite_url, start, seed_end)), timeout=30_000)
 
         if path := os.environ.get("DEMETRA_SCREENSHOT"):
             full_page_screenshot(page, path)
@@ -77,7 +73,7 @@ def test_channel_filter_in_the_sidebar_drives_the_spend_kpi(server, browser,
         page.keyboard.press("Escape")
         expect(sidebar.get_by_test_id("stMultiSelect")).to_contain_text("Google Ads")
         expect(spend_card.get_by_test_id("stMetricValue")).to_have_text(
-            money(spend(seeded_sqlite_url, start, SEED_END, "google_ads")), timeout=30_000)
+            money(spend(seeded_sqlite_url, start, seed_end, "google_ads")), timeout=30_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()

@@ -8,27 +8,20 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app import _isolated  # noqa: F401 - autouse: no developer settings, no caches
+from demetra.app import pages
+from tests.app.helpers import FIXTURES, metric, open_page
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
-FIX = Path(__file__).parent / "fixtures" / "imports"
+FIX = FIXTURES / "imports"
+PAGE = pages.DATA.path
 
 
-def data_page(url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["DATABASE_URL"] = url
-    at.run()
-    return at.switch_page("app_pages/data.py").run()
+def data_page(url: str, **secrets: object) -> AppTest:
+    return open_page(url, PAGE, **secrets)
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
     at.file_uploader(key="imp_file").set_value((name, data, mime))
     return at.run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_upload_preview_import_counts(db_url: str) -> None:
@@ -102,11 +95,7 @@ def test_a_file_that_cannot_be_imported_gets_a_message(tmp_path: Path) -> None:
 
 
 def test_a_file_over_the_upload_limit_is_refused_with_the_setting_named(tmp_path: Path) -> None:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path / 'd.db'}"
-    at.secrets["MAX_UPLOAD_MB"] = 1
-    at.run()
-    at.switch_page("app_pages/data.py").run()
+    at = data_page(f"sqlite:///{tmp_path / 'd.db'}", MAX_UPLOAD_MB=1)
     big = (FIX / "meta_platform.csv").read_bytes() + b"\n" * (1024 * 1024)
     at = upload(at, "meta_platform.csv", big)
     assert not at.exception

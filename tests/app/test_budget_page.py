@@ -12,25 +12,20 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from demetra import budget
+from demetra.app import pages
 from demetra.seed import load_truth
-from tests.test_app import APP, _isolated, last_day  # noqa: F401 - the autouse fixture
+from tests.app import helpers
+from tests.app.helpers import last_day, metric
 
-PAGE = "app_pages/budget.py"
+PAGE = pages.BUDGET.path
 
 
 def open_page(url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["DATABASE_URL"] = url
-    at.run()
-    return at.switch_page(PAGE).run()
+    return helpers.open_page(url, PAGE, timeout=120)
 
 
 def split(at: AppTest) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if "marginal_roi_after" in d.value.columns)
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def spend_by_channel(engine: sa.Engine, start: dt.date, end: dt.date) -> dict[str, float]:

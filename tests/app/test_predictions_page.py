@@ -11,19 +11,17 @@ import pandas as pd
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
-from demetra import ui
+from demetra.app import pages
+from demetra.app.views.predictions import training_lock
 from demetra.ml import load_model_settings
-from tests.test_app import APP, _isolated, last_day  # noqa: F401 - the autouse fixture
+from tests.app import helpers
+from tests.app.helpers import last_day
 
-PAGE = "app_pages/predictions.py"
+PAGE = pages.PREDICTIONS.path
 
 
 def open_page(url: str, tmp_path: Path) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.secrets["DATABASE_URL"] = url
-    at.secrets["MODEL_DIR"] = str(tmp_path / "models")
-    at.run()
-    return at.switch_page(PAGE).run()
+    return helpers.open_page(url, PAGE, timeout=120, MODEL_DIR=str(tmp_path / "models"))
 
 
 def frame_with(at: AppTest, column: str) -> pd.DataFrame | None:
@@ -108,7 +106,7 @@ def test_invalid_settings_are_refused_with_the_range(seeded_engine: sa.Engine, d
 def test_a_second_training_is_refused_while_one_runs(seeded_engine: sa.Engine, db_url: str,
                                                       tmp_path: Path) -> None:
     at = open_page(db_url, tmp_path)
-    lock = ui._training_lock()  # the process-wide lock the page shares with every session
+    lock = training_lock()  # the process-wide lock the page shares with every session
     assert lock.acquire(blocking=False)
     try:
         at.run()

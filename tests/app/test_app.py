@@ -7,81 +7,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from demetra.config import SETTINGS
+from demetra.app import pages
+from tests.app.helpers import last_day, metric, money, spend_in_db, start, texts
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "streamlit_app.py")
-PAGES = ("app_pages/overview.py", "app_pages/campaigns.py", "app_pages/predictions.py",
-         "app_pages/budget.py",
-         "app_pages/recommendations.py",
-         "app_pages/alerts.py", "app_pages/data.py")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The app reads the environment before st.secrets: keep the developer's settings out.
-    for spec in SETTINGS:
-        monkeypatch.delenv(spec.name, raising=False)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield
-    st.cache_data.clear()
-    st.cache_resource.clear()  # disposes the app's engines (on_release)
-
-
-def start(url: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["DATABASE_URL"] = url
-    return at.run()
-
-
-def texts(node: object) -> list[str]:
-    """Every element's protobuf as text, recursively: what the browser would receive."""
-    out = []
-    proto = getattr(node, "proto", None)
-    if proto is not None:
-        out.append(str(proto))
-    for child in getattr(node, "children", {}).values():
-        out.extend(texts(child))
-    return out
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def money(value: float) -> str:
-    """The page's money format, written out independently of demetra.ui."""
-    return f"${value:,.0f}" if abs(value) >= 1000 else f"${value:,.2f}"
-
-
-def spend_in_db(engine: sa.Engine, start_: dt.date, end: dt.date,
-                channels: tuple[str, ...] = ()) -> float:
-    where = "date BETWEEN :s AND :e"
-    params: dict[str, object] = {"s": start_, "e": end}
-    if channels:
-        where += " AND channel IN :ch"
-        params["ch"] = list(channels)
-    stmt = sa.text(f"SELECT SUM(cost) FROM campaigns WHERE {where}").bindparams(
-        sa.bindparam("s", type_=sa.Date), sa.bindparam("e", type_=sa.Date))
-    if channels:
-        stmt = stmt.bindparams(sa.bindparam("ch", expanding=True))
-    with engine.connect() as conn:
-        return float(conn.execute(stmt, params).scalar_one() or 0)
-
-
-def last_day(engine: sa.Engine) -> dt.date:
-    with engine.connect() as conn:
-        value = conn.execute(sa.text("SELECT MAX(date) FROM campaigns")).scalar_one()
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+PAGES = tuple(page.path for page in pages.PAGES)
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,41 +179,42 @@ def test_malformed_database_url_gets_a_clear_error(url: str) -> None:
 
 
 def test_csv_download_streams_the_filtered_rows(seeded_engine: sa.Engine) -> None:
-    from demetra import ui
+    from demetra.app.widgets import csv_export, csv_file_name
     from demetra.queries import Filters
 
     end = last_day(seeded_engine)
     f = Filters(end - dt.timedelta(days=6), end, ("facebook",))
-    handle = ui.csv_export(seeded_engine, f)()
+    handle = csv_export(seeded_engine, f)()
     rows = list(csv.DictReader(io.TextIOWrapper(handle, encoding="utf-8")))
     assert rows and {r["channel"] for r in rows} == {"facebook"}
     assert sum(float(r["cost"]) for r in rows) == pytest.approx(
         spend_in_db(seeded_engine, f.start, f.end, f.channels))
-    assert ui.csv_file_name(f) == (f"demetra_campaigns_{f.start.isoformat()}_{end.isoformat()}"
+    assert csv_file_name(f) == (f"demetra_campaigns_{f.start.isoformat()}_{end.isoformat()}"
                                    "_facebook.csv")
 
 
 def test_formatting() -> None:
-    from demetra import ui
+    from demetra import format as fmt
+    from demetra.app.filters import preset_range
 
-    assert ui.fmt_money(12345.4) == "$12,345"
-    assert ui.fmt_money(1234.561, 2) == "$1,234.56"
-    assert ui.fmt_money(987.654) == "$987.65"
-    assert ui.fmt_money(-1500) == "-$1,500"
-    assert ui.fmt_pct(0.03214) == "3.21%"
-    assert ui.fmt_roi(2.4137) == "2.41×"
-    assert ui.fmt_count(20841.4) == "20,841" and ui.fmt_count(12.5) == "12.5"
-    assert ui.fmt_change(0.1234) == "+12.3%" and ui.fmt_change(None) is None
-    for fmt in (ui.fmt_money, ui.fmt_pct, ui.fmt_roi, ui.fmt_count):
-        assert fmt(None) == "—" and fmt(float("nan")) == "—"
-    assert ui.fmt_date_range(dt.date(2026, 6, 1), dt.date(2026, 6, 30)) == "Jun 1 – Jun 30, 2026"
-    assert ui.fmt_date_range(dt.date(2025, 12, 1), dt.date(2026, 1, 15)) == \
+    assert fmt.money(12345.4) == "$12,345"
+    assert fmt.money(1234.561, decimals=2) == "$1,234.56"
+    assert fmt.money(987.654) == "$987.65"
+    assert fmt.money(-1500) == "-$1,500"
+    assert fmt.pct(0.03214) == "3.21%"
+    assert fmt.roi(2.4137) == "2.41×"
+    assert fmt.count(20841.4) == "20,841" and fmt.count(12.5) == "12.5"
+    assert fmt.change(0.1234) == "+12.3%" and fmt.change(None) is None
+    for show in (fmt.money, fmt.pct, fmt.roi, fmt.count):
+        assert show(None) == "—" and show(float("nan")) == "—"
+    assert fmt.date_range(dt.date(2026, 6, 1), dt.date(2026, 6, 30)) == "Jun 1 – Jun 30, 2026"
+    assert fmt.date_range(dt.date(2025, 12, 1), dt.date(2026, 1, 15)) == \
         "Dec 1, 2025 – Jan 15, 2026"
     first, last = dt.date(2026, 4, 2), dt.date(2026, 6, 30)
-    assert ui.preset_range("Last 7 days", first, last) == (dt.date(2026, 6, 24), last)
-    assert ui.preset_range("This month", first, last) == (dt.date(2026, 6, 1), last)
-    assert ui.preset_range("Last 90 days", first, last) == (first, last)
-    assert ui.preset_range("All time", first, last) == (first, last)
+    assert preset_range("Last 7 days", first, last) == (dt.date(2026, 6, 24), last)
+    assert preset_range("This month", first, last) == (dt.date(2026, 6, 1), last)
+    assert preset_range("Last 90 days", first, last) == (first, last)
+    assert preset_range("All time", first, last) == (first, last)
 
 
 def test_charts_say_when_there_is_nothing_to_show() -> None:
@@ -291,3 +226,22 @@ def test_charts_say_when_there_is_nothing_to_show() -> None:
         assert not fig.data and fig.layout.annotations
     assert charts.channel_color("facebook") == charts.channel_color("facebook")
     assert len({charts.channel_color(c) for c in charts.CHANNEL_COLORS}) == 6
+
+
+def test_the_page_registry_keeps_every_page_and_address() -> None:
+    from tests.app.helpers import ROOT
+
+    assert [(p.path, p.title, p.icon, p.url_path, p.section) for p in pages.PAGES] == [
+        ("app_pages/overview.py", "Overview", ":material/dashboard:", None, "Analytics"),
+        ("app_pages/campaigns.py", "Campaigns", ":material/campaign:", "campaigns", "Analytics"),
+        ("app_pages/predictions.py", "Predictions", ":material/online_prediction:",
+         "predictions", "Analytics"),
+        ("app_pages/budget.py", "Budget", ":material/savings:", "budget", "Analytics"),
+        ("app_pages/recommendations.py", "Recommendations", ":material/lightbulb:",
+         "recommendations", "Analytics"),
+        ("app_pages/alerts.py", "Alerts", ":material/notifications:", "alerts", "Monitor"),
+        ("app_pages/data.py", "Data", ":material/database:", "data", "Manage"),
+    ]
+    assert [p for p in pages.PAGES if p.default] == [pages.OVERVIEW]
+    on_disk = {f"app_pages/{p.name}" for p in (ROOT / "app_pages").glob("*.py")}
+    assert on_disk == {p.path for p in pages.PAGES}

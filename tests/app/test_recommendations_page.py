@@ -8,10 +8,11 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from demetra import ui
+from demetra.app import pages
+from demetra.app.filters import KEY_ACTIVE
 from demetra.facts import build_context
+from tests.app.helpers import start, texts
 from tests.fake_llm import FakeLLM, Reply
-from tests.test_app import _isolated, start, texts  # noqa: F401 - the fixture is autouse
 
 KEY = "sk-page-test-31415926"
 
@@ -30,7 +31,7 @@ def open_page(url: str, fake: FakeLLM | None = None):
         at.secrets["OPENAI_API_KEY"] = KEY
         at.secrets["LLM_MODEL"] = "fake-model"
         at.secrets["LLM_TIMEOUT"] = "5"
-    return at.switch_page("app_pages/recommendations.py").run()
+    return at.switch_page(pages.RECOMMENDATIONS.path).run()
 
 
 def generate(at):
@@ -58,7 +59,7 @@ def test_without_an_endpoint_the_rules_engine_writes_and_says_so(seeded_engine, 
 
 def test_a_good_llm_answer_is_shown_as_the_llms(seeded_engine, db_url, fake):
     at = open_page(db_url, fake)
-    ctx = build_context(seeded_engine, at.session_state[ui.KEY_ACTIVE])
+    ctx = build_context(seeded_engine, at.session_state[KEY_ACTIVE])
     top = ctx.facts["channels"][0]
     fake.replies.append(Reply(content=json.dumps({
         "summary": f"{top['channel']} earned an ROI of {top['roi']:.2f}.",

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from demetra import alerts, ui
-from tests.test_app import _isolated, start  # noqa: F401 - the autouse fixture isolates settings
+from demetra import alerts
+from demetra.app import pages
+from tests.app.helpers import start
 
-PAGE = "app_pages/alerts.py"
+PAGE = pages.ALERTS.path
+
+
+def nav_title(engine: sa.Engine) -> str:
+    """The Alerts page's title in the navigation."""
+    return pages.nav_title(pages.ALERTS, engine)
 
 
 def _unread(engine: sa.Engine) -> int:
@@ -28,7 +34,7 @@ def test_run_detection_filters_and_mark_read(seeded_engine: sa.Engine, db_url: s
     with seeded_engine.connect() as conn:
         raised = conn.execute(sa.text("SELECT COUNT(*) FROM alerts")).scalar_one()
     assert raised > 0
-    assert ui.alerts_page_title(seeded_engine) == f"Alerts ({raised})"  # the navigation's title
+    assert nav_title(seeded_engine) == f"Alerts ({raised})"  # the navigation's title
 
     at.toggle(key="alr_period").set_value(False).run()
     table = at.dataframe[0].value
@@ -50,7 +56,7 @@ def test_run_detection_filters_and_mark_read(seeded_engine: sa.Engine, db_url: s
     at.toggle(key="alr_unread").set_value(True).run()
     assert not at.dataframe
     assert any("No alerts match" in i.value for i in at.info)
-    assert ui.alerts_page_title(seeded_engine) == "Alerts"
+    assert nav_title(seeded_engine) == "Alerts"
 
     at.toggle(key="alr_unread").set_value(False).run()
     at.button(key="alr_mark_unread").click().run()

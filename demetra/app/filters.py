@@ -1,0 +1,111 @@
+"""The shared sidebar filters: a period (presets counted back from the data's last day, or a
+custom range) and channels.
+
+The widgets live in the entry script, so their keys (``flt_period``, ``flt_custom``,
+``flt_channels``) hold across pages; the filters of the current run are kept under
+``flt_active`` for the pages to read (``active_filters``, ``require_filters``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import sqlalchemy as sa
+import streamlit as st
+
+from demetra import format as fmt
+from demetra.app import cache
+from demetra.app.runtime import backend_name
+from demetra.app.widgets import empty_state
+from demetra.channels import CHANNELS, channel_label
+from demetra.queries import Filters
+
+PRESETS = ("Last 7 days", "Last 30 days", "Last 90 days", "This month", "All time", "Custom")
+DEFAULT_PRESET = "Last 30 days"
+_PRESET_DAYS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
+
+KEY_PRESET, KEY_CUSTOM, KEY_CHANNELS, KEY_ACTIVE = ("flt_period", "flt_custom", "flt_channels",
+                                                    "flt_active")
+
+
+def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates a preset stands for, counted back from the data's last day (not today, so an
+    old import still shows), never before the data's first day."""
+    if preset in _PRESET_DAYS:
+        start = last - dt.timedelta(days=_PRESET_DAYS[preset] - 1)
+    elif preset == "This month":
+        start = last.replace(day=1)
+    else:  # All time (and the default of Custom)
+        start = first
+    return max(start, first), last
+
+
+def _custom_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    default = preset_range(DEFAULT_PRESET, first, last)
+    value = st.session_state.get(KEY_CUSTOM)
+    if isinstance(value, list | tuple) and value:
+        # After loading other data the old range may fall outside the new span: clamp it
+        # (keeping a half-picked range half-picked).
+        clamped = tuple(min(max(d, first), last) for d in value)
+        if clamped != tuple(value):
+            st.session_state[KEY_CUSTOM] = clamped
+    else:
+        st.session_state[KEY_CUSTOM] = default
+    picked = st.date_input("Dates", key=KEY_CUSTOM, min_value=first, max_value=last,
+                           format="YYYY-MM-DD", help="Pick the first and the last day")
+    if isinstance(picked, list | tuple):
+        if len(picked) == 0:
+            return default
+        # While the second click is pending the range has one day.
+        return picked[0], picked[-1]
+    return picked, picked
+
+
+def sidebar_filters(engine: sa.Engine) -> Filters | None:
+    """Draw the shared filters in the sidebar and return them (None: no data yet)."""
+    span = cache.date_span(engine)
+    with st.sidebar:
+        if span is None:
+            st.session_state[KEY_ACTIVE] = None
+            st.caption(":material/info: No campaign data yet. Load the demo world on any page.")
+            return None
+        first, last = span
+        st.markdown("**Filters**")
+        st.session_state.setdefault(KEY_PRESET, DEFAULT_PRESET)
+        preset = st.selectbox("Period", PRESETS, key=KEY_PRESET,
+                              help=f"Counted back from the last day with data ({fmt.date(last)})")
+        if preset == "Custom":
+            start, end = _custom_range(first, last)
+        else:
+            start, end = preset_range(preset, first, last)
+        present = cache.data_summary(engine)["channels"]
+        options = list(CHANNELS) + [c for c in present if c not in CHANNELS]
+        chosen = [c for c in st.session_state.get(KEY_CHANNELS, []) if c in options]
+        st.session_state[KEY_CHANNELS] = chosen
+        channels = st.multiselect("Channels", options, key=KEY_CHANNELS, format_func=channel_label,
+                                  placeholder="All channels")
+        f = Filters(start, end, tuple(channels))
+        st.caption(f":material/calendar_month: {fmt.date_range(start, end)} · {f.days} days")
+        st.divider()
+        st.caption(f":material/database: {backend_name(engine)} · data from "
+                   f"{fmt.date_range(first, last)}")
+    st.session_state[KEY_ACTIVE] = f
+    return f
+
+
+def active_filters() -> Filters | None:
+    """The filters the sidebar set in this run (None when the database has no data)."""
+    return st.session_state.get(KEY_ACTIVE)
+
+
+def require_filters(engine: sa.Engine) -> Filters:
+    """The active filters, or the empty state (and stop) when there is no data."""
+    f = active_filters()
+    if f is None:
+        empty_state(engine)
+    return f
+
+
+def with_search(f: Filters, search: str) -> Filters:
+    return dataclasses.replace(f, search=search or "")

@@ -1,0 +1,319 @@
+"""Predictions: train the ROI model (backtest vs. baselines), forecast every campaign, the risky
+ones first, and one campaign's history with its forecast band."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from demetra import charts, ml, queries
+from demetra import format as fmt
+from demetra.app import cache
+from demetra.app.filters import active_filters, require_filters
+from demetra.app.runtime import get_engine, progress, rerun_with, settings
+from demetra.app.widgets import page_header, rows_height, settings_form
+from demetra.channels import channel_label
+from demetra.errors import DemetraError, NotEnoughData, RetrainNeeded
+from demetra.ml import settings as ml_settings
+
+RISK_BADGES = {"high": ":red-badge[High]", "medium": ":orange-badge[Medium]",
+               "low": ":green-badge[Low]"}
+RISK_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
+FORECASTER_LABELS = {"model": "Demetra model", "trailing_28d_roi": "Trailing 28-day ROI",
+                     "trailing_7d_roi": "Trailing 7-day ROI",
+                     "channel_28d_roi": "Channel 28-day ROI"}
+KEY_TRAINING = "prd_training"
+CHART = {"width": "stretch", "config": {"displayModeBar": False}}
+PREDICTION_COLUMNS = {
+    "Campaign": st.column_config.TextColumn("Campaign", width="medium"),
+    "Forecast ROI": st.column_config.NumberColumn(
+        "Forecast ROI", format="%.2f×", help="Point forecast of ROI over the horizon"),
+    "P10": st.column_config.NumberColumn("P10", format="%.2f×",
+                                         help="ROI is below this with 10% probability"),
+    "P90": st.column_config.NumberColumn("P90", format="%.2f×",
+                                         help="ROI is below this with 90% probability"),
+    "P(loss)": st.column_config.ProgressColumn(
+        "P(loss)", format="percent", min_value=0, max_value=1,
+        help="Probability that ROI over the horizon is below 1.00× (spend not recovered)"),
+    # Coloured labels without a pandas Styler (which cost 0.3 s at 2,000 rows): a read-only
+    # multiselect column of one option per cell.
+    "Risk": st.column_config.MultiselectColumn("Risk", width="small",
+                                               options=["High", "Medium", "Low"],
+                                               color=["#B91C1C", "#B45309", "#15803D"]),
+}
+BACKTEST_COLUMNS = {
+    "Spend-weighted MAE": st.column_config.NumberColumn(
+        format="%.3f", help="Mean absolute ROI error, weighted by spend (lower is better)"),
+    "MAE": st.column_config.NumberColumn(format="%.3f", help="Mean absolute ROI error"),
+    "P10–P90 coverage": st.column_config.NumberColumn(
+        format="%.1f%%", help="Share of outcomes inside the P10–P90 interval (80% is ideal)"),
+    "Brier": st.column_config.NumberColumn(
+        format="%.3f", help="Error of P(loss) against what happened (lower is better)"),
+    "High-risk precision": st.column_config.NumberColumn(
+        format="%.1f%%", help="Of the campaigns called high risk, the share that lost money"),
+    "High-risk recall": st.column_config.NumberColumn(
+        format="%.1f%%", help="Of the campaigns that lost money, the share called high risk"),
+}
+
+
+@st.cache_resource
+def training_lock() -> threading.Lock:
+    # One per process: two sessions (or two clicks) must never train at the same time.
+    return threading.Lock()
+
+
+def training_running() -> bool:
+    return training_lock().locked()
+
+
+# --------------------------------------------------------------------------------------------
+# Tables
+
+
+def predictions_view(engine: sa.Engine, channels: tuple[str, ...] = (),
+                     risks: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The newest forecast of each campaign with its name and channel, riskiest first,
+    narrowed to ``channels`` and ``risks`` (empty: all)."""
+    df = ml.latest_predictions(engine)
+    if df.empty:
+        return df.assign(campaign_name=pd.Series(dtype=object), channel=pd.Series(dtype=object))
+    found = queries.campaign_names(engine, df["campaign_id"].astype(str).unique())
+    names = pd.DataFrame([(i, n, c) for i, (n, c) in found.items()],
+                         columns=["campaign_id", "campaign_name", "channel"])
+    df = df.merge(names, on="campaign_id", how="left")
+    if channels:
+        df = df[df["channel"].isin(channels)]
+    if risks:
+        df = df[df["risk_level"].isin(risks)]
+    return df.reset_index(drop=True)
+
+
+def _names(df: pd.DataFrame) -> list[str]:
+    """Each row's campaign name, or its ID where it has none."""
+    return [n or c for n, c in zip(df["campaign_name"], df["campaign_id"], strict=True)]
+
+
+def risk_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The forecast table with the risk level as a coloured label (``PREDICTION_COLUMNS``; no
+    emoji: not every browser has an emoji font)."""
+    return pd.DataFrame({
+        "Campaign": _names(df),
+        "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else fmt.DASH),
+        "Forecast ROI": df["predicted_roi"].astype(float),
+        "P10": df["predicted_roi_low"].astype(float),
+        "P90": df["predicted_roi_high"].astype(float),
+        "P(loss)": df["prob_loss"].astype(float),
+        "Risk": [[RISK_WORDS.get(r, str(r))] for r in df["risk_level"]],
+        "ID": df["campaign_id"],
+    })
+
+
+def backtest_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """The model's backtest metrics beside the baselines', one row per forecaster."""
+    rows = {"model": metrics.get("model", {}), **metrics.get("baselines", {})}
+
+    def pct(value: Any) -> float | None:  # shown as percentage points, one decimal
+        return None if fmt.is_missing(value) else float(value) * 100
+
+    return pd.DataFrame([{
+        "Forecaster": FORECASTER_LABELS.get(name, name),
+        "Spend-weighted MAE": m.get("wmae"), "MAE": m.get("mae"),
+        "P10–P90 coverage": pct(m.get("coverage")), "Brier": m.get("brier"),
+        "High-risk precision": pct(m.get("high_precision")),
+        "High-risk recall": pct(m.get("high_recall")),
+    } for name, m in rows.items()])
+
+
+def show_model_run(run: Mapping[str, Any]) -> None:
+    """A training's backtest against the baselines, feature importance, window and time."""
+    metrics = run.get("metrics") or {}
+    if "model" not in metrics:
+        st.info("The latest training recorded no backtest metrics.", icon=":material/info:")
+        return
+    seconds = run.get("duration_seconds")
+    window = (fmt.date_range(queries.as_date(run["train_start"]), queries.as_date(run["train_end"]))
+              if run.get("train_start") and run.get("train_end") else fmt.DASH)
+    horizon = (run.get("parameters") or {}).get("horizon_days")
+    st.markdown(f"**Model run {run['id']}** · trained on {window} · "
+                f"{f'{horizon}-day horizon · ' if horizon else ''}"
+                f"{len(metrics.get('origins', []))} backtest origins · "
+                f"took {f'{seconds:.1f} s' if seconds is not None else fmt.DASH}"
+                + (" · :orange-badge[Stale: settings changed, retrain]"
+                   if run.get("status") == "stale" else ""))
+    table_df = backtest_table(metrics)
+    st.dataframe(table_df, hide_index=True, width="stretch", key="prd_backtest",
+                 column_config=BACKTEST_COLUMNS)
+    left, right = st.columns(2)
+    wmae = dict(zip(table_df["Forecaster"], table_df["Spend-weighted MAE"], strict=True))
+    left.plotly_chart(charts.metric_bars_figure(
+        wmae, title="Spend-weighted MAE by forecaster (lower is better)",
+        highlight=FORECASTER_LABELS["model"]), key="prd_wmae_chart", **CHART)
+    importance = dict(sorted((metrics.get("importance") or {}).items(),
+                             key=lambda kv: -(kv[1] or 0))[:12])
+    right.plotly_chart(charts.metric_bars_figure(
+        importance, title="Permutation importance (rise in spend-weighted MAE)"),
+        key="prd_importance_chart", **CHART)
+
+
+# --------------------------------------------------------------------------------------------
+# Training and forecasting
+
+
+def _forecast(engine: sa.Engine) -> str | None:
+    """Forecast every spending campaign; the message to flash, or None after saying why not
+    (no usable model, too little data)."""
+    try:
+        with st.spinner("Forecasting every campaign that spent in the last 7 days…"):
+            result = ml.predict(engine, settings())
+    except RetrainNeeded as exc:
+        st.info(f"**Train the model first.** {exc.sentence()}", icon=":material/model_training:")
+        return None
+    except NotEnoughData as exc:
+        st.warning(exc.sentence(), icon=":material/warning:")
+        return None
+    return f"{result.written} predictions as of {fmt.date(result.as_of)}"
+
+
+def run_predictions(engine: sa.Engine) -> None:
+    """Forecast, then clear the caches and rerun (or say why there are no forecasts)."""
+    message = _forecast(engine)
+    if message:
+        rerun_with(message)
+
+
+def train_model(engine: sa.Engine) -> None:
+    """Train with a progress bar (one training per process at a time), then forecast."""
+    lock = training_lock()
+    if st.session_state.get(KEY_TRAINING) or not lock.acquire(blocking=False):
+        st.warning("Training is already running; its results show here when it finishes.",
+                   icon=":material/hourglass_top:")
+        return
+    st.session_state[KEY_TRAINING] = True
+    try:
+        with progress("Training the ROI model…") as (status, report):
+            try:
+                result = ml.train(engine, settings(), progress=report)
+            except NotEnoughData as exc:
+                status.update(label="Not enough data to train", state="error")
+                st.warning(exc.sentence(), icon=":material/warning:")
+                return
+            except DemetraError as exc:  # e.g. the model folder is not writable
+                status.update(label="Training failed", state="error")
+                st.error(f"Training failed: {exc.sentence()}", icon=":material/error:")
+                return
+            status.update(label=f"Trained model run {result.run_id} in {result.seconds:.1f} s",
+                          state="complete", expanded=False)
+    finally:
+        st.session_state[KEY_TRAINING] = False
+        lock.release()
+    rerun_with(_forecast(engine) or f"Model run {result.run_id} trained")
+
+
+def _save_model_settings(engine: sa.Engine, current: ml.ModelSettings,
+                         values: dict[str, Any]) -> str:
+    saved = ml_settings.save_model_settings(engine, ml.ModelSettings(**values))
+    note = ("; the horizon changed, so the model must be retrained before the next predictions"
+            if saved.horizon_days != current.horizon_days
+            else "; they apply from the next predictions")
+    return f"Model settings saved{note}"
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def _toolbar(engine: sa.Engine) -> None:
+    running = training_running()
+    train_col, predict_col, _ = st.columns([1, 1, 3], vertical_alignment="bottom")
+    train_clicked = train_col.button(
+        "Train model", icon=":material/model_training:", type="primary", key="prd_train",
+        disabled=running, help="Backtest against three baselines, then fit on the whole "
+                               "history (about half a minute on the demo world)")
+    predict_clicked = predict_col.button("Run predictions", icon=":material/online_prediction:",
+                                         key="prd_predict", disabled=running)
+    if running and not train_clicked:
+        st.info("Training is already running; reload the page when it has finished.",
+                icon=":material/hourglass_top:")
+    if train_clicked:
+        train_model(engine)
+    elif predict_clicked:
+        run_predictions(engine)
+    elif ml.predictions_are_stale(engine) and not running:
+        # Newer campaign data than the newest forecasts: forecast again (once a model exists).
+        run_predictions(engine)
+
+
+def _one_campaign(engine: sa.Engine, forecasts: pd.DataFrame, as_of: dt.date,
+                  horizon: int) -> None:
+    st.subheader("A campaign's history and forecast", anchor=False)
+    names = dict(zip(forecasts["campaign_id"], _names(forecasts), strict=True))
+    pick = st.selectbox("Campaign", list(names), key="prd_pick", format_func=names.get)
+    row = forecasts[forecasts["campaign_id"] == pick].iloc[0]
+    history = cache.campaign_history(engine, pick, as_of - dt.timedelta(days=41), as_of)
+    currency = cache.reporting_currency(engine)
+    fig = charts.forecast_band(charts.campaign_history_figure(history, currency=currency),
+                               as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=horizon),
+                               float(row["predicted_roi_low"]), float(row["predicted_roi"]),
+                               float(row["predicted_roi_high"]))
+    st.plotly_chart(fig, key="prd_history", **CHART)
+    st.markdown(f"{RISK_BADGES.get(row['risk_level'], row['risk_level'])} · forecast ROI "
+                f"**{fmt.roi(row['predicted_roi'])}** (P10–P90 "
+                f"{fmt.roi(row['predicted_roi_low'])}–{fmt.roi(row['predicted_roi_high'])})"
+                f" · probability of a loss **{fmt.pct(row['prob_loss'], 0)}**")
+
+
+def _forecasts(engine: sa.Engine, channels: tuple[str, ...]) -> None:
+    st.subheader("Forecasts", anchor=False)
+    risks = st.multiselect("Risk", list(ml.RISK_LEVELS[::-1]), key="prd_risk",
+                           format_func=RISK_WORDS.get, placeholder="All risk levels")
+    forecasts = predictions_view(engine, channels, tuple(risks))
+    if forecasts.empty:
+        if ml.latest_predictions(engine, limit=1).empty:
+            st.caption("No predictions yet.")
+        else:
+            st.info("No forecasts match these filters.", icon=":material/filter_alt_off:")
+        return
+    first = forecasts.iloc[0]
+    as_of, horizon = queries.as_date(first["as_of"]), int(first["horizon_days"])
+    counts = forecasts["risk_level"].value_counts()
+    st.markdown(f"{len(forecasts):,} campaigns · ROI over the {horizon} days after "
+                f"{fmt.date(as_of)} · "
+                + " ".join(f"{RISK_BADGES[k]} {int(counts.get(k, 0))}"
+                           for k in ("high", "medium", "low")))
+    st.dataframe(risk_table(forecasts), hide_index=True, width="stretch", key="prd_table",
+                 column_config=PREDICTION_COLUMNS, height=rows_height(len(forecasts)))
+    riskiest = forecasts.head(15)
+    st.plotly_chart(charts.forecast_intervals_figure(riskiest.assign(label=_names(riskiest))),
+                    key="prd_intervals", **CHART)
+    st.caption("The 15 riskiest campaigns: the point is the forecast ROI, the bar its P10–P90 "
+               "interval; the dotted line is break-even.")
+    _one_campaign(engine, forecasts, as_of, horizon)
+
+
+def render() -> None:
+    engine = get_engine()
+    page_header("Predictions", active_filters())
+    f = require_filters(engine)  # no data yet: the empty state, and the page stops here
+
+    _toolbar(engine)
+
+    run = ml.latest_model_run(engine)
+    with st.expander("Model quality: backtest against the baselines", expanded=run is not None,
+                     icon=":material/query_stats:"):
+        if run is None:
+            st.caption("No model trained yet.")
+        else:
+            show_model_run(run)
+
+    _forecasts(engine, f.channels)
+
+    with st.expander("Model settings", icon=":material/tune:"):
+        current = ml_settings.load_model_settings(engine)
+        settings_form("prd_settings", ml_settings.SPECS, current, key_prefix="prd_set_",
+                      step=0.05, save=lambda values: _save_model_settings(engine, current, values))
