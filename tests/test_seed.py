@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from demetra.seed import SeedRefused, load_truth, seed_database
-from tests.conftest import fresh_database_url
+from tests.databases import fresh_database_url
 
 END = dt.date(2026, 3, 31)
 

@@ -71,14 +71,9 @@ class Campaign(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
 
 
-class ChannelDay(Base):
-    """Rollup of ``campaigns`` by (date, channel): KPI totals and trends read ~6 rows a day."""
+class _RolledUp:
+    """The summed measures both rollups keep (the ratios are computed from them on read)."""
 
-    __tablename__ = "channel_days"
-
-    date: Mapped[dt.date] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    campaign_days: Mapped[int] = mapped_column(sa.BigInteger)
     cost: Mapped[float]
     revenue: Mapped[float]
     clicks: Mapped[int] = mapped_column(sa.BigInteger)
@@ -87,7 +82,17 @@ class ChannelDay(Base):
     conversions: Mapped[float]
 
 
-class CampaignMonth(Base):
+class ChannelDay(_RolledUp, Base):
+    """Rollup of ``campaigns`` by (date, channel): KPI totals and trends read ~6 rows a day."""
+
+    __tablename__ = "channel_days"
+
+    date: Mapped[dt.date] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_days: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class CampaignMonth(_RolledUp, Base):
     """Rollup of ``campaigns`` by (campaign, calendar month): long-range campaign tables."""
 
     __tablename__ = "campaign_months"
@@ -106,12 +111,6 @@ class CampaignMonth(Base):
     days: Mapped[int]
     first_date: Mapped[dt.date]
     last_date: Mapped[dt.date]
-    cost: Mapped[float]
-    revenue: Mapped[float]
-    clicks: Mapped[int] = mapped_column(sa.BigInteger)
-    impressions: Mapped[int] = mapped_column(sa.BigInteger)
-    engagement: Mapped[int] = mapped_column(sa.BigInteger)
-    conversions: Mapped[float]
 
 
 class ModelRun(Base):

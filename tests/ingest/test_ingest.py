@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from demetra import ingest, queries
 from demetra.queries import Filters
 
-FIX = Path(__file__).parent / "fixtures" / "imports"
+FIX = Path(__file__).parents[1] / "fixtures" / "imports"
 SEPT = Filters(dt.date(2026, 9, 1), dt.date(2026, 9, 30))
 
 # Hand-added from the fixture files (see each file): spend, revenue, clicks, impressions,
