@@ -24,18 +24,16 @@ import argparse
 import dataclasses
 import datetime as dt
 import platform
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from common import Databases, write_section
 
-from benchmarks.common import Databases, write_section  # noqa: E402
-from demetra import budget  # noqa: E402
-from demetra.db.engine import make_engine  # noqa: E402
-from demetra.seed import load_truth, seed_database  # noqa: E402
+from demetra import budget
+from demetra.db.engine import make_engine
+from demetra.seed import load_truth, seed_database
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SECTION = "## Budget allocation (issue 7)"
 END = dt.date(2026, 6, 30)

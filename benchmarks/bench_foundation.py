@@ -39,17 +39,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import sqlalchemy as sa
+from common import RESULTS, ROOT, Databases, loopback_pg_url, write_section
 
-import sqlalchemy as sa  # noqa: E402
-
-from benchmarks.common import RESULTS, Databases, loopback_pg_url, write_section  # noqa: E402
-from demetra import queries as Q  # noqa: E402
-from demetra.db import bulk, rollups  # noqa: E402
-from demetra.db.engine import make_engine  # noqa: E402
-from demetra.db.models import Campaign, CampaignMonth  # noqa: E402
+from demetra import queries as Q
+from demetra.db import bulk, rollups
+from demetra.db.engine import make_engine
+from demetra.db.models import Campaign, CampaignMonth
 
 SECTION = "## Foundation (issue 2)"
 END = dt.date(2026, 6, 30)
@@ -439,6 +435,7 @@ print(json.dumps({"seconds": t1 - t0, "baseline_rss_mb": base,
 _APPTEST = _PEAK + """
 import json, sys, time
 from streamlit.testing.v1 import AppTest
+
 t0 = time.perf_counter()
 at = AppTest.from_file("streamlit_app.py", default_timeout=600)
 at.secrets["DATABASE_URL"] = sys.argv[1]
@@ -453,7 +450,6 @@ print(json.dumps({"seconds": time.perf_counter() - t0,
 
 def run_script(code: str, *args: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], cwd=ROOT,  # noqa: S603
                           env=env, capture_output=True, text=True, timeout=1800, check=False)
     if done.returncode != 0:

@@ -22,10 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.common import Databases, loopback_pg_url, write_section  # noqa: E402
+from common import Databases, loopback_pg_url, write_section
 
 DAYS = 500
 START = np.datetime64("2025-01-01")

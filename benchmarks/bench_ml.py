@@ -36,20 +36,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import sqlalchemy as sa
+from common import Databases, loopback_pg_url, write_section
+
+from demetra.config import CHANNELS, Settings
+from demetra.db.engine import make_engine
+from demetra.ml import predict, train
+from demetra.ml.features import features_at, labels_at, load_panel, recent_spend
+from demetra.seed import load_truth, seed_database
+from demetra.seed_world import hill
+
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-
-from benchmarks.common import Databases, loopback_pg_url, write_section  # noqa: E402
-from demetra.config import CHANNELS, Settings  # noqa: E402
-from demetra.db.engine import make_engine  # noqa: E402
-from demetra.ml import predict, train  # noqa: E402
-from demetra.ml.features import features_at, labels_at, load_panel, recent_spend  # noqa: E402
-from demetra.seed import load_truth, seed_database  # noqa: E402
-from demetra.seed_world import hill  # noqa: E402
 
 SECTION = "## ROI forecasting (issue 3)"
 END = dt.date(2026, 6, 30)
