@@ -11,7 +11,7 @@ import statistics
 from typing import Any
 
 from demetra import format as fmt
-from demetra.channels import CHANNEL_LABELS
+from demetra.channels import CHANNEL_LABELS, channel_label
 from demetra.facts import Context
 
 MAX_RECOMMENDATIONS = 8
@@ -72,10 +72,10 @@ def _budget_moves(facts: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         up = change > 0
         now, after = r.get("marginal_roi_now"), r.get("marginal_roi_after")
-        why = (f"Each extra dollar on {_label(r['channel'])} returns about {_roi(now)} in revenue "
-               "at the "
+        why = (f"Each extra dollar on {channel_label(r['channel'])} returns about {_roi(now)} in "
+               "revenue at the "
                f"current {_money(facts, r['current_daily_spend'])} a day"
-               if now is not None else f"The fitted response curve of {_label(r['channel'])}")
+               if now is not None else f"The fitted response curve of {channel_label(r['channel'])}")
         why += (", more than the other channels' next dollar." if up
                 else ", less than the other channels' next dollar.")
         if after is not None:
@@ -118,14 +118,14 @@ def _far_above(facts: dict[str, Any]) -> list[dict[str, Any]]:
             # The others are named with their own figures: a median would be a number the
             # facts don't hold.
             ranked = sorted(m.items(), key=lambda x: -x[1])
-            listed = ", ".join(f"{_label(c)} {_roi(v)}" for c, v in ranked
+            listed = ", ".join(f"{channel_label(c)} {_roi(v)}" for c, v in ranked
                                if c != channel)
             out.append(_rec(
                 "increase", channel,
                 f"Its marginal ROI of {_roi(value)} is far above the other channels' ({listed}): "
                 "the next dollar earns more here than anywhere else.",
-                f"Shift budget to {_label(channel)} step by step while its marginal ROI stays above the "
-                "others'.", "medium", ["marginal_roi"]))
+                f"Shift budget to {channel_label(channel)} step by step while its marginal ROI stays "
+                "above the others'.", "medium", ["marginal_roi"]))
     return out
 
 

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import sqlalchemy as sa
 
-from demetra.config import CHANNELS, Settings, SettingsError, check_ranges, declared
+from demetra.channels import is_channel_id, unknown_channel
+from demetra.config import Settings, SettingsError, check_ranges, declared
 from demetra.db.models import AppSetting
 
 _SETTINGS_KEY = "alerts"
@@ -42,9 +43,9 @@ class AlertSettings:
         check_ranges(self, SPECS)
         spec = SPECS["roi_threshold"]
         for channel, value in self.roi_threshold_by_channel.items():
-            if channel not in CHANNELS:
-                raise SettingsError(f"unknown channel {channel!r}; expected one of "
-                                    f"{', '.join(CHANNELS)}")
+            # Any channel the data may hold: a known one or an imported file's own.
+            if not is_channel_id(channel):
+                raise SettingsError(f"ROI threshold per channel: {unknown_channel(channel)}")
             replace(spec, label=f"ROI threshold for {channel}").check(value)
         return self
 

@@ -18,7 +18,8 @@ __all__ = ["BREAK_EVEN_COLOR", "CHANNEL_COLORS", "COST_COLOR", "FONT", "REVENUE_
            "ROI_COLOR", "break_even", "channel_color", "channel_label", "day_ticks",
            "empty_figure", "layout", "money_hover", "ordered_channels", "rgba"]
 
-# Distinguishable at a glance and loosely after each platform's brand.
+# Distinguishable at a glance and loosely after each platform's brand (Snapchat's own yellow,
+# #FFFC00, cannot be read on white: a darker one stands for it).
 CHANNEL_COLORS: dict[str, str] = {
     "facebook": "#1877F2",
     "instagram": "#D62976",
@@ -26,7 +27,16 @@ CHANNEL_COLORS: dict[str, str] = {
     "tiktok": "#14B8A6",
     "youtube": "#EF4444",
     "linkedin": "#F59E0B",
+    "microsoft_ads": "#00A4EF",
+    "pinterest": "#E60023",
+    "snapchat": "#EAB308",
+    "x": "#111827",
+    "reddit": "#FF4500",
+    "amazon": "#FF9900",
+    "apple_search_ads": "#6B7280",
 }
+# Any other channel (an imported file's own) takes one of these, the same on every chart: chosen
+# by a checksum of its id, never by its position in a legend.
 _FALLBACK_COLORS = ("#6366F1", "#8B5CF6", "#64748B", "#0EA5E9", "#A3A3A3")
 COST_COLOR = "#94A3B8"
 REVENUE_COLOR = "#0F766E"

@@ -43,7 +43,7 @@ def test_defaults_are_the_documented_ones() -> None:
     ({"min_daily_spend": -1.0}, "Minimum daily spend must be between 0 and 1e+06"),
     ({"roi_threshold_by_channel": {"facebook": 250.0}},
      "ROI threshold for facebook must be between 0 and 100"),
-    ({"roi_threshold_by_channel": {"myspace": 1.0}}, "unknown channel 'myspace'"),
+    ({"roi_threshold_by_channel": {"My Space": 1.0}}, "unknown channel 'My Space'"),
 ])
 def test_invalid_thresholds_are_refused_with_the_allowed_range(change: dict, expected: str) -> None:
     with pytest.raises(SettingsError) as info:

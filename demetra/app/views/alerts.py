@@ -15,7 +15,7 @@ from demetra.app import cache
 from demetra.app.filters import active_filters
 from demetra.app.runtime import get_engine, rerun_with, settings
 from demetra.app.widgets import money_column, page_header, rows_height, settings_form
-from demetra.channels import CHANNELS, channel_label
+from demetra.channels import CHANNELS, channel_label, ordered
 from demetra.queries import Filters
 
 SEVERITY_BADGES = {"critical": ":red-badge[Critical]", "high": ":orange-badge[High]",
@@ -156,13 +156,18 @@ def _the_list(engine: sa.Engine, shown: pd.DataFrame) -> None:
     _in_context(engine, shown[shown["id"] == picked[0]].iloc[0] if picked else shown.iloc[0])
 
 
-def _per_channel_thresholds(current: alerts.AlertSettings) -> dict[str, Any]:
+def _per_channel_thresholds(current: alerts.AlertSettings, present: list[str]) -> dict[str, Any]:
     st.caption("ROI threshold per channel (leave at 0 to use the general one)")
+    # The demo's six, the channels the data holds and any with a saved threshold, six a row.
+    channels = ordered({*CHANNELS, *present, *current.roi_threshold_by_channel})
     values = {}
-    for col, channel in zip(st.columns(len(CHANNELS)), CHANNELS, strict=True):
-        values[channel] = col.number_input(
-            channel_label(channel), value=float(current.roi_threshold_by_channel.get(channel, 0.0)),
-            step=0.1, format="%.2f", key=f"alr_set_roi_{channel}")
+    for start in range(0, len(channels), 6):
+        row = channels[start:start + 6]
+        for col, channel in zip(st.columns(6), row, strict=False):
+            values[channel] = col.number_input(
+                channel_label(channel),
+                value=float(current.roi_threshold_by_channel.get(channel, 0.0)),
+                step=0.1, format="%.2f", key=f"alr_set_roi_{channel}")
     return {"roi_threshold_by_channel": {c: v for c, v in values.items() if v}}
 
 
@@ -189,5 +194,6 @@ def render() -> None:
         current = alerts.load_alert_settings(engine, settings())
         settings_form("alr_settings", alerts.SPECS, current, key_prefix="alr_set_",
                       steps={"min_conversion_rate": 0.001},
-                      extra=lambda: _per_channel_thresholds(current),
+                      extra=lambda: _per_channel_thresholds(
+                          current, cache.data_summary(engine)["channels"]),
                       save=lambda values: _save_alert_settings(engine, values), **UNCACHED)
