@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demetra import format as fmt
-from demetra.channels import CHANNELS
+from demetra.channels import KNOWN_CHANNELS, channel_choice, unknown_channel
 from demetra.config import Settings, load_settings
 from demetra.db.engine import make_engine, safe_url
 from demetra.errors import DemetraError, NotEnoughData
@@ -40,6 +40,13 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _channel(text: str) -> str:
+    channel = channel_choice(text)
+    if channel is None:
+        raise argparse.ArgumentTypeError(unknown_channel(text))
+    return channel
 
 
 def _positive(text: str) -> int:
@@ -88,15 +95,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     from demetra import ingest
 
     t0 = time.perf_counter()
+    options = {"platform": args.platform, "channel": args.channel, "campaign": args.campaign,
+               "mapping": dict(args.map) if args.map else None}
     if args.dry_run:
-        preview = ingest.preview(args.file, platform=args.platform, channel=args.channel)
+        preview = ingest.preview(args.file, **options)
         print(f"Dry run, nothing written. {preview.summary()} ({time.perf_counter() - t0:.1f} s)")
     else:
         import sqlalchemy as sa
 
         try:
-            result = ingest.import_file(_engine(args), args.file, platform=args.platform,
-                                        channel=args.channel)
+            result = ingest.import_file(_engine(args), args.file, allow_rejects=args.allow_rejects,
+                                        exchange_rate=args.exchange_rate, **options)
         except sa.exc.SQLAlchemyError as exc:
             # The type only: the driver's message carries SQL and values, not what to do.
             print(f"error: writing to the database failed ({type(exc).__name__}); the "
@@ -169,6 +178,28 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(f"   Impact: {r['expected_impact']}")
     print(f"\nStored as set {out.id} in {out.seconds:.1f} s")
     return 0
+
+
+def _field_column(text: str) -> tuple[str, str | None]:
+    """FIELD=COLUMN for --map (FIELD= leaves the field unmapped)."""
+    from demetra.ingest.platforms import FIELDS
+
+    field, sep, column = text.partition("=")
+    field = field.strip()
+    if not sep or field not in FIELDS:
+        raise argparse.ArgumentTypeError(
+            f"expected FIELD=COLUMN with FIELD one of {', '.join(FIELDS)}, got {text!r}")
+    return field, column.strip() or None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
 
 
 def _money(text: str) -> float:
@@ -293,14 +324,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_truth)
 
     p = sub.add_parser("import", help="import an ad-platform export (Meta, Google Ads, TikTok, "
-                                      "LinkedIn; CSV or XLSX): one transaction, re-import safe")
+                                      "LinkedIn, Fivetran ad_reporting; CSV or XLSX): one "
+                                      "transaction, re-import safe")
     p.add_argument("file", help="the exported CSV/TSV/XLSX file")
     p.add_argument("--platform", default="auto",
                    choices=PLATFORM_CHOICES,
                    help="whose export it is (auto: recognised from the header)")
     p.add_argument("--channel", default=None,
-                   help="channel of rows the file does not give one for ("
-                        + ", ".join(CHANNELS) + ")")
+                   help="channel of rows the file does not give one for: a known channel ("
+                        + ", ".join(KNOWN_CHANNELS) + ") or any channel id (lowercase letters, "
+                        "digits, underscores)")
+    p.add_argument("--map", action="append", type=_field_column, metavar="FIELD=COLUMN",
+                   help="read FIELD from the file's COLUMN, over the suggested mapping "
+                        "(repeatable; FIELD= leaves a field out); implies the generic import")
+    p.add_argument("--campaign", default=None, metavar="NAME",
+                   help="the campaign of every row, for a file of one campaign without a "
+                        "campaign column")
+    p.add_argument("--exchange-rate", type=_rate, default=None, metavar="RATE",
+                   help="for a file in another currency than the database's: how many units of "
+                        "the database's currency one unit of the file's is worth (stored with "
+                        "the import)")
+    p.add_argument("--allow-rejects", action="store_true",
+                   help="import the good rows even when some are rejected (they are listed "
+                        "with the spend they carry); without it such a file is refused")
     p.add_argument("--dry-run", action="store_true",
                    help="read and check the file, print what would be imported, write nothing")
     p.set_defaults(func=cmd_import)
@@ -323,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_positive, default=30, help="length of the period (30)")
     p.add_argument("--since", type=_date, default=None, help="first day (default: --days back)")
     p.add_argument("--until", type=_date, default=None, help="last day (default: newest data)")
-    p.add_argument("--channel", action="append", choices=CHANNELS,
+    p.add_argument("--channel", action="append", type=_channel,
                    help="only this channel (repeatable; default: all)")
     p.add_argument("--json", action="store_true", help="print the stored set as JSON")
     p.set_defaults(func=cmd_recommend)

@@ -84,8 +84,11 @@ def test_recommend_writes_a_stored_set_and_prints_it_as_json(db_url: str) -> Non
     assert [(r[0], r[1], str(r[2])[:10]) for r in stored] == [(data["id"], "rules", "2026-05-18")]
     text = run("recommend", url=db_url)
     assert text.returncode == 0 and "written by the rules engine" in text.stdout
-    bad = run("recommend", "--channel", "myspace", url=db_url)
-    assert bad.returncode == 2 and "invalid choice: 'myspace'" in bad.stderr
+    # Any channel id is a channel (the data may hold it); one without data is said so.
+    absent = run("recommend", "--channel", "myspace", url=db_url)
+    assert absent.returncode == 2 and "no campaign spent anything" in absent.stderr
+    bad = run("recommend", "--channel", "My Space!", url=db_url)
+    assert bad.returncode == 2 and "unknown channel 'My Space!'" in bad.stderr
 
 
 def test_budget_prints_the_recommended_split_and_its_json(db_url: str) -> None:
@@ -153,9 +156,15 @@ def test_import_dry_run_writes_nothing_and_generic_uses_the_suggested_mapping(tm
     rejects = tmp_path / "bad.csv"
     rejects.write_text("Campaign name,Day,Amount spent (USD),Impressions,Link clicks\n"
                        "A,2026-09-01,10,100,5\nB,2026-09-02,-1,100,5\n")
-    out = run("import", str(rejects), url=url)
+    # Without the user's yes, a file with rejected rows is refused and nothing is stored.
+    refused = run("import", str(rejects), url=url)
+    assert refused.returncode == 2 and refused.stdout == "", refused.stdout
+    assert refused.stderr.startswith("error: 1 rejected rows carry spend 0.00 (0.0% of the file's)")
+    assert "--allow-rejects" in refused.stderr and "row 3" in refused.stderr
+    out = run("import", "--allow-rejects", str(rejects), url=url)
     assert out.returncode == 0 and "1 rows inserted" in out.stdout and "1 rejected" in out.stdout
     assert "rejected row 3, column 'Amount spent (USD)': negative spend" in out.stderr
+    assert out.stdout.strip().endswith("spend stored 10.00 of 10.00 in the file")
 
 
 def test_import_bad_input_is_one_line(tmp_path) -> None:
@@ -174,8 +183,9 @@ def test_import_bad_input_is_one_line(tmp_path) -> None:
         assert len(lines) == 1 and lines[0].startswith("error: ") and reason in lines[0]
     missing = run("import", str(tmp_path / "nope.csv"), url=url)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
-    bad_channel = run("import", "--channel", "myspace", str(IMPORTS / "generic.csv"), url=url)
-    assert bad_channel.returncode == 2 and "unknown channel 'myspace'" in bad_channel.stderr
+    bad_channel = run("import", "--channel", "My Space!", str(IMPORTS / "generic.csv"), url=url)
+    assert bad_channel.returncode == 2 and "unknown channel 'My Space!'" in bad_channel.stderr
+    assert "lowercase letters, digits and underscores" in bad_channel.stderr
 
 
 def test_a_refusal_is_one_line_and_a_bug_keeps_its_traceback(monkeypatch, capsys) -> None:

@@ -225,3 +225,23 @@ class SeedTruth(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     truth: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class ImportRecord(Base):
+    """One row per import: what file, in which currency, converted at which rate, how much."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    platform: Mapped[str] = mapped_column(String(32))
+    # The file's currency (None: it did not say) and the rate its amounts were multiplied by
+    # to be stored in the reporting currency (1 when they are the same).
+    currency: Mapped[str | None] = mapped_column(String(3))
+    reporting_currency: Mapped[str] = mapped_column(String(3))
+    exchange_rate: Mapped[float] = mapped_column(server_default=sa.text("1"))
+    rows: Mapped[int] = mapped_column(sa.BigInteger)
+    rejected: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.text("0"))
+    spend_in_file: Mapped[float]
+    spend_stored: Mapped[float]
+    imported_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,23 +19,31 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from demetra.config import CHANNELS
-from demetra.ingest import store
+from demetra.channels import KNOWN_CHANNELS, channel_choice, channel_label, unknown_channel
+from demetra.format import DEFAULT_CURRENCY
+from demetra.ingest import currency, diagnose, store
 from demetra.ingest.platforms import (
-    CAMPAIGN_FIELDS,
     FIELD_LABELS,
     FIELDS,
     PLATFORM_CHOICES,
     PLATFORM_LABELS,
     PLATFORMS,
-    detect,
     missing_fields,
     normalize_header,
     platform_mapping,
     suggest_mapping,
 )
 from demetra.ingest.reader import ImportFileError, OpenedFile, Source, iter_chunks, open_file
-from demetra.ingest.rows import STORED, Chunk, ParseState, Plan, decide_date_format, normalize
+from demetra.ingest.rows import (
+    DAY_MONTH_SWAP,
+    STORED,
+    Chunk,
+    ParseState,
+    Plan,
+    decide_date_format,
+    detect_date_format,
+    normalize,
+)
 
 Progress = Callable[[float, str], None]
 CHUNK_ROWS = 100_000
@@ -70,14 +77,48 @@ class ImportPreview:
     combined: int = 0  # accepted rows added to another row of the same campaign and day
     currencies: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Set by an import: the file's currency, the database's, and the factor between them.
+    currency: str | None = None
+    reporting_currency: str | None = None
+    exchange_rate: float = 1.0
+    # What the rejected rows carry (of their values that parsed): cost, clicks, conversions…
+    rejected_totals: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TOTAL_KEYS, 0.0))
+
+    def file_total(self, key: str) -> float:
+        """The file's total of ``key``: the rows to store and the rejected ones."""
+        return self.totals[key] + self.rejected_totals.get(key, 0.0)
+
+    def rejected_share(self, key: str = "cost") -> float | None:
+        total = self.file_total(key)
+        return self.rejected_totals.get(key, 0.0) / total if total > 0 else None
+
+    def rejected_note(self) -> str:
+        """What the rejected rows carry, in the file's terms ("" when none is rejected)."""
+        if not self.rejected:
+            return ""
+        share = self.rejected_share("cost")
+        r = self.rejected_totals
+        return (f"{self.rejected:,} rejected rows carry spend {r['cost']:,.2f}"
+                + (f" ({share:.1%} of the file's)" if share is not None else "")
+                + f", clicks {r['clicks']:,.0f} and conversions {r['conversions']:,.2f}")
+
+    def stored_note(self) -> str:
+        stored = self.totals["cost"] * self.exchange_rate
+        if self.exchange_rate == 1.0:
+            return f"spend stored {stored:,.2f} of {self.file_total('cost'):,.2f} in the file"
+        return (f"spend stored {stored:,.2f} {self.reporting_currency} of "
+                f"{self.file_total('cost'):,.2f} {self.currency} in the file (at "
+                f"{self.exchange_rate:g} {self.reporting_currency} per {self.currency})")
 
     def summary(self) -> str:
         span = f"{self.start} to {self.end}" if self.start else "no dates"
+        note = self.rejected_note()
         return (f"{self.file_name}: {self.platform_label}, {self.rows:,} rows "
                 f"({self.accepted:,} accepted, {self.rejected:,} rejected, {self.skipped:,} "
                 f"summary rows skipped), {self.campaigns:,} campaigns, {span}; spend "
                 f"{self.totals['cost']:,.2f}, revenue {self.totals['revenue']:,.2f}, clicks "
-                f"{self.totals['clicks']:,.0f}, conversions {self.totals['conversions']:,.2f}")
+                f"{self.totals['clicks']:,.0f}, conversions {self.totals['conversions']:,.2f}"
+                + (f"; {note}" if note else "") + f"; {self.stored_note()}")
 
 
 @dataclass
@@ -95,49 +136,71 @@ class ImportResult:
     def summary(self) -> str:
         return (f"Imported {self.preview.file_name} ({self.preview.platform_label}): "
                 f"{self.inserted:,} rows inserted, {self.updated:,} updated, {self.unchanged:,} "
-                f"unchanged, {self.rejected:,} rejected, in {self.seconds:.1f} s")
+                f"unchanged, {self.rejected:,} rejected, in {self.seconds:.1f} s; "
+                f"{self.preview.stored_note()}")
 
 
 def make_plan(opened: OpenedFile, platform: str = "auto", channel: str | None = None,
-              mapping: Mapping[str, str | None] | None = None) -> Plan:
-    """Decide how the file's columns become campaign rows; a clear error when they cannot."""
+              mapping: Mapping[str, str | None] | None = None,
+              campaign: str | None = None) -> Plan:
+    """Decide how the file's columns become campaign rows; when they cannot, an error that
+    names the cause and the fix in the platform's words (``demetra.ingest.diagnose``).
+    ``campaign`` names the one campaign of a file without a campaign column."""
     if platform not in PLATFORM_CHOICES:
         raise ImportFileError(f"unknown platform {platform!r}: use one of "
                               + ", ".join(PLATFORM_CHOICES))
-    if channel is not None and channel not in CHANNELS:
-        raise ImportFileError(f"unknown channel {channel!r}: use one of {', '.join(CHANNELS)}")
+    if channel is not None:
+        # A known channel by any of its names ("Bing" -> microsoft_ads), or a channel id.
+        chosen_channel = channel_choice(channel)
+        if chosen_channel is None:
+            raise ImportFileError(unknown_channel(channel))
+        channel = chosen_channel
     columns = opened.columns
+    head = diagnose.head(opened)
+    diagnose.refuse_empty(opened, head)
     if platform == "generic" or (platform == "auto" and mapping):
-        # Without a mapping (the command line) the suggested one is used as it is.
-        return _generic_plan(opened, channel, mapping or suggest_mapping(columns))
-    found = PLATFORMS.get(platform) or detect(columns)
+        # The given mapping over the suggested one (the command line's --map names a few).
+        return _generic_plan(opened, channel, _over_suggestion(opened, mapping or {}), campaign,
+                             head)
+    found = PLATFORMS.get(platform) or diagnose.recognise(columns, head)
     if found is None:
-        shown = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
-        raise ImportFileError(
-            f"{opened.name}: the header matches no known export (Meta Ads Manager, Google Ads, "
-            f"TikTok Ads Manager, LinkedIn Campaign Manager); its columns are {shown}. Choose "
-            "the generic import and map the columns to the campaign fields")
+        raise diagnose.unknown_export(opened, head)
     chosen = platform_mapping(found, columns)
-    missing = missing_fields(chosen)
+    diagnose.refuse_campaign(opened, chosen, campaign)
+    missing = [f for f in missing_fields(chosen) if not (campaign and f == "campaign_name")]
     if missing:
-        raise ImportFileError(
-            f"{opened.name} lacks columns a {found.label} export needs: "
-            + "; ".join(_wanted(found.columns[f], f) for f in missing))
+        raise diagnose.missing_columns(opened, found, missing, head)
     if found.key == "meta" and normalize_header(chosen["date"])[0] == "day":
         # With a Day column, Reporting starts/ends are the whole report's range.
         chosen.pop("date_end", None)
     return Plan(found.key, found.label, chosen, channel, found.default_channel,
-                prefix_ids=True)
+                prefix_ids=True, campaign=campaign, by_day=diagnose.by_day(found.key))
 
 
-def _wanted(names: tuple[str, ...], name: str) -> str:
-    label = "campaign (name or ID)" if name in CAMPAIGN_FIELDS else FIELD_LABELS[name]
-    return f"{label} (a column named " + " or ".join(f"“{n[:1].upper()}{n[1:]}”" for n in names) + ")"
+SAMPLE_FOR_MAPPING = 2000
 
 
-def _generic_plan(opened: OpenedFile, channel: str | None,
-                  mapping: Mapping[str, str | None]) -> Plan:
-    unknown = [f for f in mapping if f not in FIELDS]
+def sample_values(opened: OpenedFile, rows: int = SAMPLE_FOR_MAPPING) -> dict[str, list[str]]:
+    """The first ``rows`` cells of every column, as text: what the mapper looks at."""
+    with contextlib.closing(iter_chunks(opened, rows, opened.columns)) as chunks:
+        for raw, _first, _done in chunks:
+            return {c: raw[c].astype(str).tolist() for c in raw.columns}
+    return {}
+
+
+def _over_suggestion(opened: OpenedFile, given: Mapping[str, str | None]) -> dict[str, str | None]:
+    """``given`` (field -> column, None to leave a field out) over the suggested mapping; a
+    column the user gave to one field is taken from the field the suggestion gave it to."""
+    suggested = suggest_mapping(opened.columns, sample_values(opened))
+    taken = {c for c in given.values() if c}
+    merged = {f: (None if c in taken else c) for f, c in suggested.items()}
+    merged.update(given)
+    return merged
+
+
+def _generic_plan(opened: OpenedFile, channel: str | None, mapping: Mapping[str, str | None],
+                  campaign: str | None, head: pd.DataFrame) -> Plan:
+    unknown = [f for f in mapping if f not in (*FIELDS, "date_end")]
     if unknown:
         raise ImportFileError(f"unknown fields in the mapping: {', '.join(unknown)}")
     chosen = {f: c for f, c in mapping.items() if c}
@@ -145,14 +208,23 @@ def _generic_plan(opened: OpenedFile, channel: str | None,
     if absent:
         raise ImportFileError(f"{opened.name} has no column named "
                               + ", ".join(f"“{c}”" for c in absent))
-    missing = missing_fields(chosen)
+    diagnose.refuse_campaign(opened, chosen, campaign)
+    missing = [f for f in missing_fields(chosen) if not (campaign and f == "campaign_name")]
     if missing:
-        labels = ["campaign name or ID" if f == "campaign_name" else FIELD_LABELS[f]
-                  for f in missing]
-        raise ImportFileError(f"map a column of {opened.name} to: " + ", ".join(labels))
+        raise diagnose.unmapped(opened, missing, head)
+    diagnose.refuse_period(opened, chosen["date"], head, "generic")
+    if "date_end" not in chosen:
+        # "Reporting starts" has its "Reporting ends", "date_start" its "date_stop": a row's
+        # span is checked whichever columns tell it.
+        end = diagnose.end_column(opened.columns, chosen["date"])
+        if end is not None:
+            chosen["date_end"] = end
     if "channel" not in chosen and channel is None:
-        raise ImportFileError("choose the channel of these rows, or map a channel column")
-    return Plan("generic", PLATFORM_LABELS["generic"], chosen, channel, None, prefix_ids=False)
+        raise ImportFileError("choose the channel of these rows, or map a channel column: "
+                              "--channel C (such as --channel facebook) or --map channel=COLUMN "
+                              "on the command line, the Channel box on the Data page")
+    return Plan("generic", PLATFORM_LABELS["generic"], chosen, channel, None, prefix_ids=False,
+                campaign=campaign)
 
 
 class _Tally:
@@ -173,6 +245,9 @@ class _Tally:
         p.skipped += chunk.skipped
         p.rejected += chunk.rejected
         p.accepted += len(rows)
+        for key, value in chunk.rejected_totals.items():
+            if key in p.rejected_totals:
+                p.rejected_totals[key] += value
         room = REJECT_DETAILS - len(self.rejects)
         self.rejects.extend(chunk.rejects[:max(room, 0)])
         if rows.empty:
@@ -208,13 +283,15 @@ class _Tally:
                               "(an ad-set or ad level export?): they are added together")
         p.channels = {c: self.channels[c] for c in sorted(self.channels, key=_channel_order)}
         p.warnings.extend(state.warnings)
+        for name, (count, example) in state.emptied.items():
+            label = FIELD_LABELS[name].lower()
+            p.warnings.append(f"{count:,} values of {label} (column “{plan.mapping[name]}”) are not "
+                              f"counts (such as '{example}'): the field is left empty (0) in those "
+                              "rows, which are imported")
         p.currencies = sorted(state.currencies)
         if len(p.currencies) > 1:
-            p.warnings.append("the file mixes currencies (" + ", ".join(p.currencies) + "); "
-                              "amounts are stored as they are, not converted")
-        elif p.currencies and p.currencies != ["USD"]:
-            p.warnings.append(f"amounts are in {p.currencies[0]}; they are stored as they are, "
-                              "not converted")
+            p.warnings.append("the file mixes currencies (" + ", ".join(p.currencies) + "): "
+                              "it cannot be imported as it is; export one file per currency")
         if "revenue" not in plan.mapping:
             p.warnings.append("the file has no revenue (conversion value) column: revenue is "
                               "stored as 0, so ROI will show 0 for these rows")
@@ -226,26 +303,61 @@ class _Tally:
         return p
 
 
-def _channel_order(channel: str) -> int:
-    return CHANNELS.index(channel) if channel in CHANNELS else len(CHANNELS)
+def _channel_order(channel: str) -> tuple[int, str]:
+    # The known channels in their order, then the file's own ones alphabetically.
+    return (KNOWN_CHANNELS.index(channel) if channel in KNOWN_CHANNELS
+            else len(KNOWN_CHANNELS), channel)
+
+
+def _new_channels(preview: ImportPreview) -> str | None:
+    """A warning naming the channels the file brings that Demetra does not know by name."""
+    new = [c for c in preview.channels if c not in KNOWN_CHANNELS]
+    if not new:
+        return None
+    shown = ", ".join(f"{channel_label(c)} ({c}, {preview.channels[c]:,} rows)" for c in new[:5])
+    return (f"{'these channels are' if len(new) > 1 else 'this channel is'} not among the known "
+            f"ones and {'are' if len(new) > 1 else 'is'} stored as named in the file: {shown}"
+            + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")
+            + "; check the channel column if that is not what it holds")
 
 
 def _date_format(opened: OpenedFile, plan: Plan, chunk_rows: int) -> tuple[str | None, str | None]:
-    """The file's date format, decided before any row is parsed: the first chunk alone could
-    fix MM/DD for a DD/MM file whose first days are all 12 or less."""
-    column = plan.mapping["date"]
+    """The file's date format, decided before any row is parsed, from every date column of the
+    file together: the first chunk alone could fix MM/DD for a DD/MM file whose first days are
+    all 12 or less, and the start column alone for one whose "Reporting ends" says 31/01/2025."""
+    parsed = [plan.mapping[f] for f in ("date", "date_end") if f in plan.mapping]
     # A small first chunk: for an unambiguous file (ISO dates) that is all that is read.
-    with contextlib.closing(iter_chunks(opened, min(DATE_SCAN_ROWS, chunk_rows), [column])) as it:
-        head = [raw[column] for raw, _first, _done in itertools.islice(it, 1)]
+    with contextlib.closing(iter_chunks(opened, min(DATE_SCAN_ROWS, chunk_rows))) as it:
+        first = next((raw for raw, _first, _done in it), pd.DataFrame(columns=opened.columns))
+    fmt = detect_date_format(_stacked(first, parsed))
+    # Day first or month first: any date of the file settles it ("Starts" 17/12/2024 as well).
+    columns = parsed + ([c for c in opened.columns if c not in parsed
+                         and _same_dates(first[c], fmt)] if fmt in DAY_MONTH_SWAP else [])
 
     def chunks() -> Iterator[pd.Series]:
-        yield from head
-        # Still undecided: the whole column (the first rows again, which changes nothing).
-        with contextlib.closing(iter_chunks(opened, chunk_rows, [column])) as rest:
+        yield _stacked(first, columns)
+        # Still undecided: the whole file (the first rows again, which changes nothing).
+        with contextlib.closing(iter_chunks(opened, chunk_rows, columns)) as rest:
             for raw, _first, _done in rest:
-                yield raw[column]
+                yield _stacked(raw, columns)
 
     return decide_date_format(chunks())
+
+
+def _stacked(chunk: pd.DataFrame, columns: list[str]) -> pd.Series:
+    return pd.concat([chunk[c] for c in columns], ignore_index=True) if columns else pd.Series(
+        dtype=str)
+
+
+def _same_dates(values: pd.Series, fmt: str) -> bool:
+    """True when the column's filled cells are mostly dates that read as ``fmt`` or its swap."""
+    text = values.astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or not text.str.contains("/", regex=False).any():
+        return False
+    either = (pd.to_datetime(text, format=fmt, errors="coerce").notna()
+              | pd.to_datetime(text, format=DAY_MONTH_SWAP[fmt], errors="coerce").notna())
+    return bool(either.mean() >= 0.5)
 
 
 def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
@@ -266,7 +378,11 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
         for raw, _first, done in iter_chunks(opened, chunk_rows, usecols):
             if raw.empty:
                 continue
-            chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)
+            try:
+                chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)
+            except ImportFileError as exc:
+                # A refusal found in the rows (several days a row, a decimal comma) names the file.
+                raise ImportFileError(f"{opened.name}: {exc}") from None
             tally.add(chunk, len(raw))
             if sink is not None and not chunk.rows.empty:
                 # The database stages one chunk while the next is parsed (the drivers release the
@@ -279,55 +395,86 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
         if pending is not None:
             pending.result()
     result = tally.finish(state, plan)
+    new_channels = _new_channels(result)
+    if new_channels:
+        result.warnings.append(new_channels)
     if result.rows == 0:
         raise ImportFileError(f"{opened.name} has a header but no data rows")
     return result
 
 
 def preview(source: Source, *, platform: str = "auto", channel: str | None = None,
-            mapping: Mapping[str, str | None] | None = None, name: str | None = None,
+            mapping: Mapping[str, str | None] | None = None, campaign: str | None = None,
+            name: str | None = None,
             sample_rows: int = SAMPLE_ROWS, chunk_rows: int = CHUNK_ROWS,
             progress: Progress | None = None) -> ImportPreview:
     """Read the whole file and report what an import would store; writes nothing."""
     opened = open_file(source, name=name)
-    plan = make_plan(opened, platform, channel, mapping)
+    plan = make_plan(opened, platform, channel, mapping, campaign=campaign)
     return _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=sample_rows,
                  progress=progress, sink=None, share=1.0)
 
 
 def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
                 channel: str | None = None, mapping: Mapping[str, str | None] | None = None,
-                name: str | None = None, chunk_rows: int = CHUNK_ROWS,
-                progress: Progress | None = None) -> ImportResult:
+                campaign: str | None = None, name: str | None = None,
+                chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
+                allow_rejects: bool = False, exchange_rate: float | None = None) -> ImportResult:
     """Import every accepted row in one transaction (all or none) and refresh the rollups.
 
     Rows are upserted on (campaign_id, date): the same file twice changes nothing, a later
     overlapping export updates the overlap and adds the rest. Raises ``ImportFileError`` when
-    the file cannot be read or every row is rejected; database errors propagate after the
-    rollback.
+    the file cannot be read, every row is rejected, or some are and ``allow_rejects`` (the
+    user's explicit yes to importing without them) is not given, or the file's currency is not
+    the database's and no ``exchange_rate`` (reporting currency per unit of the file's) is
+    given; database errors propagate after the rollback. The import is recorded (``imports``)
+    with its currency and rate.
     """
     t0 = time.perf_counter()
     opened = open_file(source, name=name)
-    plan = make_plan(opened, platform, channel, mapping)
+    plan = make_plan(opened, platform, channel, mapping, campaign=campaign)
+    stated = currency.currencies_stated(opened, plan, sample_values(opened))
+    file_currency = currency.check_not_mixed(opened.name, stated)
     with store.staging(engine) as conn:
+        reporting = currency.current(conn) or file_currency or DEFAULT_CURRENCY
+        rate = currency.rate_for(opened.name, file_currency, reporting, exchange_rate)
         parts = store.RollupParts()
 
         def sink(rows: pd.DataFrame) -> None:
+            if rate != 1.0:
+                rows = rows.assign(cost=rows["cost"] * rate, revenue=rows["revenue"] * rate)
             parts.add(rows)
             store.stage(conn, rows)
 
         result = _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=SAMPLE_ROWS,
                        progress=progress, sink=sink, share=0.6)
+        # A currency that shows only further down the file is caught here (rolled back).
+        if currency.check_not_mixed(opened.name, stated | set(result.currencies)) != file_currency:
+            currency.rate_for(opened.name, result.currencies[0], reporting, None)
+        result.currency, result.reporting_currency, result.exchange_rate = (
+            file_currency, reporting, rate)
         if result.accepted == 0:
             reasons = "; ".join(f"row {r['row']}: {r['reason']}"
                                 for r in result.rejects.head(3).to_dict("records"))
             raise ImportFileError(f"every row of {opened.name} was rejected "
                                   f"({result.rejected:,} rows), nothing was imported: {reasons}")
+        if result.rejected and not allow_rejects:
+            first = result.rejects.iloc[0]
+            raise ImportFileError(
+                f"{result.rejected_note()}; nothing was imported. The first is row "
+                f"{first['row']}, column “{first['column']}”: {first['reason']}. Fix those rows "
+                "and import again, or import without them: --allow-rejects on the command line, "
+                "“Import without the rejected rows” on the Data page")
         if progress:
             progress(0.65, f"Writing {result.accepted:,} rows")
         written = store.upsert(conn, result.start, result.end,  # type: ignore[arg-type]
                                keys=result.accepted - result.combined,
                                grouped=result.combined > 0, parts=parts)
+        currency.record(conn, file_name=opened.name, platform=plan.platform,
+                        currency=file_currency, reporting=reporting, rate=rate,
+                        rows=result.accepted, rejected=result.rejected,
+                        spend_in_file=result.file_total("cost"),
+                        spend_stored=result.totals["cost"] * rate)
         if progress:
             progress(1.0, "Done")
     return ImportResult(result, written.inserted, written.updated, written.unchanged,

@@ -5,17 +5,22 @@ Header names are compared normalised: case-folded, whitespace collapsed, a BOM d
 trailing currency code removed ("Amount spent (USD)" -> "amount spent", currency USD), so
 "Campaign Name" (LinkedIn) and "Campaign name" (Meta) are the same name. The names come from
 the platforms' exports as documented in Meta's column glossary, Google Ads' report downloads,
-TikTok Ads Manager's custom reports and LinkedIn Campaign Manager's CSV export; localised
-(translated) headers are left to the generic mapper.
+TikTok Ads Manager's custom reports, LinkedIn Campaign Manager's CSV export and the unified
+tables of Fivetran's ad_reporting dbt package; localised (translated) headers are left to the
+generic mapper.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from demetra.config import CHANNELS
+# What a channel cell may say and the channel it names (a known one, else its slug) live with
+# the channels (demetra.channels).
+from demetra.channels import CHANNEL_ALIASES as CHANNEL_ALIASES
+from demetra.channels import channel_of as channel_of
 
 # The campaign fields a row can carry (DESIGN.md, campaigns table), in the order forms show them.
 FIELDS: tuple[str, ...] = ("date", "campaign_name", "campaign_id", "channel", "cost",
@@ -51,7 +56,7 @@ class Platform:
     columns: dict[str, tuple[str, ...]]
     # header names only this platform writes: they decide which platform a file comes from
     markers: tuple[str, ...]
-    default_channel: str
+    default_channel: str | None  # the channel of rows that do not say one
     # extra columns a platform's rows are checked or routed with
     extras: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -142,7 +147,30 @@ LINKEDIN = Platform(
     {"date_end": ("end date (in utc)", "end date"), "currency": ("currency",)},
 )
 
-PLATFORMS: dict[str, Platform] = {p.key: p for p in (META, GOOGLE_ADS, TIKTOK, LINKEDIN)}
+# The unified tables of Fivetran's ad_reporting dbt package (ad_reporting__ad_report,
+# __campaign_report, __ad_group_report, …), as a warehouse query or a CSV download of one: one
+# row per platform, account, campaign (ad group, ad) and day, the platform's name in "platform"
+# ("Facebook Ads", or the connector's "facebook_ads"), its ids and money as the platform reports.
+FIVETRAN = Platform(
+    "fivetran", "Fivetran ad_reporting",
+    {
+        "date": ("date_day",),
+        "campaign_name": ("campaign_name",),
+        "campaign_id": ("campaign_id",),
+        "channel": ("platform",),
+        "cost": ("spend",),
+        "impressions": ("impressions",),
+        "clicks": ("clicks",),
+        "conversions": ("conversions",),
+        "revenue": ("conversions_value",),
+    },
+    ("date_day", "source_relation", "conversions_value", "ad_group_id", "ad_group_name"),
+    # Every row names its platform; one that does not takes --channel, or is rejected.
+    None,
+)
+
+PLATFORMS: dict[str, Platform] = {p.key: p for p in (META, GOOGLE_ADS, TIKTOK, LINKEDIN,
+                                                     FIVETRAN)}
 PLATFORM_CHOICES: tuple[str, ...] = ("auto", *PLATFORMS, "generic")
 PLATFORM_LABELS: dict[str, str] = {"auto": "Recognise from the header",
                                    **{k: p.label for k, p in PLATFORMS.items()},
@@ -175,25 +203,6 @@ def _known_names() -> frozenset[str]:
 
 
 KNOWN_NAMES = _known_names()
-
-# What a channel cell may say -> the Demetra channel. Meta's publisher_platform values:
-# Audience Network and Messenger placements are bought through Facebook; Threads ads run
-# through Instagram accounts.
-CHANNEL_ALIASES: dict[str, str] = {
-    **{c: c for c in CHANNELS},
-    "fb": "facebook", "meta": "facebook", "audience network": "facebook",
-    "audience_network": "facebook", "messenger": "facebook",
-    "ig": "instagram", "threads": "instagram",
-    "google": "google_ads", "google ads": "google_ads", "adwords": "google_ads",
-    "search": "google_ads", "yt": "youtube", "you tube": "youtube",
-    "tik tok": "tiktok", "linked in": "linkedin",
-}
-
-
-def channel_of(text: str) -> str | None:
-    """The Demetra channel a cell names ("Facebook", "audience_network", "Google Ads"…)."""
-    return CHANNEL_ALIASES.get(" ".join(str(text).casefold().replace("-", " ").split()))
-
 
 def _find(names: tuple[str, ...], normalized: dict[str, str]) -> str | None:
     for name in names:
@@ -264,26 +273,55 @@ _KEYWORDS: dict[str, re.Pattern[str]] = {k: re.compile(v) for k, v in {
 
 # Ratios and averages ("Cost per order", "Conv. rate", "Cost / conv.", "CTR") are never a
 # field's column, whatever word they share with it.
-_RATIO = re.compile(r"\b(per|rate|ratio|ctr|cpc|cpm|cpa|cpv|roas|avg|average|frequency)\b|%|/")
+# Rankings and scores ("Quality ranking", "Optimisation score") are grades, not amounts either.
+_RATIO = re.compile(r"\b(per|rate|ratio|ctr|cpc|cpm|cpa|cpv|roas|avg|average|frequency|rank\w*|"
+                    r"score)\b|%|/")
 
 
-def suggest_mapping(columns: list[str]) -> dict[str, str | None]:
+NUMBER_FIELDS = ("cost", "impressions", "clicks", "conversions", "revenue", "engagement")
+_NUMBER_TEXT = re.compile(r"^\(?[+-]?[$€£¥]?\s*[\d.,\s]*\d[\d.,\s]*\)?\s*%?$")
+_NOTHING = frozenset({"", "--", "-", "—", "n/a", "none", "null", "nan"})
+
+
+def looks_numeric(values: Sequence[object]) -> bool:
+    """True when the column's (sampled) values read as numbers: at least 80 % of the cells that
+    hold something. A column of "Average", "Above average", "-" is text, whatever its name."""
+    cells = [str(v).strip() for v in values if v is not None]
+    filled = [c for c in cells if c.casefold() not in _NOTHING]
+    if not filled:
+        return True  # an empty column cannot mislead: it reads as zeros
+    numeric = sum(1 for c in filled if _NUMBER_TEXT.match(c))
+    return numeric >= 0.8 * len(filled)
+
+
+def suggest_mapping(columns: list[str], sample: Mapping[str, Sequence[object]] | None = None
+                    ) -> dict[str, str | None]:
     """A first guess of field -> column for any CSV, for the user to correct.
 
     Exact (normalised) names first — the generic names, then every platform's — then a
     telling word ("Spend (EUR)", "Order value", "Campaign title"), then a close spelling
-    (difflib, ratio >= 0.8). Each column is used at most once.
+    (difflib, ratio >= 0.8). Each column is used at most once. With a ``sample`` of the file's
+    values (column -> first cells), a column of text is never suggested for a number field
+    (Meta's ``engagement_ranking`` says "Average", not an engagement count).
     """
     normalized = _normalized(columns)
+    if sample is not None:
+        textual = {c for c in columns if c in sample and not looks_numeric(sample[c])}
+    else:
+        textual = set()
     used: set[str] = set()
     mapping: dict[str, str | None] = {}
     for name in FIELDS:
+        # A text column is out of the running for a number field (and only for those).
+        taken = used | textual if name in NUMBER_FIELDS else used
         candidates = list(_GENERIC.get(name, ()))
         for p in PLATFORMS.values():
             candidates.extend(c for c in p.columns.get(name, ()) if c not in candidates)
         col = next((normalized[c] for c in candidates if c in normalized
-                    and normalized[c] not in used), None)
-        free = [n for n, c in normalized.items() if c not in used and not _RATIO.search(n)]
+                    and normalized[c] not in taken), None)
+        # snake_case names (API exports) are read as words: "engagement_ranking" is a ranking.
+        free = [n for n, c in normalized.items()
+                if c not in taken and not _RATIO.search(n.replace("_", " "))]
         if col is None:
             col = next((normalized[n] for n in free if _KEYWORDS[name].search(n)), None)
         if col is None:

@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from demetra.config import CHANNELS
-from demetra.ingest.platforms import FIELD_LABELS, channel_of, normalize_header
+from demetra.channels import CHANNEL_ID_FORM, channel_of, names_no_channel
+from demetra.ingest.platforms import FIELD_LABELS, normalize_header
 from demetra.ingest.reader import ImportFileError
 
 DATE_FORMATS: tuple[tuple[str, str], ...] = (
@@ -38,6 +38,11 @@ MAX_COUNT = 2.0**53
 _ROUNDED_ID = r"^[+-]?\d+(\.\d*)?[eE][+-]?\d+$"
 COUNT_FIELDS = ("impressions", "clicks", "engagement")
 AMOUNT_FIELDS = ("cost", "conversions", "revenue")
+# Fields no analytic rests on: a value that is not a count empties the field (stored as 0 and
+# counted in a warning) instead of rejecting the row, whose spend and clicks are sound.
+OPTIONAL_FIELDS = ("engagement",)
+# What rejected rows carry, so that what an import leaves out is said in money and clicks.
+CARRIED = ("cost", "clicks", "impressions", "conversions", "revenue")
 STORED = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
           "engagement", "conversions", "revenue")
 
@@ -52,6 +57,9 @@ class Plan:
     channel: str | None  # the channel of rows the file does not say it for
     default_channel: str | None
     prefix_ids: bool  # platform ids are only unique per platform: prefix the channel
+    campaign: str | None = None  # the campaign of every row, for a file without a campaign column
+    # The fix for a row of several days, in the platform's words (diagnose.by_day).
+    by_day: str = "export the report broken down by day"
 
 
 @dataclass
@@ -61,6 +69,9 @@ class ParseState:
     date_format: str | None = None
     warnings: list[str] = field(default_factory=list)
     currencies: set[str] = field(default_factory=set)
+    # optional field -> [values emptied, the first such value]
+    emptied: dict[str, list] = field(default_factory=dict)
+    rows_seen: bool = False  # a chunk was parsed (the next is not the file's first)
 
 
 @dataclass
@@ -69,6 +80,8 @@ class Chunk:
     rejects: list[dict]  # row, column, value, reason
     rejected: int  # rows rejected (a row may have several reasons)
     skipped: int  # summary ("Total …") rows
+    # CARRIED sums over the rejected rows (of the values that parsed)
+    rejected_totals: dict[str, float] = field(default_factory=dict)
 
 
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -172,6 +185,40 @@ def _format_name(fmt: str) -> str:
     return dict(DATE_FORMATS).get(fmt, fmt)
 
 
+def _check_span(dates: pd.Series, end_text: pd.Series, fmt: str | None, plan: Plan,
+                rejects: _Rejects) -> None:
+    """A row that ends on another day than it starts covers several days: it is never stored
+    as its first day, so the file is refused; an end that does not parse (or comes before the
+    start) rejects its row, since its span is unknown."""
+    m = plan.mapping
+    ends = (pd.to_datetime(end_text, format=fmt, errors="coerce") if fmt is not None
+            else pd.Series(pd.NaT, index=end_text.index, dtype="datetime64[ns]")).dt.normalize()
+
+    def end_reason(value: str) -> str:
+        if not value:
+            return "the end date is empty, so the days the row covers are unknown"
+        other = _other_format(value, fmt) if fmt else None
+        return (f"mixed date formats: this end date is {other}, the file's dates are "
+                f"{_format_name(fmt)}" if other else  # type: ignore[arg-type]
+                f"unparseable end date '{value}': the days the row covers are unknown")
+
+    rejects.add(dates.notna() & ends.isna(), m["date_end"], end_text, end_reason)
+    rejects.add(ends < dates, m["date_end"], end_text, "the row ends before it starts")
+    several = dates.notna() & ends.notna() & (ends > dates)
+    if not several.any():
+        return
+    spans = (ends[several] - dates[several]).dt.days + 1
+    row = several.idxmax()
+    when = (f"{dates[row]:%Y-%m-%d} to {ends[row]:%Y-%m-%d}, from “{m['date']}” to "
+            f"“{m['date_end']}”")
+    dated = dates.notna() & ends.notna()
+    what = (f"each row covers {spans.iloc[0]:,} days ({when})"
+            if several[dated].all() and spans.nunique() == 1
+            else f"row {row} covers {spans[row]:,} days ({when})")
+    raise ImportFileError(f"{what}: a row of several days cannot be stored as one day, so nothing "
+                          f"was imported; {plan.by_day}")
+
+
 def _other_format(value: str, fmt: str) -> str | None:
     for other, label in DATE_FORMATS:
         if other != fmt and pd.notna(pd.to_datetime(value, format=other, errors="coerce")):
@@ -214,12 +261,18 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
     # totals line some exports end with). A campaign called "Totally…" on a dated row is data.
     first = chunk.iloc[:, 0].astype(str).str.strip().str.casefold()
     date_text = col("date")
-    names = col("campaign_name") if "campaign_name" in m else pd.Series("", index=chunk.index)
+    names = (col("campaign_name") if "campaign_name" in m
+             else pd.Series(plan.campaign or "", index=chunk.index))
     ids = col("campaign_id") if "campaign_id" in m else pd.Series("", index=chunk.index)
     ids = ids.where(~ids.isin(_EMPTY), "")
     undated = date_text.isin(_EMPTY) | date_text.str.casefold().str.startswith("total")
     summary = (first.str.startswith("total") & undated) | (
         (date_text == "") & (names == "") & (ids == ""))
+    if plan.platform == "meta" and not state.rows_seen and len(chunk) and (
+            names.iloc[0] == ids.iloc[0] == ""):
+        # Ads Manager's summary row (the account's totals) comes first, dated, with no campaign.
+        summary.iloc[0] = True
+    state.rows_seen = True
     skipped = int(summary.sum())
     if skipped:
         chunk, date_text, names, ids = (x[~summary] for x in (chunk, date_text, names, ids))
@@ -247,14 +300,11 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
     rejects.add(dates.isna(), m["date"], date_text, date_reason)
     out_of_range = dates.notna() & ((dates.dt.year < 2000) | (dates.dt.year > 2100))
     rejects.add(out_of_range, m["date"], date_text, "the date is not between 2000 and 2100")
-    if "date_end" in m and fmt is not None:
-        ends = pd.to_datetime(col("date_end"), format=fmt, errors="coerce")
-        several = dates.notna() & ends.notna() & (ends.dt.normalize() != dates)
-        rejects.add(several, m["date_end"], col("date_end"),
-                    "the row covers several days: export the report broken down by day")
+    if "date_end" in m:
+        _check_span(dates, col("date_end"), fmt, plan, rejects)
 
     # Campaign.
-    rejects.add((names == "") & (ids == ""), m.get("campaign_name") or m["campaign_id"],
+    rejects.add((names == "") & (ids == ""), m.get("campaign_name") or m.get("campaign_id", ""),
                 names, "the campaign name and id are both empty")
     rejects.add(names.str.len() > MAX_NAME, m.get("campaign_name", ""), names,
                 f"the campaign name is longer than {MAX_NAME} characters")
@@ -282,6 +332,13 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
                 "numbers like 1,234.56 only: export the report with English number formatting "
                 "(or convert the column) and import it again")
         label = FIELD_LABELS[name].split(" (")[0].lower()
+        if name in OPTIONAL_FIELDS:
+            unusable = bad | (number < 0) | (number % 1 != 0) | (number > MAX_COUNT)
+            if unusable.any():
+                seen = state.emptied.setdefault(name, [0, text[unusable].iloc[0]])
+                seen[0] += int(unusable.sum())
+            values[name] = number.where(~unusable, 0.0).fillna(0.0)
+            continue
         rejects.add(bad, m[name], text, lambda v, label=label: f"{label} '{v}' is not a number")
         negative = number < 0
         rejects.add(negative, m[name], text,
@@ -314,6 +371,9 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
                 ids, f"the campaign id is longer than {MAX_ID - 12} characters")
 
     keep = ~rejects.mask
+    # Only the values that parsed as sound amounts count (a negative or absurd one does not).
+    carried = {k: float(values[k][rejects.mask].where(lambda v: (v >= 0) & (v <= MAX_COUNT), 0.0)
+                        .sum()) for k in CARRIED}
     rows = pd.DataFrame({
         "campaign_id": campaign_id[keep],
         "campaign_name": names.where(names != "", ids)[keep],
@@ -326,7 +386,7 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
         "conversions": values["conversions"][keep],
         "revenue": values["revenue"][keep],
     })
-    return Chunk(rows, rejects.items, int(rejects.mask.sum()), skipped)
+    return Chunk(rows, rejects.items, int(rejects.mask.sum()), skipped, carried)
 
 
 def _channels(chunk: pd.DataFrame, plan: Plan, rejects: _Rejects) -> pd.Series:
@@ -335,12 +395,14 @@ def _channels(chunk: pd.DataFrame, plan: Plan, rejects: _Rejects) -> pd.Series:
     if "channel" in m:
         text = chunk[m["channel"]].astype(str).str.strip()
         uniques = text.unique()
-        lookup = {u: channel_of(u) if u else fallback for u in uniques}
+        # A channel no alias knows is its own ("Quora Ads" -> quora_ads), not a rejected row.
+        lookup = {u: fallback if names_no_channel(u) else channel_of(u) for u in uniques}
         channel = text.map(lookup)
-        allowed = ", ".join(CHANNELS)
         rejects.add(channel.isna(), m["channel"], text,
-                    lambda v: (f"unknown channel '{v}': use one of {allowed}" if v else
-                               "the channel is empty: choose a channel for such rows"))
+                    lambda v: ("the channel is empty: choose the channel of such rows (--channel)"
+                               if names_no_channel(v) else
+                               f"the channel '{v}' makes no channel id ({CHANNEL_ID_FORM}): "
+                               "name it shorter in the file"))
         return channel.fillna("")
     if "campaign_type" in m:
         video = chunk[m["campaign_type"]].astype(str).str.casefold().str.contains("video")

@@ -65,6 +65,30 @@ def test_rejected_rows_are_listed_before_import(tmp_path: Path) -> None:
     assert rejects.to_dict("records") == [{"row": 3, "column": "Amount spent (USD)",
                                           "value": "-4.00", "reason": "negative spend"}]
     assert at.button(key="imp_go").label == "Import 1 rows"
+    # Nothing is left out without the user's yes: Import waits for the box to be ticked.
+    assert at.button(key="imp_go").disabled
+    at = at.checkbox(key="imp_allow_rejects").check().run()
+    assert not at.button(key="imp_go").disabled
+    at = at.button(key="imp_go").click().run()
+    assert not at.exception
+    assert "1 rows inserted" in at.success[0].value and "1 rejected" in at.success[0].value
+    assert metric(at, "Campaign rows") == "1"
+
+
+def test_a_file_in_another_currency_asks_for_the_rate(tmp_path: Path) -> None:
+    at = data_page(f"sqlite:///{tmp_path / 'd.db'}")
+    header = b"Campaign name,Day,Amount spent (%s),Impressions,Link clicks\n"
+    at = upload(at, "eur.csv", header % b"EUR" + b"A,2026-09-01,100.00,1000,50\n")
+    assert not at.exception and not [n for n in at.number_input if n.key == "imp_rate"]
+    at = at.button(key="imp_go").click().run()
+    assert "1 rows inserted" in at.success[0].value
+    at = upload(at, "usd.csv", header % b"USD" + b"B,2026-09-01,200.00,1000,50\n")
+    assert any("in USD; the database reports in EUR" in w.value for w in at.warning)
+    assert at.button(key="imp_go").disabled
+    at = at.number_input(key="imp_rate").set_value(0.9).run()
+    at = at.button(key="imp_go").click().run()
+    assert not at.exception and "1 rows inserted" in at.success[0].value
+    assert metric(at, "Campaign rows") == "2"
 
 
 def test_generic_mapping_form(tmp_path: Path) -> None:
@@ -114,3 +138,23 @@ def test_xlsx_upload_is_recognised(tmp_path: Path) -> None:
     assert metric(at, "Spend") == "$480.49"
     at = at.button(key="imp_go").click().run()
     assert "3 rows inserted" in at.success[0].value
+
+
+def test_a_known_export_missing_something_gets_its_diagnosis(tmp_path: Path) -> None:
+    at = data_page(f"sqlite:///{tmp_path / 'd.db'}")
+    at = upload(at, "Campaign report.csv", (FIX / "google_ads_no_day.csv").read_bytes())
+    assert not at.exception
+    assert any("Segments → Time → Day" in e.value for e in at.error)
+    assert not [s for s in at.selectbox if s.key.startswith("imp_map_")]  # no mapping form
+    assert not [b for b in at.button if b.key == "imp_go"]
+
+
+def test_a_file_of_one_campaign_is_imported_under_the_name_given(tmp_path: Path) -> None:
+    at = data_page(f"sqlite:///{tmp_path / 'd.db'}")
+    at = upload(at, "fb.csv", (FIX / "meta_no_campaign.csv").read_bytes())
+    assert any("--campaign NAME" in e.value and "Campaign field" in e.value for e in at.error)
+    at = at.text_input(key="imp_campaign").input("Spring sale").run()
+    assert not at.exception and not at.error
+    at = at.button(key="imp_go").click().run()
+    assert not at.exception and "rows inserted" in at.success[0].value
+    assert metric(at, "Campaigns") == "1"

@@ -22,11 +22,14 @@ from demetra.app.widgets import (
     metric_cards,
     page_header,
 )
-from demetra.channels import CHANNELS, channel_label
+from demetra.channels import CHANNEL_ID_FORM, KNOWN_CHANNELS, channel_label
 from demetra.db.engine import safe_url
 from demetra.errors import ImportFileError, as_sentence
+from demetra.ingest import diagnose
+from demetra.ingest.currency import needs_rate
 
 FROM_FILE = "from_file"
+OTHER_CHANNEL = "other_channel"  # a channel Demetra does not know by name, typed as its id
 NOT_MAPPED = "— not in the file —"
 KEY_DONE, KEY_PREVIEW = "imp_done", "imp_preview"
 TABLE_LABELS = {
@@ -72,9 +75,11 @@ def database_overview(engine: sa.Engine) -> dict[str, Any]:
 # Import
 
 
-def mapping_form(columns: list[str], file_id: str) -> dict[str, str | None]:
-    """Field -> column selectboxes, pre-filled with the suggested mapping."""
-    suggested = ingest.suggest_mapping(columns)
+def mapping_form(opened: Any, file_id: str) -> dict[str, str | None]:
+    """Field -> column selectboxes, pre-filled with the mapping suggested from the file's
+    names and values."""
+    columns = opened.columns
+    suggested = ingest.suggest_mapping(columns, ingest.sample_values(opened))
     options = [NOT_MAPPED, *columns]
     st.markdown("**Column mapping** — which column of the file holds each field "
                 "(date, spend, impressions, clicks and a campaign name or ID are required).")
@@ -109,7 +114,12 @@ def show_preview(preview: ingest.ImportPreview, currency: str) -> None:
     st.dataframe(preview.sample, hide_index=True, width="stretch", key="imp_sample",
                  column_config=campaign_column_config(currency))
     if preview.rejected:
-        st.error(f"{preview.rejected:,} of {preview.rows:,} rows will be rejected (not imported):",
+        st.error(f"{preview.rejected:,} of {preview.rows:,} rows will be rejected (not imported): "
+                 f"they carry spend {fmt.money(preview.rejected_totals['cost'], currency)}"
+                 + (f" ({fmt.pct(preview.rejected_share(), 1)} of the file's)"
+                    if preview.rejected_share() is not None else "")
+                 + f", {fmt.count(preview.rejected_totals['clicks'])} clicks and "
+                   f"{fmt.count(preview.rejected_totals['conversions'])} conversions.",
                  icon=":material/block:")
         st.dataframe(preview.rejects, hide_index=True, width="stretch", key="imp_rejects",
                      column_config={"row": st.column_config.NumberColumn("Row", format="%d"),
@@ -158,10 +168,17 @@ def _cached_preview(upload: Any, options: dict[str, Any]) -> ingest.ImportPrevie
     return cached[1]
 
 
+def _channel_option(choice: str) -> str:
+    if choice == FROM_FILE:
+        return "From the file"
+    return "Another channel…" if choice == OTHER_CHANNEL else channel_label(choice)
+
+
 def import_section(engine: sa.Engine) -> None:
     limit = settings().max_upload_mb
     st.markdown("Campaign-by-day reports exported from **Meta Ads Manager**, **Google Ads**, "
-                "**TikTok Ads Manager** or **LinkedIn Campaign Manager** (CSV, TSV or XLSX), or "
+                "**TikTok Ads Manager**, **LinkedIn Campaign Manager** or Fivetran's "
+                "**ad_reporting** tables (CSV, TSV or XLSX), or "
                 "any CSV with a column mapping. A campaign's day that is already stored is "
                 "updated, never doubled; nothing is written until you press Import.")
     done = st.session_state.pop(KEY_DONE, None)
@@ -180,31 +197,63 @@ def import_section(engine: sa.Engine) -> None:
     a, b = st.columns(2)
     platform = a.selectbox("Platform", ingest.PLATFORM_CHOICES, key="imp_platform",
                            format_func=ingest.PLATFORM_LABELS.get)
-    channel = b.selectbox("Channel", [FROM_FILE, *CHANNELS], key="imp_channel",
-                          format_func=lambda c: "From the file" if c == FROM_FILE
-                          else channel_label(c),
+    channel = b.selectbox("Channel", [FROM_FILE, *KNOWN_CHANNELS, OTHER_CHANNEL],
+                          key="imp_channel", format_func=_channel_option,
                           help="The channel of rows whose file does not say it (required for "
                                "a CSV without a channel column)")
+    if channel == OTHER_CHANNEL:
+        channel = b.text_input("Channel id", key="imp_channel_other", placeholder="quora_ads",
+                               help=f"Any channel: {CHANNEL_ID_FORM}").strip() or FROM_FILE
     try:
         opened = ingest.open_file(upload, name=upload.name)
     except ImportFileError as exc:
         st.error(exc.sentence(), icon=":material/error:")
         return
+    campaign = st.text_input(
+        "Campaign (a file of one campaign)", key="imp_campaign", placeholder="optional",
+        help="The campaign of every row, for an export without a campaign column (a Meta "
+             "report of one campaign, say)").strip() or None
     mapping = None
-    if platform == "generic" or (platform == "auto" and ingest.detect(opened.columns) is None):
+    # A file of a known platform that lacks something (Google Ads without Day, Meta without a
+    # campaign column) gets the platform's diagnosis from the preview, not the mapping form.
+    unknown = platform == "auto" and ingest.detect(opened.columns) is None and (
+        diagnose.recognise(opened.columns, diagnose.head(opened)) is None)
+    if platform == "generic" or unknown:
         if platform == "auto":
             st.info("The header matches no known export: map the columns below.",
                     icon=":material/info:")
-        mapping = mapping_form(opened.columns, upload.file_id)
+        mapping = mapping_form(opened, upload.file_id)
     options = {"platform": "generic" if mapping is not None else platform,
-               "channel": None if channel == FROM_FILE else channel, "mapping": mapping}
+               "channel": None if channel == FROM_FILE else channel, "mapping": mapping,
+               "campaign": campaign}
     preview = _cached_preview(upload, options)
     if preview is None:
         return
     show_preview(preview, cache.reporting_currency(engine))
+    rate: float | None = None
+    file_currency = preview.currencies[0] if len(preview.currencies) == 1 else None
+    reporting = needs_rate(engine, file_currency)
+    if reporting is not None:
+        st.warning(f"This file's amounts are in {file_currency}; the database reports in "
+                   f"{reporting}. Give the exchange rate to convert them (it is kept with the "
+                   "import).", icon=":material/currency_exchange:")
+        rate = st.number_input(f"1 {file_currency} = … {reporting}", min_value=0.0, value=None,
+                               step=0.01, format="%.6f", key="imp_rate",
+                               placeholder="exchange rate")
+        rate = rate or None
+    allow = False
+    if preview.rejected and preview.accepted:
+        # Nothing is left out without the user's explicit yes.
+        allow = st.checkbox(f"Import without the {preview.rejected:,} rejected rows",
+                            key="imp_allow_rejects",
+                            help="Their spend, clicks and conversions will be missing from "
+                                 "every figure; fixing them in the file and importing it again "
+                                 "keeps them")
     if st.button(f"Import {preview.accepted:,} rows", type="primary", key="imp_go",
-                 icon=":material/upload:", disabled=preview.accepted == 0):
-        run_import(engine, upload, options)
+                 icon=":material/upload:",
+                 disabled=preview.accepted == 0 or (preview.rejected > 0 and not allow)
+                 or (reporting is not None and rate is None)):
+        run_import(engine, upload, {**options, "allow_rejects": allow, "exchange_rate": rate})
 
 
 # --------------------------------------------------------------------------------------------
