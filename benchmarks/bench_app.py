@@ -49,7 +49,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, write_section
+from common import ROOT, cpu_name, write_section
 
 SECTION = "## App: first page at 1M rows"
 SEED = 42
@@ -240,14 +240,7 @@ def git_commit() -> str:
 
 
 def _machine() -> list[str]:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
 
     def version(dist: str) -> str:
         try:

@@ -36,11 +36,10 @@ import textwrap
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from common import RESULTS, ROOT, Databases, loopback_pg_url, write_section
+from common import RESULTS, ROOT, Databases, cpu_name, loopback_pg_url, write_section
 
 from demetra import queries as Q
 from demetra.db import bulk, rollups
@@ -473,14 +472,7 @@ def _machine() -> list[str]:
     import duckdb
     import pandas as pd
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import sqlite3
 
     return [f"{os.cpu_count()} × {cpu}", f"Python {platform.python_version()}",

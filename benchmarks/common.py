@@ -81,3 +81,16 @@ def write_section(section: str, text: str) -> None:
     tmp = RESULTS.with_suffix(f".md.tmp-{os.getpid()}")
     tmp.write_text(new)
     tmp.replace(RESULTS)
+
+
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo), for the machine line of a report."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
