@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from demetra.ingest.rows import (
     DAY_MONTH_SWAP,
     STORED,
     Chunk,
+    NumberStyle,
     ParseState,
     Plan,
     decide_date_format,
@@ -380,6 +381,8 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                 continue
             try:
                 chunk = normalize(raw, plan, state, reject_limit=REJECT_DETAILS)
+            except NumberStyle:
+                raise
             except ImportFileError as exc:
                 # A refusal found in the rows (several days a row, a decimal comma) names the file.
                 raise ImportFileError(f"{opened.name}: {exc}") from None
@@ -403,6 +406,32 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
     return result
 
 
+def _scan_in_style(opened: OpenedFile, plan: Plan, *, restart: Callable[[], None] | None = None,
+                   **scan) -> ImportPreview:
+    """``_scan`` in the English number style, or again in the decimal-comma style when a value
+    proves the file writes that (``restart`` first discards what the first pass staged)."""
+    try:
+        return _scan(opened, plan, **scan)
+    except NumberStyle as first:
+        proof = first
+    if restart is not None:
+        restart()
+    if scan.get("progress"):
+        scan["progress"](0.0, "Reading again with decimal commas")
+    try:
+        result = _scan(opened, replace(plan, decimal_comma=proof.decimal_comma), **scan)
+    except NumberStyle as second:
+        raise ImportFileError(
+            f"{opened.name} writes numbers both with a decimal comma ({proof.where()}) and with "
+            f"a decimal point ({second.where()}), so none of them can be read safely: export "
+            "the report again with one number format (English: 1,234.56) and import it "
+            "again") from None
+    result.warnings.append(
+        "numbers are read with a decimal comma and dots for thousands (1.234,56 as 1234.56), "
+        f"as the file writes them ({proof.where()})")
+    return result
+
+
 def preview(source: Source, *, platform: str = "auto", channel: str | None = None,
             mapping: Mapping[str, str | None] | None = None, campaign: str | None = None,
             name: str | None = None,
@@ -411,8 +440,8 @@ def preview(source: Source, *, platform: str = "auto", channel: str | None = Non
     """Read the whole file and report what an import would store; writes nothing."""
     opened = open_file(source, name=name)
     plan = make_plan(opened, platform, channel, mapping, campaign=campaign)
-    return _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=sample_rows,
-                 progress=progress, sink=None, share=1.0)
+    return _scan_in_style(opened, plan, chunk_rows=chunk_rows, sample_rows=sample_rows,
+                          progress=progress, sink=None, share=1.0)
 
 
 def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
@@ -446,8 +475,13 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
             parts.add(rows)
             store.stage(conn, rows)
 
-        result = _scan(opened, plan, chunk_rows=chunk_rows, sample_rows=SAMPLE_ROWS,
-                       progress=progress, sink=sink, share=0.6)
+        def restart() -> None:
+            nonlocal parts
+            parts = store.RollupParts()
+            store.clear_stage(conn)
+
+        result = _scan_in_style(opened, plan, restart=restart, chunk_rows=chunk_rows,
+                                sample_rows=SAMPLE_ROWS, progress=progress, sink=sink, share=0.6)
         # A currency that shows only further down the file is caught here (rolled back).
         if currency.check_not_mixed(opened.name, stated | set(result.currencies)) != file_currency:
             currency.rate_for(opened.name, result.currencies[0], reporting, None)

@@ -4,8 +4,10 @@ with their file row number, column and reason.
 Values the platforms write and that parse here: thousands separators ("1,234.56"), currency
 signs ("$1,234"), "--" / "-" / "" for nothing (0), percentages as strings ("12.5%" -> 0.125),
 accounting negatives ("(12.50)"), dates in one format per file (detected on the first chunk:
-ISO, US, European, "Sep 1, 2026"…). Decimal commas ("1.234,56", "12,50") are refused with a
-message, not guessed: such a file is better re-exported with English number formatting.
+ISO, US, European, "Sep 1, 2026"…). Numbers are read in one style per file: English ("1,234.56")
+unless a value proves the file writes a decimal comma and dots for thousands ("12,50",
+"1.234,56", or "1.234" impressions, which no count can be); then the importer reads the file
+again in that style (``Plan.decimal_comma``), and a file holding proof of both is refused.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Plan:
     campaign: str | None = None  # the campaign of every row, for a file without a campaign column
     # The fix for a row of several days, in the platform's words (diagnose.by_day).
     by_day: str = "export the report broken down by day"
+    decimal_comma: bool = False  # "1.234,56": dots group thousands, a comma starts decimals
 
 
 @dataclass
@@ -90,6 +93,30 @@ _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _THOUSANDS = r"^[+-]?\(?[+-]?(\d{1,3}(,\d{3})+|\d{1,2}(,\d{2})+,\d{3})(\.\d*)?\)?%?$"
 
 
+class NumberStyle(ImportFileError):
+    """A value that proves the file writes numbers in the other style than the one being read:
+    the importer reads the file again in that style."""
+
+    def __init__(self, row: object, column: str, value: str, decimal_comma: bool) -> None:
+        self.row, self.column, self.value, self.decimal_comma = row, column, value, decimal_comma
+        style = ("a decimal comma (1.234,56)" if decimal_comma
+                 else "a decimal point (1,234.56)")
+        super().__init__(f"row {row}, column “{column}”: '{value}' is written with {style}")
+
+    def where(self) -> str:
+        return f"row {self.row}, “{self.column}”: '{self.value}'"
+
+
+# "1.234" or "1.234.567": thousands grouped with dots. As a count it proves the style, since a
+# count cannot be 1.234; "1.000" proves nothing (it is a whole number either way).
+_DOT_THOUSANDS = r"^[+-]?\d{1,3}(\.\d{3})+$"
+_MANY_DOTS = r"^[+-]?\d{1,3}(\.\d{3}){2,}(,\d*)?$"
+# The decimal-comma style: "1.234,56", "1234,5", "1.234" (after spaces and signs are removed).
+_COMMA_STYLE = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
+# What only the English style writes: a decimal point ("12.5", "1,234.56").
+_POINT_STYLE = r"^[+-]?(\d{1,3}(,\d{3})+|\d*)\.\d+$"
+
+
 def _plain_numbers(text: pd.Series) -> pd.Series:
     """Plain numbers ("1234.5", "-2e3") parsed in Arrow, several times faster than
     pd.to_numeric; NaN for anything else (decorated numbers are cleaned by the caller)."""
@@ -99,20 +126,28 @@ def _plain_numbers(text: pd.Series) -> pd.Series:
     return pd.Series(cast.to_numpy(zero_copy_only=False), index=text.index)
 
 
-def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(values, unparseable mask, decimal-comma mask): plain numbers first, the decorated ones
-    cleaned after."""
+def _numbers(text: pd.Series, *, count: bool = False, decimal_comma: bool = False
+             ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """(values, unparseable mask, other-style mask): the values that prove the file writes
+    numbers in the other style are marked, not read."""
     t = text.str.strip()
     empty = t.isin(_EMPTY)
+    if decimal_comma:
+        return _comma_numbers(t, empty, count)
     values = _plain_numbers(t.where(~empty, "0"))
     todo = values.isna()
     comma = pd.Series(False, index=t.index)
+    if count:
+        fraction = values.notna() & (values % 1 != 0)
+        if fraction.any():
+            comma[fraction] = t[fraction].str.match(_DOT_THOUSANDS)
     if todo.any():
         cleaned = t[todo]
         for noise in _NUMBER_NOISE:
             if noise != ",":
                 cleaned = cleaned.str.replace(noise, "", regex=False)
-        comma[todo] = cleaned.str.contains(",", regex=False) & ~cleaned.str.match(_THOUSANDS)
+        comma[todo] = ((cleaned.str.contains(",", regex=False) & ~cleaned.str.match(_THOUSANDS))
+                       | cleaned.str.match(_MANY_DOTS))
         cleaned = cleaned.str.replace(",", "", regex=False)
         pct = cleaned.str.endswith("%")
         cleaned = cleaned.str.rstrip("%")
@@ -120,8 +155,31 @@ def _numbers(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         cleaned = cleaned.where(~paren, "-" + cleaned.str.slice(1, -1))
         parsed = pd.to_numeric(cleaned, errors="coerce").astype(float)
         values[todo] = parsed.where(~pct, parsed / 100)
-    bad = values.isna() | ~np.isfinite(values.fillna(0))
+    bad = (values.isna() | ~np.isfinite(values.fillna(0))) & ~comma
     return values, bad, comma
+
+
+def _comma_numbers(t: pd.Series, empty: pd.Series, count: bool
+                   ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The decimal-comma style ("1.234,56", "1 234,56", "(12,50)", "12,5%"); a value only the
+    English style writes ("12.5", "1,234.56", a count "1,234") is marked as the other style."""
+    cleaned = t.where(~empty, "0")
+    for noise in _NUMBER_NOISE:
+        if noise != ",":
+            cleaned = cleaned.str.replace(noise, "", regex=False)
+    pct = cleaned.str.endswith("%")
+    cleaned = cleaned.str.rstrip("%")
+    paren = cleaned.str.startswith("(") & cleaned.str.endswith(")")
+    cleaned = cleaned.where(~paren, "-" + cleaned.str.slice(1, -1))
+    fits = cleaned.str.match(_COMMA_STYLE)
+    plain = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    values = pd.to_numeric(plain.where(fits), errors="coerce").astype(float)
+    values = values.where(~pct, values / 100)
+    other = ~fits & cleaned.str.match(_POINT_STYLE)
+    if count:
+        other |= fits & cleaned.str.contains(",", regex=False) & (values % 1 != 0)
+    bad = (values.isna() | ~np.isfinite(values.fillna(0))) & ~other
+    return values, bad, other
 
 
 def detect_date_format(values: pd.Series) -> str | None:
@@ -322,15 +380,13 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
             values[name] = pd.Series(0.0, index=chunk.index)
             continue
         text = col(name)
-        number, bad, comma = _numbers(text)
-        if comma.any():
-            # A file in a decimal-comma locale also holds "1.234" (one thousand): no row of it
-            # can be trusted, so the file is refused rather than some of its rows.
-            row, value = next(iter(text[comma].items()))
-            raise ImportFileError(
-                f"row {row}, column “{m[name]}”: '{value}' has a decimal comma; Demetra reads "
-                "numbers like 1,234.56 only: export the report with English number formatting "
-                "(or convert the column) and import it again")
+        number, bad, other = _numbers(text, count=name in COUNT_FIELDS,
+                                      decimal_comma=plan.decimal_comma)
+        if other.any():
+            # Every number of the file is read in the wrong style, those before this one too
+            # ("1.234" read as 1.234): the whole file is read again, not just this row.
+            row, value = next(iter(text[other].items()))
+            raise NumberStyle(row, m[name], value, not plan.decimal_comma)
         label = FIELD_LABELS[name].split(" (")[0].lower()
         if name in OPTIONAL_FIELDS:
             unusable = bad | (number < 0) | (number % 1 != 0) | (number > MAX_COUNT)

@@ -98,6 +98,10 @@ def stage(conn: sa.Connection, rows: pd.DataFrame) -> None:
     _copy_or_insert(conn, _stage(conn), frame, list(TEXT))
 
 
+def clear_stage(conn: sa.Connection) -> None:
+    conn.exec_driver_sql(f"DELETE FROM {_stage(conn)}")
+
+
 def _count_in_span(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
     return int(conn.execute(sa.text("SELECT COUNT(*) FROM campaigns WHERE date BETWEEN :s AND :e")
                             .bindparams(sa.bindparam("s", type_=sa.Date),

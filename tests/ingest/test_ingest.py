@@ -428,15 +428,53 @@ def test_windows_1252_text_is_read() -> None:
 
 
 
-@pytest.mark.parametrize("cost", ["1.234,56", "1 234,56", "12,50", "1234,5"])
-def test_decimal_comma_numbers_are_refused_not_misread(cost: str) -> None:
-    # 1.234,56 used to be read as 1.23456, "1 234,56" as 123456 and "12,50" as 1250.
+@pytest.mark.parametrize(("cost", "value"), [("1.234,56", 1234.56), ("1 234,56", 1234.56),
+                                             ("12,50", 12.5), ("1234,5", 1234.5)])
+def test_a_decimal_comma_file_is_read_in_its_style(cost: str, value: float) -> None:
+    # 1.234,56 used to be read as 1.23456, "1 234,56" as 123456 and "12,50" as 1250; then such
+    # a file was refused. Its own style is proof enough to read every number of it that way.
     data = ("Campaign name,Day,Amount spent (EUR),Impressions,Link clicks\n"
-            "A,2026-09-01,10.00,100,5\n"
+            'A,2026-09-01,"10,00",1.200,5\n'
+            f'A,2026-09-02,"{cost}",100,5\n')
+    p = ingest.preview(data.encode(), name="meta.csv")
+    assert p.totals["cost"] == pytest.approx(10 + value)
+    assert p.totals["impressions"] == 1300
+    assert any("decimal comma" in w and "row 2" in w for w in p.warnings)
+
+
+def test_dots_for_thousands_without_a_decimal_comma_anywhere_are_thousands() -> None:
+    # "1.234" impressions cannot be 1.234: the file groups thousands with dots, so its spend
+    # "1.234" is 1234 too, although nothing in the file has a decimal comma.
+    data = ("Campaign name,Day,Amount spent (EUR),Impressions,Link clicks\n"
+            "A,2026-09-01,250,900,5\n"
+            "A,2026-09-02,1.234,12.345,1.002\n")
+    p = ingest.preview(data.encode(), name="meta.csv", chunk_rows=1)
+    assert p.totals == {"cost": 1484.0, "revenue": 0.0, "clicks": 1007.0,
+                        "impressions": 13245.0, "conversions": 0.0}
+    assert p.rejected == 0
+
+
+@pytest.mark.parametrize("cost", ["1.234,56", "12,50"])
+def test_a_file_with_both_number_styles_is_refused_naming_both(cost: str) -> None:
+    data = ("Campaign name,Day,Amount spent (EUR),Impressions,Link clicks\n"
+            "A,2026-09-01,10.50,100,5\n"
             f'A,2026-09-02,"{cost}",100,5\n')
     with pytest.raises(ingest.ImportFileError,
-                       match=rf"row 3, column “Amount spent \(EUR\)”: '{cost}' .*decimal comma"):
+                       match=rf"decimal comma \(row 3, “Amount spent \(EUR\)”: '{cost}'\) and "
+                             r"with a decimal point \(row 2, .*'10.50'\)"):
         ingest.preview(data.encode(), name="meta.csv")
+
+
+def test_an_import_read_again_in_the_comma_style_stores_each_row_once(engine) -> None:
+    # The first pass staged rows read the English way before the proof came: they are dropped.
+    data = ("Campaign name,Day,Amount spent (EUR),Impressions,Link clicks\n"
+            "A,2026-09-01,250,900,5\n"
+            'A,2026-09-02,"1.234,50",100,5\n')
+    result = ingest.import_file(engine, data.encode(), name="meta.csv", chunk_rows=1)
+    assert result.inserted == 2
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT SUM(cost), COUNT(*) FROM campaigns")).one() == (
+            pytest.approx(1484.5), 2)
 
 
 @pytest.mark.parametrize("cost", ["1,234.50", "1,234,567.00", "$1,234", "1,23,456.00"])
