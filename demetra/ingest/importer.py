@@ -20,8 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from demetra.channels import KNOWN_CHANNELS, channel_choice, channel_label, unknown_channel
-from demetra.format import DEFAULT_CURRENCY
-from demetra.ingest import currency, diagnose, store
+from demetra.ingest import currency, diagnose, identity, store
 from demetra.ingest.platforms import (
     FIELD_LABELS,
     FIELDS,
@@ -175,7 +174,10 @@ def make_plan(opened: OpenedFile, platform: str = "auto", channel: str | None = 
         # With a Day column, Reporting starts/ends are the whole report's range.
         chosen.pop("date_end", None)
     return Plan(found.key, found.label, chosen, channel, found.default_channel,
-                prefix_ids=True, campaign=campaign, by_day=diagnose.by_day(found.key))
+                prefix_ids=True, campaign=campaign, by_day=diagnose.by_day(found.key),
+                family=found.family, breakdown=found.breakdown,
+                channel_stated=(channel is not None or "channel" in chosen
+                                or "campaign_type" in chosen))
 
 
 SAMPLE_FOR_MAPPING = 2000
@@ -432,6 +434,35 @@ def _scan_in_style(opened: OpenedFile, plan: Plan, *, restart: Callable[[], None
     return result
 
 
+def _resolve_identities(conn: sa.Connection, name: str, identities: identity.Identities,
+                        result: ImportPreview) -> tuple[dt.date, dt.date]:
+    """Apply what matching the file's campaigns to the stored ones found (before the upsert);
+    returns the days whose rollups the import changes."""
+    if identities.ambiguous:
+        campaign, ids = next(iter(identities.ambiguous.items()))
+        raise ImportFileError(
+            f"{name} has no Campaign ID column, and {len(ids)} stored campaigns are named "
+            f"“{campaign}” ({', '.join(ids)}): which of them its rows are cannot be told, so "
+            "nothing was imported. Export the report with the Campaign ID column and import it "
+            "again")
+    start, end = result.start, result.end
+    span = store.rekey(conn, identities.rekeys.values())
+    if span is not None:
+        start, end = min(start, span[0]), max(end, span[1])  # type: ignore[type-var]
+    kept, replaced = store.reconcile_splits(conn, identities.splits)
+    result.warnings.extend(identities.notes())
+    if kept:
+        result.warnings.append(
+            f"{kept:,} campaign-days of this file are the totals of campaigns stored broken down "
+            "by platform (Facebook, Instagram), and equal them: they are left as they are")
+    if replaced:
+        result.warnings.append(
+            f"{replaced:,} campaign-days of this file are the totals of campaigns stored broken "
+            "down by platform, and differ from them: those days now hold the file's totals, no "
+            "longer split (import an export broken down by Platform to split them again)")
+    return start, end  # type: ignore[return-value]
+
+
 def preview(source: Source, *, platform: str = "auto", channel: str | None = None,
             mapping: Mapping[str, str | None] | None = None, campaign: str | None = None,
             name: str | None = None,
@@ -448,7 +479,8 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
                 channel: str | None = None, mapping: Mapping[str, str | None] | None = None,
                 campaign: str | None = None, name: str | None = None,
                 chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None,
-                allow_rejects: bool = False, exchange_rate: float | None = None) -> ImportResult:
+                allow_rejects: bool = False, exchange_rate: float | None = None,
+                reporting_currency: str | None = None) -> ImportResult:
     """Import every accepted row in one transaction (all or none) and refresh the rollups.
 
     Rows are upserted on (campaign_id, date): the same file twice changes nothing, a later
@@ -465,11 +497,13 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
     stated = currency.currencies_stated(opened, plan, sample_values(opened))
     file_currency = currency.check_not_mixed(opened.name, stated)
     with store.staging(engine) as conn:
-        reporting = currency.current(conn) or file_currency or DEFAULT_CURRENCY
+        reporting = currency.reporting_for(conn, file_currency, reporting_currency)
         rate = currency.rate_for(opened.name, file_currency, reporting, exchange_rate)
         parts = store.RollupParts()
+        identities = identity.Identities(plan, store.stored_campaigns(conn))
 
         def sink(rows: pd.DataFrame) -> None:
+            rows = identities.apply(rows)
             if rate != 1.0:
                 rows = rows.assign(cost=rows["cost"] * rate, revenue=rows["revenue"] * rate)
             parts.add(rows)
@@ -501,9 +535,9 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
                 "“Import without the rejected rows” on the Data page")
         if progress:
             progress(0.65, f"Writing {result.accepted:,} rows")
-        written = store.upsert(conn, result.start, result.end,  # type: ignore[arg-type]
-                               keys=result.accepted - result.combined,
-                               grouped=result.combined > 0, parts=parts)
+        start, end = _resolve_identities(conn, opened.name, identities, result)
+        written = store.upsert(conn, start, end, keys=result.accepted - result.combined,
+                               grouped=result.combined > 0 or identities.merged, parts=parts)
         currency.record(conn, file_name=opened.name, platform=plan.platform,
                         currency=file_currency, reporting=reporting, rate=rate,
                         rows=result.accepted, rejected=result.rejected,

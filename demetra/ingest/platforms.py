@@ -59,6 +59,10 @@ class Platform:
     default_channel: str | None  # the channel of rows that do not say one
     # extra columns a platform's rows are checked or routed with
     extras: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The channels one of its campaigns is stored on: split over them by a breakdown column
+    # (Meta's Platform), or routed to one of them (Google's Campaign type).
+    family: tuple[str, ...] = ()
+    breakdown: bool = False
 
 
 META = Platform(
@@ -83,6 +87,8 @@ META = Platform(
      "attribution setting"),
     "facebook",
     {"date_end": ("reporting ends",)},
+    family=("facebook", "instagram"),
+    breakdown=True,
 )
 
 GOOGLE_ADS = Platform(
@@ -104,6 +110,7 @@ GOOGLE_ADS = Platform(
     # Video campaigns run on YouTube.
     {"campaign_type": ("campaign type", "advertising channel type"),
      "currency": ("currency code", "currency")},
+    family=("google_ads", "youtube"),
 )
 
 TIKTOK = Platform(

@@ -63,6 +63,11 @@ class Plan:
     # The fix for a row of several days, in the platform's words (diagnose.by_day).
     by_day: str = "export the report broken down by day"
     decimal_comma: bool = False  # "1.234,56": dots group thousands, a comma starts decimals
+    # The channels one platform campaign can be stored on (demetra.ingest.identity): Meta's
+    # breakdown splits a campaign over them, Google's Campaign type routes it to one.
+    family: tuple[str, ...] = ()
+    breakdown: bool = False
+    channel_stated: bool = True  # False: the rows' channel is the platform's default
 
 
 @dataclass
@@ -467,7 +472,7 @@ def _channels(chunk: pd.DataFrame, plan: Plan, rejects: _Rejects) -> pd.Series:
     return pd.Series(fallback, index=chunk.index)
 
 
-def _derived_id(channel: str, name: str) -> str:
+def derived_id(channel: str, name: str) -> str:
     # Whitespace is collapsed so that "Brand  Search" and "Brand Search" stay one campaign.
     key = f"{channel}\x1f{' '.join(name.split())}".encode()
     return f"{channel.upper()}_{hashlib.sha1(key, usedforsecurity=False).hexdigest()[:12]}"
@@ -490,5 +495,5 @@ def _campaign_ids(channel: pd.Series, names: pd.Series, ids: pd.Series,
         if is_id == "1":
             made.append(f"{ch.upper()}_{value}" if prefix else value)
         else:
-            made.append(_derived_id(ch, value))
+            made.append(derived_id(ch, value))
     return pd.Series(np.asarray(made, dtype=object)[codes], index=channel.index).astype(str)

@@ -14,15 +14,17 @@ import datetime as dt
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from demetra.db import bulk, rollups
 from demetra.db.models import Campaign
 from demetra.db.raw import insert_many
+from demetra.ingest.identity import Rekey
 
 STAGE = "import_stage"
 _SQLITE_DB = "demetra_import"
@@ -100,6 +102,89 @@ def stage(conn: sa.Connection, rows: pd.DataFrame) -> None:
 
 def clear_stage(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"DELETE FROM {_stage(conn)}")
+
+
+def stored_campaigns(conn: sa.Connection) -> list[tuple[str, str, str]]:
+    """(campaign_id, channel, name) of every stored campaign, each name it had (the rollup
+    holds one row per campaign and month: a few thousand, not the campaign-days)."""
+    return [tuple(r) for r in conn.execute(sa.text(
+        "SELECT DISTINCT campaign_id, channel, campaign_name FROM campaign_months"))]
+
+
+def rekey(conn: sa.Connection, rekeys: Iterable[Rekey]) -> tuple[dt.date, dt.date] | None:
+    """Give stored campaigns the id (and channel) a file says they have, in every table that
+    names them; returns the days they span, whose rollups must be refreshed."""
+    span: tuple[dt.date, dt.date] | None = None
+    for r in rekeys:
+        p = {"old": r.old_id, "new": r.new_id, "ch": r.channel}
+        conn.execute(sa.text("UPDATE campaigns SET campaign_id = :new, channel = :ch "
+                             "WHERE campaign_id = :old"), p)
+        conn.execute(sa.text("UPDATE predictions SET campaign_id = :new WHERE campaign_id = :old"),
+                     p)
+        conn.execute(sa.text("UPDATE alerts SET campaign_id = :new, channel = :ch "
+                             "WHERE campaign_id = :old"), p)
+        lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM campaigns "
+                                      "WHERE campaign_id = :new"), p).one()
+        if lo is not None:
+            lo, hi = dt.date.fromisoformat(str(lo)[:10]), dt.date.fromisoformat(str(hi)[:10])
+            span = (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
+    return span
+
+
+_COMPARED = ("cost", "clicks", "impressions", "conversions", "revenue")
+
+
+def reconcile_splits(conn: sa.Connection, splits: dict[str, tuple[str, ...]]
+                     ) -> tuple[int, int]:
+    """A file's totals of campaigns stored split over channels (Meta's Platform breakdown):
+    a day whose totals equal the stored parts' sum is left as it is (its staged row dropped);
+    a day whose totals differ replaces the parts by the total. Returns (days left as they
+    were, days replaced)."""
+    kept = replaced = 0
+    stage = _stage(conn)
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in _COMPARED)
+    for target, others in splits.items():
+        staged = pd.DataFrame(conn.execute(sa.text(
+            f"SELECT date, {sums} FROM {stage} WHERE campaign_id = :t GROUP BY date"),
+            {"t": target}).mappings().all())
+        if staged.empty:
+            continue
+        staged["date"] = staged["date"].map(lambda d: str(d)[:10])
+        ids = (target, *others)
+        stored = pd.DataFrame(conn.execute(sa.text(
+            f"SELECT date, {sums}, SUM(CASE WHEN campaign_id = :t THEN 0 ELSE 1 END) AS parts "
+            "FROM campaigns WHERE campaign_id IN :ids AND date BETWEEN :lo AND :hi "
+            "GROUP BY date").bindparams(sa.bindparam("ids", expanding=True),
+                                        sa.bindparam("lo", type_=sa.Date),
+                                        sa.bindparam("hi", type_=sa.Date)),
+            {"t": target, "ids": list(ids), "lo": dt.date.fromisoformat(staged["date"].min()),
+             "hi": dt.date.fromisoformat(staged["date"].max())}).mappings().all())
+        if stored.empty:
+            continue
+        stored["date"] = stored["date"].map(lambda d: str(d)[:10])
+        both = staged.merge(stored[stored["parts"] > 0], on="date", suffixes=("", "_stored"))
+        if both.empty:
+            continue
+        # Each part is rounded to the cent: their sum may be a cent or two off the total.
+        tolerance = 0.01 * (len(others) + 1)
+        same = np.ones(len(both), dtype=bool)
+        for c in _COMPARED:
+            a, b = both[c].astype(float).fillna(0), both[f"{c}_stored"].astype(float).fillna(0)
+            same &= (a - b).abs().to_numpy() <= (tolerance if c in ("cost", "revenue",
+                                                                     "conversions") else 0)
+        equal, differ = both["date"][same].tolist(), both["date"][~same].tolist()
+        if equal:
+            conn.execute(sa.text(f"DELETE FROM {stage} WHERE campaign_id = :t AND date IN :d")
+                         .bindparams(sa.bindparam("d", expanding=True)),
+                         {"t": target, "d": equal})
+        if differ:
+            conn.execute(sa.text("DELETE FROM campaigns WHERE campaign_id IN :ids AND date IN :d")
+                         .bindparams(sa.bindparam("ids", expanding=True),
+                                     sa.bindparam("d", expanding=True)),
+                         {"ids": list(others), "d": differ})
+        kept += len(equal)
+        replaced += len(differ)
+    return kept, replaced
 
 
 def _count_in_span(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
