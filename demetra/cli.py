@@ -104,8 +104,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         import sqlalchemy as sa
 
         try:
-            result = ingest.import_file(_engine(args), args.file, allow_rejects=args.allow_rejects,
-                                        exchange_rate=args.exchange_rate, **options)
+            result = ingest.import_file(
+                _engine(args), args.file, allow_rejects=args.allow_rejects,
+                exchange_rate=args.exchange_rate,
+                reporting_currency=_settings(args).reporting_currency or None, **options)
         except sa.exc.SQLAlchemyError as exc:
             # The type only: the driver's message carries SQL and values, not what to do.
             print(f"error: writing to the database failed ({type(exc).__name__}); the "

@@ -23,7 +23,8 @@ from demetra.db.urls import safe_url
 from demetra.errors import SettingsError
 
 __all__ = ["CHANNELS", "CHANNEL_LABELS", "DEFAULT_DATABASE_URL", "SETTINGS", "Setting",
-           "Settings", "SettingsError", "check_ranges", "declared", "load_settings", "setting"]
+           "Settings", "SettingsError", "check_ranges", "currency_code", "declared", "load_settings",
+           "setting"]
 
 DEFAULT_DATABASE_URL = "sqlite:///data/demetra.db"
 
@@ -87,6 +88,16 @@ def check_ranges(obj: Any, specs: Mapping[str, Setting]) -> None:
         spec.check(getattr(obj, name))
 
 
+def currency_code(value: Any, name: str) -> str:
+    """``value`` as an ISO 4217 code ("eur" -> "EUR"; "" stays ""), or a ``SettingsError``
+    naming the setting: three letters, A to Z."""
+    code = "" if value is None else str(value).strip().upper()
+    if code and not (len(code) == 3 and code.isascii() and code.isalpha()):
+        raise SettingsError(f"{name} must be a three-letter ISO 4217 currency code such as EUR "
+                            f"or USD (or empty: that of the first import), got {value!r}")
+    return code
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = setting(
@@ -122,6 +133,14 @@ class Settings:
         "data/models", "Folder where trained ROI models (joblib files) are kept")
     max_upload_mb: int = setting(
         200, "Largest export file the Data page accepts for import, in MB", min=1, max=10_000)
+    reporting_currency: str = setting(
+        "", "ISO 4217 code of the one currency the database reports in (EUR, USD…); empty: "
+        "that of the first import. Files in another currency need an exchange rate",
+        label="Reporting currency")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reporting_currency",
+                           currency_code(self.reporting_currency, "REPORTING_CURRENCY"))
 
     def __repr__(self) -> str:
         # The API key and the database password must never reach a log or a page.

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from demetra import rules
+from demetra.channels import channel_label
 from demetra.config import Settings, load_settings
 from demetra.db.models import Recommendation as RecommendationRow
 from demetra.errors import LLMFailure, NotEnoughData
@@ -275,7 +276,8 @@ def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | N
     context = build_context(engine, f, budget_window_days=budget_window_days)
     if not context.channels:
         raise NotEnoughData(f"no campaign spent anything from {f.start} to {f.end}"
-                         + (f" on {', '.join(f.channels)}" if f.channels else "")
+                         + (f" on {', '.join(map(channel_label, f.channels))}"
+                            if f.channels else "")
                          + ": choose a period with data")
     talk = None
     if not endpoint_configured(settings):

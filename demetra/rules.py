@@ -20,9 +20,10 @@ FAR_ABOVE = 1.5              # "far above": marginal ROI ≥ 1.5 × the median o
 PAUSE_PROB_LOSS_PCT = 80.0
 
 
-def _label(target: str) -> str:
-    """A channel as people name it, in prose; a campaign target stays its id."""
-    return CHANNEL_LABELS.get(target, target)
+def _label(target: str, channels: frozenset[str] = frozenset()) -> str:
+    """A channel as people name it, in prose (a channel of the file's own too: "Quora Ads");
+    a campaign target stays its id."""
+    return channel_label(target) if target in CHANNEL_LABELS or target in channels else target
 
 
 def _money(facts: dict[str, Any], v: float | None) -> str:
@@ -215,6 +216,8 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]]) -> str:
                      f"is expected to change daily revenue by {_pct(b['revenue_change_pct'])} "
                      f"({'up' if b['revenue_change_pct'] >= 0 else 'down'}).")
     # Named, not counted: a count would be a number the facts don't hold.
-    listed = "; ".join(f"{r['action']} {_label(r['target'])}" for r in recs[:MAX_RECOMMENDATIONS])
+    channels = frozenset(r["channel"] for r in facts.get("channels", []))
+    listed = "; ".join(f"{r['action']} {_label(r['target'], channels)}"
+                       for r in recs[:MAX_RECOMMENDATIONS])
     parts.append(f"Recommended: {listed}.")
     return " ".join(parts)

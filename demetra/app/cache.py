@@ -95,6 +95,15 @@ def reporting_currency(engine: sa.Engine) -> str:
 
 
 @_cached(16)
+def database_currency(engine: sa.Engine) -> str | None:
+    """The currency the database has settled on for imports (None: an empty database that
+    never said): a file in another one needs an exchange rate."""
+    from demetra.ingest.currency import database_currency
+
+    return database_currency(engine)
+
+
+@_cached(16)
 def budget_curves(engine: sa.Engine, end: dt.date, window_days: int) -> Any:
     from demetra.budget import fit_curves
 

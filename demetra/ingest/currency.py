@@ -2,8 +2,10 @@
 converted at the rate the user gives (stored with the import) or refused.
 
 The reporting currency is kept in ``app_settings`` (``queries.reporting_currency`` reads it):
-the first import into an empty database sets it to the file's currency; a database that
-already holds rows without one (the demo world) reports in USD.
+the first import into an empty database sets it to the REPORTING_CURRENCY setting when one is
+given, else to the file's currency; a database that already holds rows without one (the demo
+world) reports in USD. Once settled it never changes: a REPORTING_CURRENCY that differs from the
+database's is refused on import (stored amounts are never converted).
 """
 
 from __future__ import annotations
@@ -50,6 +52,51 @@ def current(conn: sa.Connection) -> str | None:
     return DEFAULT_CURRENCY if has_rows else None
 
 
+def configured(code: str | None) -> str | None:
+    """The REPORTING_CURRENCY setting as a code, None when it is not given."""
+    return (code or "").strip().upper() or None
+
+
+def conflict(stored: str | None, setting: str | None) -> str | None:
+    """Why a database that reports in ``stored`` cannot take imports while REPORTING_CURRENCY
+    is ``setting`` (None when they agree, or either is not given)."""
+    setting = configured(setting)
+    if stored is None or setting is None or stored == setting:
+        return None
+    return (f"this database reports in {stored}, but the REPORTING_CURRENCY setting says "
+            f"{setting}; amounts already stored are never converted. Set REPORTING_CURRENCY to "
+            f"{stored} (or remove it) to import into this database, or point DATABASE_URL at a "
+            f"new database to report in {setting}")
+
+
+def reporting_for(conn: sa.Connection, file_currency: str | None,
+                  setting: str | None = None) -> str:
+    """The currency an import reports in: the database's own once it has one; for an empty
+    database that never said, the REPORTING_CURRENCY ``setting`` when given, else the file's,
+    else USD. Refuses (``ImportFileError``, naming both codes and the fix) when the database's
+    currency is not the setting's: never a silent switch."""
+    stored = current(conn)
+    why = conflict(stored, setting)
+    if why is not None:
+        raise ImportFileError(f"{why}; nothing was imported")
+    return stored or configured(setting) or file_currency or DEFAULT_CURRENCY
+
+
+def rate_needed(reporting: str | None, file_currency: str | None) -> str | None:
+    """``reporting`` when a file in ``file_currency`` needs an exchange rate to be imported
+    (None when it does not: same currency, unknown, or no reporting currency yet)."""
+    if file_currency is None or reporting is None or file_currency == reporting:
+        return None
+    return reporting
+
+
+def database_currency(engine: sa.Engine) -> str | None:
+    """``current`` on a connection of its own: the database's currency, None for an empty
+    database that never said."""
+    with engine.connect() as conn:
+        return current(conn)
+
+
 def rate_for(file_name: str, file_currency: str | None, reporting: str,
              exchange_rate: float | None) -> float:
     """The factor from the file's amounts to the reporting currency, or a refusal that says
@@ -94,11 +141,9 @@ def record(conn: sa.Connection, *, file_name: str, platform: str, currency: str 
         spend_in_file=spend_in_file, spend_stored=spend_stored))
 
 
-def needs_rate(engine: sa.Engine, file_currency: str | None) -> str | None:
-    """The database's currency when a file in ``file_currency`` needs an exchange rate to be
-    imported (None when it does not: same currency, unknown, or an empty database)."""
-    with engine.connect() as conn:
-        reporting = current(conn)
-    if file_currency is None or reporting is None or file_currency == reporting:
-        return None
-    return reporting
+def needs_rate(engine: sa.Engine, file_currency: str | None,
+               setting: str | None = None) -> str | None:
+    """The currency an import of a file in ``file_currency`` would report in when the file
+    needs an exchange rate (None when it does not: same currency, unknown, or an empty database
+    and no REPORTING_CURRENCY ``setting``)."""
+    return rate_needed(database_currency(engine) or configured(setting), file_currency)

@@ -3,6 +3,7 @@ is converted at the rate the user gives (kept with the import) or refused."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from demetra import ingest, queries
 from demetra.errors import ImportFileError
+from demetra.ingest import currency
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,3 +93,87 @@ def test_the_command_line_takes_the_rate(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert "spend stored 92.00 EUR of 100.00 USD in the file" in ok.stdout
     assert run("import", "--exchange-rate", "zero", str(usd)).returncode == 2
+
+
+# --------------------------------------------------------------------------------------------
+# The REPORTING_CURRENCY setting: the currency of an empty database's first import, and a
+# refusal (never a silent switch) when a database already reports in another.
+
+def reporting(engine: sa.Engine, file_currency: str | None, setting: str | None) -> str:
+    with engine.connect() as conn:
+        return currency.reporting_for(conn, file_currency, setting)
+
+
+def test_an_empty_database_reports_in_the_setting_else_the_files(engine: sa.Engine) -> None:
+    assert reporting(engine, "EUR", None) == "EUR"
+    assert reporting(engine, None, "") == "USD"
+    assert reporting(engine, "GBP", "eur") == "EUR"
+    assert reporting(engine, None, "EUR") == "EUR"
+    assert currency.database_currency(engine) is None
+    # The page's question before an import: a rate, to the setting's currency.
+    assert currency.needs_rate(engine, "GBP", "EUR") == "EUR"
+    assert currency.needs_rate(engine, "EUR", "EUR") is None
+    assert currency.needs_rate(engine, "GBP") is None
+
+
+def test_a_setting_that_differs_from_the_database_is_refused(engine: sa.Engine) -> None:
+    ingest.import_file(engine, meta("EUR"), name="eur.csv")
+    assert currency.database_currency(engine) == "EUR"
+    assert reporting(engine, "EUR", "EUR") == "EUR"
+    assert reporting(engine, "USD", None) == "EUR"
+    with pytest.raises(ImportFileError) as refused:
+        reporting(engine, "USD", "usd")
+    message = str(refused.value)
+    assert "this database reports in EUR, but the REPORTING_CURRENCY setting says USD" in message
+    assert "Set REPORTING_CURRENCY to EUR (or remove it)" in message
+    assert "new database to report in USD" in message and "nothing was imported" in message
+    assert currency.conflict("EUR", "USD") and currency.conflict("EUR", "eur") is None
+    assert currency.conflict(None, "USD") is None and currency.conflict("EUR", "") is None
+
+
+def test_a_database_of_rows_without_a_currency_reports_in_dollars(seeded_engine) -> None:
+    assert reporting(seeded_engine, "USD", "USD") == "USD"
+    with pytest.raises(ImportFileError, match="reports in USD, but the REPORTING_CURRENCY "
+                                              "setting says EUR"):
+        reporting(seeded_engine, "EUR", "EUR")
+
+
+def test_the_first_import_stores_the_settings_currency(engine: sa.Engine) -> None:
+    with pytest.raises(ImportFileError, match=r"in GBP and this database reports in EUR.*"
+                                              r"--exchange-rate"):
+        ingest.import_file(engine, meta("GBP"), name="gbp.csv", reporting_currency="EUR")
+    assert currency.database_currency(engine) is None  # nothing was settled by the refusal
+    ingest.import_file(engine, meta("GBP"), name="gbp.csv", reporting_currency="EUR",
+                       exchange_rate=1.2)
+    assert queries.reporting_currency(engine) == "EUR"
+    assert totals(engine) == (pytest.approx(120.0), pytest.approx(360.0))
+    assert imports(engine) == [("GBP", "EUR", 1.2, 100.0, pytest.approx(120.0))]
+    with pytest.raises(ImportFileError, match="reports in EUR, but the REPORTING_CURRENCY "
+                                              "setting says GBP"):
+        ingest.import_file(engine, meta("GBP", campaign="B"), name="gbp2.csv",
+                           reporting_currency="GBP", exchange_rate=1.0)
+    assert totals(engine) == (pytest.approx(120.0), pytest.approx(360.0))  # nothing added
+
+
+def test_the_command_line_reads_the_setting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    usd = tmp_path / "usd.csv"
+    usd.write_bytes(meta("USD"))
+
+    def run(setting: str, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "REPORTING_CURRENCY": setting}
+        return subprocess.run([sys.executable, "-m", "demetra", "--database-url", url, *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+                              env=env)
+
+    refused = run("EUR", "import", str(usd))
+    assert refused.returncode == 2 and "reports in EUR" in refused.stderr, refused.stderr
+    ok = run("EUR", "import", "--exchange-rate", "0.9", str(usd))
+    assert ok.returncode == 0, ok.stderr
+    assert "spend stored 90.00 EUR of 100.00 USD in the file" in ok.stdout
+    other = run("USD", "import", str(usd))
+    assert other.returncode == 2
+    assert "this database reports in EUR, but the REPORTING_CURRENCY setting says USD" \
+        in other.stderr.replace("\n", " ")
+    bad = run("euro", "import", str(usd))
+    assert bad.returncode != 0 and "REPORTING_CURRENCY must be a three-letter" in bad.stderr

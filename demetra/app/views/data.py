@@ -25,13 +25,12 @@ from demetra.app.widgets import (
 from demetra.channels import CHANNEL_ID_FORM, KNOWN_CHANNELS, channel_label
 from demetra.db.engine import safe_url
 from demetra.errors import ImportFileError, as_sentence
-from demetra.ingest import diagnose
-from demetra.ingest.currency import needs_rate
+from demetra.ingest import currency, diagnose
 
 FROM_FILE = "from_file"
 OTHER_CHANNEL = "other_channel"  # a channel Demetra does not know by name, typed as its id
 NOT_MAPPED = "— not in the file —"
-KEY_DONE, KEY_PREVIEW = "imp_done", "imp_preview"
+KEY_DONE, KEY_PREVIEW, KEY_HEAD = "imp_done", "imp_preview", "imp_head"
 TABLE_LABELS = {
     "campaigns": "Campaign rows (campaign × day)", "predictions": "ROI predictions",
     "recommendations": "Recommendations", "alerts": "Alerts", "ml_dashboards": "Saved charts",
@@ -75,11 +74,10 @@ def database_overview(engine: sa.Engine) -> dict[str, Any]:
 # Import
 
 
-def mapping_form(opened: Any, file_id: str) -> dict[str, str | None]:
+def mapping_form(columns: list[str], suggested: dict[str, str], file_id: str
+                 ) -> dict[str, str | None]:
     """Field -> column selectboxes, pre-filled with the mapping suggested from the file's
     names and values."""
-    columns = opened.columns
-    suggested = ingest.suggest_mapping(columns, ingest.sample_values(opened))
     options = [NOT_MAPPED, *columns]
     st.markdown("**Column mapping** — which column of the file holds each field "
                 "(date, spend, impressions, clicks and a campaign name or ID are required).")
@@ -168,6 +166,48 @@ def _cached_preview(upload: Any, options: dict[str, Any]) -> ingest.ImportPrevie
     return cached[1]
 
 
+def _file_head(upload: Any) -> dict[str, Any] | None:
+    """What the page needs of the file's header and first rows (its columns; whether it is a
+    known platform's export, complete or not), read once per uploaded file: kept in the session
+    under the upload's file_id, so that a rerun (any widget) does not read the file again.
+    None, after saying why, when the file cannot be opened."""
+    cached = st.session_state.get(KEY_HEAD)
+    if cached is None or cached["file_id"] != upload.file_id:
+        cached = {"file_id": upload.file_id}
+        try:
+            opened = ingest.open_file(upload, name=upload.name)
+            cached["columns"] = list(opened.columns)
+            # A file of a known platform that lacks something (Google Ads without Day, Meta
+            # without a campaign column) gets the platform's diagnosis from the preview.
+            cached["known"] = ingest.detect(opened.columns) is not None or (
+                diagnose.recognise(opened.columns, diagnose.head(opened)) is not None)
+        except ImportFileError as exc:
+            cached["error"] = exc
+        st.session_state[KEY_HEAD] = cached
+    if "error" in cached:
+        st.error(cached["error"].sentence(), icon=":material/error:")
+        return None
+    return cached
+
+
+def _suggested(upload: Any, head: dict[str, Any]) -> dict[str, str]:
+    """The mapping suggested from the file's names and first values, for the mapping form:
+    read the first time the form shows, then kept with the file's head."""
+    if "suggested" not in head:
+        try:
+            sample = ingest.sample_values(ingest.open_file(upload, name=upload.name))
+        except ImportFileError:
+            sample = {}  # the preview says what is wrong with the rows
+        head["suggested"] = ingest.suggest_mapping(head["columns"], sample)
+    return head["suggested"]
+
+
+def _currencies(engine: sa.Engine) -> tuple[str | None, str | None]:
+    """The database's currency (None: an empty database that never said; cached, forgotten
+    after every import) and the REPORTING_CURRENCY setting (None when not given)."""
+    return cache.database_currency(engine), currency.configured(settings().reporting_currency)
+
+
 def _channel_option(choice: str) -> str:
     if choice == FROM_FILE:
         return "From the file"
@@ -188,6 +228,7 @@ def import_section(engine: sa.Engine) -> None:
                               max_upload_size=limit, key="imp_file",
                               help=f"Up to {limit:,} MB (setting MAX_UPLOAD_MB)")
     if upload is None:
+        st.session_state.pop(KEY_HEAD, None)
         return
     if upload.size > limit * 1024 * 1024:
         st.error(f"{upload.name} is {upload.size / 1024 / 1024:,.0f} MB; the limit is {limit:,} MB "
@@ -204,39 +245,40 @@ def import_section(engine: sa.Engine) -> None:
     if channel == OTHER_CHANNEL:
         channel = b.text_input("Channel id", key="imp_channel_other", placeholder="quora_ads",
                                help=f"Any channel: {CHANNEL_ID_FORM}").strip() or FROM_FILE
-    try:
-        opened = ingest.open_file(upload, name=upload.name)
-    except ImportFileError as exc:
-        st.error(exc.sentence(), icon=":material/error:")
+    head = _file_head(upload)
+    if head is None:
         return
     campaign = st.text_input(
         "Campaign (a file of one campaign)", key="imp_campaign", placeholder="optional",
         help="The campaign of every row, for an export without a campaign column (a Meta "
              "report of one campaign, say)").strip() or None
     mapping = None
-    # A file of a known platform that lacks something (Google Ads without Day, Meta without a
-    # campaign column) gets the platform's diagnosis from the preview, not the mapping form.
-    unknown = platform == "auto" and ingest.detect(opened.columns) is None and (
-        diagnose.recognise(opened.columns, diagnose.head(opened)) is None)
+    unknown = platform == "auto" and not head["known"]
     if platform == "generic" or unknown:
         if platform == "auto":
             st.info("The header matches no known export: map the columns below.",
                     icon=":material/info:")
-        mapping = mapping_form(opened, upload.file_id)
+        mapping = mapping_form(head["columns"], _suggested(upload, head), upload.file_id)
     options = {"platform": "generic" if mapping is not None else platform,
                "channel": None if channel == FROM_FILE else channel, "mapping": mapping,
                "campaign": campaign}
     preview = _cached_preview(upload, options)
     if preview is None:
         return
-    show_preview(preview, cache.reporting_currency(engine))
+    stored, configured = _currencies(engine)
+    show_preview(preview, stored or configured or cache.reporting_currency(engine))
+    conflict = currency.conflict(stored, configured)
+    if conflict is not None:
+        st.error(as_sentence(conflict), icon=":material/currency_exchange:")
     rate: float | None = None
     file_currency = preview.currencies[0] if len(preview.currencies) == 1 else None
-    reporting = needs_rate(engine, file_currency)
-    if reporting is not None:
-        st.warning(f"This file's amounts are in {file_currency}; the database reports in "
-                   f"{reporting}. Give the exchange rate to convert them (it is kept with the "
-                   "import).", icon=":material/currency_exchange:")
+    reporting = currency.rate_needed(stored or configured, file_currency)
+    if reporting is not None and conflict is None:
+        where = (f"the database reports in {reporting}" if stored else
+                 f"the database will report in {reporting} (the REPORTING_CURRENCY setting)")
+        st.warning(f"This file's amounts are in {file_currency}; {where}. Give the exchange "
+                   "rate to convert them (it is kept with the import).",
+                   icon=":material/currency_exchange:")
         rate = st.number_input(f"1 {file_currency} = … {reporting}", min_value=0.0, value=None,
                                step=0.01, format="%.6f", key="imp_rate",
                                placeholder="exchange rate")
@@ -252,8 +294,9 @@ def import_section(engine: sa.Engine) -> None:
     if st.button(f"Import {preview.accepted:,} rows", type="primary", key="imp_go",
                  icon=":material/upload:",
                  disabled=preview.accepted == 0 or (preview.rejected > 0 and not allow)
-                 or (reporting is not None and rate is None)):
-        run_import(engine, upload, {**options, "allow_rejects": allow, "exchange_rate": rate})
+                 or (reporting is not None and rate is None) or conflict is not None):
+        run_import(engine, upload, {**options, "allow_rejects": allow, "exchange_rate": rate,
+                                    "reporting_currency": configured})
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ by the LLM from the facts (or by the rules engine, saying why), with the history
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pandas as pd
@@ -15,7 +15,7 @@ from demetra import llm
 from demetra.app.filters import require_filters
 from demetra.app.runtime import get_engine, rerun_with, settings
 from demetra.app.widgets import page_header, plain
-from demetra.channels import CHANNEL_LABELS
+from demetra.channels import CHANNEL_LABELS, channel_label
 from demetra.config import Settings
 from demetra.errors import DemetraError
 from demetra.queries import Filters
@@ -35,20 +35,46 @@ HISTORY_COLUMNS = {
 }
 
 
-def target_label(target: str, campaigns: Mapping[str, str]) -> str:
-    if target in CHANNEL_LABELS:
-        return CHANNEL_LABELS[target]
+def target_label(target: str, campaigns: Mapping[str, str],
+                 channels: Collection[str] = ()) -> str:
+    """A recommendation's target as people name it: a channel by its label (any channel of
+    the set's facts, "quora_ads" -> "Quora Ads", not only the known ones), a campaign by its
+    name with its id."""
+    if target in CHANNEL_LABELS or target in channels:
+        return channel_label(target)
     name = campaigns.get(target)
     return f"{name} ({target})" if name else target
 
 
-def recommendation_cards(recs: list[Mapping[str, Any]], campaigns: Mapping[str, str]) -> None:
+def context_channels(context: Mapping[str, Any]) -> set[str]:
+    """Every channel a stored set names: its ``channels`` and any ``channel`` in its facts
+    (the channel table, the budget split, the campaigns at risk, the open alerts)."""
+    found = {str(c) for c in context.get("channels") or [] if c}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key == "channel" and isinstance(item, str) and item:
+                    found.add(item)
+                else:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(context.get("facts") or {})
+    return found
+
+
+def recommendation_cards(recs: list[Mapping[str, Any]], campaigns: Mapping[str, str],
+                         channels: Collection[str] = ()) -> None:
     cols = st.columns(2)
     for i, rec in enumerate(recs):
         label, color, icon = ACTION_BADGES.get(rec.get("action", ""), ("Note", "gray", None))
         with cols[i % 2].container(border=True):
             st.badge(label, color=color, icon=icon)
-            st.markdown(f"**{plain(target_label(str(rec.get('target', '')), campaigns))}**")
+            target = target_label(str(rec.get("target", "")), campaigns, channels)
+            st.markdown(f"**{plain(target)}**")
             st.markdown(f"**Why:** {plain(rec.get('rationale', ''))}")
             st.markdown(f"**Expected impact:** {plain(rec.get('expected_impact', ''))}")
             metrics = ", ".join(str(m) for m in rec.get("metrics") or [])
@@ -109,7 +135,8 @@ def _one_set(engine: sa.Engine, history: pd.DataFrame, cfg: Settings) -> None:
     context = llm.stored_context(engine, int(chosen)) or {}
     _source(row, cfg)
     st.markdown(":material/summarize: " + plain(row["summary"]))
-    recommendation_cards(list(row["recommendations"] or []), context.get("campaigns", {}))
+    recommendation_cards(list(row["recommendations"] or []), context.get("campaigns") or {},
+                         context_channels(context))
     with st.expander("The facts the writer was given", icon=":material/fact_check:"):
         st.caption("Exactly this JSON was sent (campaign names and other imported text are data "
                    "inside it, never instructions). Any number in the recommendations must be "
