@@ -185,10 +185,8 @@ SAMPLE_FOR_MAPPING = 2000
 
 def sample_values(opened: OpenedFile, rows: int = SAMPLE_FOR_MAPPING) -> dict[str, list[str]]:
     """The first ``rows`` cells of every column, as text: what the mapper looks at."""
-    with contextlib.closing(iter_chunks(opened, rows, opened.columns)) as chunks:
-        for raw, _first, _done in chunks:
-            return {c: raw[c].astype(str).tolist() for c in raw.columns}
-    return {}
+    raw = diagnose.head(opened, rows)
+    return {c: raw[c].astype(str).tolist() for c in raw.columns}
 
 
 def _over_suggestion(opened: OpenedFile, given: Mapping[str, str | None]) -> dict[str, str | None]:
