@@ -19,6 +19,7 @@ DEFAULT_SEED = 42
 
 # Everything derived from campaign rows goes with them on --replace; model_runs is history.
 _REPLACED_TABLES = ("predictions", "alerts", "recommendations", "ml_dashboards", "seed_truth",
+                    "campaign_sources",
                     "channel_days", "campaign_months", "campaigns")
 
 

@@ -196,12 +196,27 @@ def campaign_column_config(currency: str) -> dict[str, Any]:
         "share_of_cost": cc.ProgressColumn("Share of spend", format="percent", min_value=0,
                                            max_value=1),
         "campaigns": cc.NumberColumn("Campaigns", format="%d"),
+        "source": cc.TextColumn("Imported in", help="The currency of the file the campaign came "
+                                "from, and the rate its amounts were converted at"),
     }
+
+
+def source_text(currency: object, rate: object) -> str:
+    """"EUR at 1.08" for a campaign converted at import, "EUR" for one that was not."""
+    if not isinstance(currency, str) or not currency:
+        return ""
+    if isinstance(rate, int | float) and pd.notna(rate) and rate != 1:
+        return f"{currency} at {rate:g}"
+    return currency
 
 
 def for_display(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The columns a table shows, with channel labels and whole conversions."""
-    out = df[columns].copy()
+    out = df[[c for c in columns if c != "source"]].copy()
+    if "source" in columns:
+        out["source"] = [source_text(c, r) for c, r in zip(df["source_currency"],
+                                                            df["source_rate"], strict=True)]
+        out = out[columns]
     if "channel" in out:
         out["channel"] = out["channel"].map(channel_label)
     if "conversions" in out:

@@ -245,3 +245,16 @@ class ImportRecord(Base):
     spend_in_file: Mapped[float]
     spend_stored: Mapped[float]
     imported_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class CampaignSource(Base):
+    """The currency each campaign was imported in, and the rate of its latest import: money is
+    stored in the reporting currency, and this says what it was in the platform."""
+
+    __tablename__ = "campaign_sources"
+
+    campaign_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str | None] = mapped_column(String(3))  # None: the file did not say
+    exchange_rate: Mapped[float] = mapped_column(server_default=sa.text("1"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())

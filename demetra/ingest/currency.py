@@ -130,15 +130,16 @@ def check_not_mixed(file_name: str, currencies: set[str]) -> str | None:
 
 def record(conn: sa.Connection, *, file_name: str, platform: str, currency: str | None,
            reporting: str, rate: float, rows: int, rejected: int, spend_in_file: float,
-           spend_stored: float) -> None:
+           spend_stored: float) -> int:
     """Keep the import (with its rate) and settle the database's currency, in the import's
-    transaction."""
+    transaction; returns the import's id."""
     conn.execute(sa.delete(AppSetting).where(AppSetting.key == CURRENCY_KEY))
     conn.execute(sa.insert(AppSetting).values(key=CURRENCY_KEY, value={"code": reporting}))
-    conn.execute(sa.insert(ImportRecord).values(
+    return int(conn.execute(sa.insert(ImportRecord).values(
         file_name=file_name[:255], platform=platform[:32], currency=currency,
         reporting_currency=reporting, exchange_rate=rate, rows=rows, rejected=rejected,
-        spend_in_file=spend_in_file, spend_stored=spend_stored))
+        spend_in_file=spend_in_file, spend_stored=spend_stored).returning(ImportRecord.id)
+        ).scalar_one())
 
 
 def needs_rate(engine: sa.Engine, file_currency: str | None,

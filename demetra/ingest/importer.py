@@ -536,11 +536,11 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
         start, end = _resolve_identities(conn, opened.name, identities, result)
         written = store.upsert(conn, start, end, keys=result.accepted - result.combined,
                                grouped=result.combined > 0 or identities.merged, parts=parts)
-        currency.record(conn, file_name=opened.name, platform=plan.platform,
-                        currency=file_currency, reporting=reporting, rate=rate,
-                        rows=result.accepted, rejected=result.rejected,
-                        spend_in_file=result.file_total("cost"),
-                        spend_stored=result.totals["cost"] * rate)
+        import_id = currency.record(
+            conn, file_name=opened.name, platform=plan.platform, currency=file_currency,
+            reporting=reporting, rate=rate, rows=result.accepted, rejected=result.rejected,
+            spend_in_file=result.file_total("cost"), spend_stored=result.totals["cost"] * rate)
+        store.record_sources(conn, import_id, file_currency, rate)
         if progress:
             progress(1.0, "Done")
     return ImportResult(result, written.inserted, written.updated, written.unchanged,

@@ -119,8 +119,9 @@ def rekey(conn: sa.Connection, rekeys: Iterable[Rekey]) -> tuple[dt.date, dt.dat
         p = {"old": r.old_id, "new": r.new_id, "ch": r.channel}
         conn.execute(sa.text("UPDATE campaigns SET campaign_id = :new, channel = :ch "
                              "WHERE campaign_id = :old"), p)
-        conn.execute(sa.text("UPDATE predictions SET campaign_id = :new WHERE campaign_id = :old"),
-                     p)
+        for table in ("predictions", "campaign_sources"):
+            conn.execute(sa.text(f"UPDATE {table} SET campaign_id = :new "
+                                 "WHERE campaign_id = :old"), p)
         conn.execute(sa.text("UPDATE alerts SET campaign_id = :new, channel = :ch "
                              "WHERE campaign_id = :old"), p)
         lo, hi = conn.execute(sa.text("SELECT MIN(date), MAX(date) FROM campaigns "
@@ -129,6 +130,17 @@ def rekey(conn: sa.Connection, rekeys: Iterable[Rekey]) -> tuple[dt.date, dt.dat
             lo, hi = dt.date.fromisoformat(str(lo)[:10]), dt.date.fromisoformat(str(hi)[:10])
             span = (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
     return span
+
+
+def record_sources(conn: sa.Connection, import_id: int, currency: str | None,
+                   rate: float) -> None:
+    """Each staged campaign came from this import, in its currency at its rate."""
+    conn.execute(sa.text(
+        "INSERT INTO campaign_sources (campaign_id, currency, exchange_rate, import_id) "
+        f"SELECT DISTINCT campaign_id, :c, :r, :i FROM {_stage(conn)} WHERE true "
+        "ON CONFLICT (campaign_id) DO UPDATE SET currency = excluded.currency, "
+        "exchange_rate = excluded.exchange_rate, import_id = excluded.import_id, "
+        "updated_at = CURRENT_TIMESTAMP"), {"c": currency, "r": rate, "i": import_id})
 
 
 _COMPARED = ("cost", "clicks", "impressions", "conversions", "revenue")

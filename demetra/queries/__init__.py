@@ -36,6 +36,7 @@ from __future__ import annotations
 from demetra.queries.campaigns import (
     CAMPAIGN_COLUMNS,
     DEFAULT_MIN_SHARE,
+    SOURCE_COLUMNS,
     campaign_choices,
     campaign_history,
     campaign_names,
@@ -63,7 +64,8 @@ from demetra.queries.summary import (
 
 __all__ = [
     "CAMPAIGN_COLUMNS", "CURRENCY_KEY", "DEFAULT_MIN_SHARE", "EXPORT_COLUMNS", "Filters", "KPI_KEYS",
-    "KpiDelta", "SUMMARY_TABLES", "as_date", "campaign_choices", "campaign_history", "campaign_names",
-    "campaign_table", "channel_breakdown", "data_summary", "date_span", "export_csv", "kpis",
+    "KpiDelta", "SOURCE_COLUMNS", "SUMMARY_TABLES", "as_date", "campaign_choices",
+    "campaign_history", "campaign_names", "campaign_table", "channel_breakdown", "data_summary",
+    "date_span", "export_csv", "kpis",
     "kpis_with_delta", "reporting_currency", "resolve_grain", "top_campaigns", "trend",
 ]

@@ -13,12 +13,14 @@ from demetra.errors import BadInput
 from demetra.queries.filters import Filters, as_date
 from demetra.queries.sql import _Q, RATIOS, SUMS, _campaign_select, _frame, _ratio_sql, _sum
 
-__all__ = ["CAMPAIGN_COLUMNS", "DEFAULT_MIN_SHARE", "campaign_choices", "campaign_history",
-           "campaign_names", "campaign_table", "top_campaigns"]
+__all__ = ["CAMPAIGN_COLUMNS", "DEFAULT_MIN_SHARE", "SOURCE_COLUMNS", "campaign_choices",
+           "campaign_history", "campaign_names", "campaign_table", "top_campaigns"]
 
 CAMPAIGN_COLUMNS = ("campaign_id", "campaign_name", "channel", "days", "cost", "revenue", "clicks",
                     "impressions", "conversions", "roi", "ctr", "conversion_rate", "cpc", "cpa",
                     "first_date", "last_date")
+# campaign_table's rows also say what currency each campaign was imported in, at what rate.
+SOURCE_COLUMNS = ("source_currency", "source_rate")
 # For "best": higher is better, except for the cost-per metrics.
 _LOWER_IS_BETTER = {"cpc", "cpa"}
 
@@ -29,7 +31,11 @@ def _campaign_frame(conn: sa.Connection, f: Filters, *, order: str, limit: int,
     inner = _campaign_select(q, f)
     ratios = ", ".join(_ratio_sql(r) for r in RATIOS)
     total = ", COUNT(*) OVER () AS total_rows" if with_total else ""
-    sql = f"SELECT * FROM (SELECT c.*, {ratios}{total} FROM ({inner}) c) t ORDER BY {order}"
+    # The currency each campaign was imported in and the rate it was converted at (NULL for
+    # campaigns not imported: the demo world).
+    sql = (f"SELECT * FROM (SELECT c.*, {ratios}{total}, s.currency AS source_currency, "
+           f"s.exchange_rate AS source_rate FROM ({inner}) c "
+           f"LEFT JOIN campaign_sources s ON s.campaign_id = c.campaign_id) t ORDER BY {order}")
     sql += f" LIMIT {q.bind(int(limit), 'lim')} OFFSET {q.bind(int(offset), 'off')}"
     return _frame(q.execute(conn, sql), dates=["first_date", "last_date"])
 
@@ -62,7 +68,7 @@ def campaign_table(engine: sa.Engine, f: Filters, *, sort: str = "cost", descend
             q = _Q(conn.dialect.name)
             total = int(q.execute(conn, f"SELECT COUNT(*) FROM ({_campaign_select(q, f)}) c")
                         .scalar_one())
-    return df[list(CAMPAIGN_COLUMNS)], total
+    return df[[*CAMPAIGN_COLUMNS, *SOURCE_COLUMNS]], total
 
 
 DEFAULT_MIN_SHARE = 0.1

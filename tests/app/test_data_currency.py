@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from demetra import ingest, queries
 from demetra.app import pages
+from demetra.app.runtime import clear_caches
 from tests.app.helpers import open_page, start
 
 META = b"Campaign name,Day,Amount spent (%s),Impressions,Link clicks\n"
@@ -62,3 +63,16 @@ def test_a_setting_that_is_no_currency_code_stops_the_page(tmp_path: Path) -> No
     assert not at.exception
     shown = " ".join(e.value for e in at.error)
     assert "REPORTING_CURRENCY must be a three-letter ISO 4217 currency code" in shown
+
+
+def test_the_campaigns_page_says_what_currency_a_campaign_came_in(db_url: str,
+                                                                   engine: sa.Engine) -> None:
+    ingest.import_file(engine, META % b"EUR" + b"A,2026-09-01,100.00,1000,50\n", name="eur.csv")
+    at = open_page(db_url, pages.CAMPAIGNS.path)
+    assert "source" not in at.dataframe[0].value.columns  # one currency: nothing to say
+    ingest.import_file(engine, USD, name="usd.csv", exchange_rate=0.9)
+    clear_caches()  # written outside the app, which clears them after its own imports
+    at = open_page(db_url, pages.CAMPAIGNS.path)
+    shown = at.dataframe[0].value.set_index("campaign_name")
+    assert shown.loc["B", "source"] == "USD at 0.9" and shown.loc["A", "source"] == "EUR"
+    assert shown.loc["B", "cost"] == 180

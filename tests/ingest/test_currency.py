@@ -177,3 +177,23 @@ def test_the_command_line_reads_the_setting(tmp_path: Path) -> None:
         in other.stderr.replace("\n", " ")
     bad = run("euro", "import", str(usd))
     assert bad.returncode != 0 and "REPORTING_CURRENCY must be a three-letter" in bad.stderr
+
+
+SEP_1 = queries.Filters("2026-09-01", "2026-09-01")
+
+
+def test_each_campaign_keeps_the_currency_it_came_in(engine: sa.Engine) -> None:
+    ingest.import_file(engine, meta("EUR"), name="eur.csv")
+    ingest.import_file(engine, meta("USD", "200.00", campaign="B"), name="usd.csv",
+                       exchange_rate=0.9)
+    rows, _total = queries.campaign_table(engine, SEP_1, sort="campaign_name",
+                                          descending=False)
+    assert list(zip(rows["campaign_name"], rows["source_currency"], rows["source_rate"],
+                    rows["cost"], strict=True)) == [("A", "EUR", 1.0, 100.0),
+                                                    ("B", "USD", 0.9, pytest.approx(180.0))]
+    # The latest import of a campaign says what it came in.
+    ingest.import_file(engine, meta("USD", "200.00", campaign="B"), name="usd.csv",
+                       exchange_rate=0.95)
+    rows, _total = queries.campaign_table(engine, SEP_1, sort="campaign_name",
+                                          descending=False)
+    assert rows["source_rate"].tolist() == [1.0, 0.95]

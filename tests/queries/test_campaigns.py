@@ -27,7 +27,7 @@ def test_campaign_table_null_ratios_sort_last_both_ways(hand_engine: sa.Engine) 
     assert math.isnan(desc.iloc[-1]["roi"])
     cpc_desc, _ = Q.campaign_table(hand_engine, f, sort="cpc")   # TT_B and FB_A have no clicks
     assert list(cpc_desc.campaign_id) == ["GA_C", "FB_A", "TT_B"]  # NULLs tie -> campaign_id
-    assert list(desc.columns) == list(Q.CAMPAIGN_COLUMNS)
+    assert list(desc.columns) == [*Q.CAMPAIGN_COLUMNS, *Q.SOURCE_COLUMNS]
     full, _ = Q.campaign_table(hand_engine, Filters(D(2026, 1, 1), D(2026, 3, 31)), sort="days")
     a = full.set_index("campaign_id").loc["FB_A"]
     assert (a["days"], a["first_date"], a["last_date"]) == (3, D(2026, 1, 30), D(2026, 2, 1))
@@ -82,7 +82,8 @@ def test_campaign_table_paging_total_and_tiebreak(seeded_engine: sa.Engine) -> N
     assert [len(df) for df, _ in pages] == [7] * 7 + [1]
     assert list(pd.concat([df for df, _ in pages]).campaign_id) == list(everything.campaign_id)
     beyond, beyond_total = Q.campaign_table(seeded_engine, f, page=99, page_size=7)
-    assert beyond.empty and beyond_total == 50 and list(beyond.columns) == list(Q.CAMPAIGN_COLUMNS)
+    assert beyond.empty and beyond_total == 50
+    assert list(beyond.columns) == [*Q.CAMPAIGN_COLUMNS, *Q.SOURCE_COLUMNS]
     for descending in (True, False):
         by_channel, _ = Q.campaign_table(seeded_engine, f, sort="channel", descending=descending,
                                          page_size=100)

@@ -109,7 +109,10 @@ def render() -> None:
         st.info("No campaign matches this search in the selected period and channels. "
                 "Try a shorter search or a wider period.", icon=":material/search_off:")
         return
-    table(rows, TABLE_COLUMNS, currency=currency, height=rows_height(len(rows), 25),
+    # Where some campaign came in another currency, say which and at what rate.
+    converted = rows["source_currency"].notna() & (rows["source_currency"] != currency)
+    columns = TABLE_COLUMNS + (["source"] if converted.any() else [])
+    table(rows, columns, currency=currency, height=rows_height(len(rows), 25),
           key="cmp_table", wide_names=True)
     prev_col, info_col, next_col = st.columns([1, 4, 1], vertical_alignment="center")
     prev_col.button("Previous", icon=":material/chevron_left:", key="cmp_prev", width="stretch",
