@@ -66,6 +66,20 @@ class ImportFileError(DemetraError, ValueError):
     exit_code = 2
 
 
+class NumberStyle(ImportFileError):
+    """A value that proves the file writes numbers in the other style than the one being read
+    ("12,50" read as English): the importer reads the file again in that style."""
+
+    def __init__(self, row: object, column: str, value: str, decimal_comma: bool) -> None:
+        self.row, self.column, self.value, self.decimal_comma = row, column, value, decimal_comma
+        style = ("a decimal comma (1.234,56)" if decimal_comma
+                 else "a decimal point (1,234.56)")
+        super().__init__(f"row {row}, column “{column}”: '{value}' is written with {style}")
+
+    def where(self) -> str:
+        return f"row {self.row}, “{self.column}”: '{self.value}'"
+
+
 class NotEnoughData(DemetraError, ValueError):
     """Too little history to train (or predict); the message says what is needed."""
 

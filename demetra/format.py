@@ -46,6 +46,9 @@ def currency_prefix(currency: str | None) -> str:
     return _SYMBOLS.get(code, f"{code} ")
 
 
+NOT_TRACKED = "Not tracked"  # revenue or results the exports have no column for: not a zero
+
+
 def money(value: Any, currency: str | None = DEFAULT_CURRENCY, *, decimals: int | None = None,
           missing: str = DASH) -> str:
     """"$12,345" (whole units from 1,000 up), "$987.65" below; ``decimals`` forces it."""

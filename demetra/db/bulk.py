@@ -108,8 +108,12 @@ def _copy_chunk(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray, *,
         fixed[f"l{i}"] = size
         if name != "date":
             fixed[name] = chunk[name].to_numpy(dtype=np.int64 if name in INT_COLUMNS else float)
-    if chunk[["cost", "conversions", "revenue"]].isna().to_numpy().any():
-        raise ValueError("cost, conversions and revenue must be numbers, not empty")
+    if chunk["cost"].isna().to_numpy().any():
+        raise ValueError("cost must be a number, not empty")
+    if chunk[["conversions", "revenue"]].isna().to_numpy().any():
+        # Not tracked: NULL, which the fixed-width binary tuples cannot say.
+        _copy_csv(conn, chunk, days, freeze=freeze)
+        return
     # The text fields repeat per campaign: encode each distinct triple once. Factorizing the
     # columns one by one and combining the codes is ~10x cheaper than a MultiIndex of tuples.
     codes = np.zeros(n, dtype=np.int64)
@@ -149,3 +153,16 @@ def analyze(conn: sa.Connection) -> None:
         # The tables bulk loads write, not the whole database: a database-wide ANALYZE also
         # visits other schemas and the catalogs, and can deadlock with another one running.
         conn.exec_driver_sql("ANALYZE campaigns, channel_days, campaign_months")
+
+
+def _copy_csv(conn: sa.Connection, chunk: pd.DataFrame, days: np.ndarray, *,
+              freeze: bool) -> None:
+    """COPY as CSV, where an unquoted empty field (a NaN) is NULL."""
+    frame = chunk[list(COLUMNS)].assign(date=days.astype(str))
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False, header=False)
+    buf.seek(0)
+    with conn.connection.driver_connection.cursor() as cur:
+        cur.copy_expert(f"COPY campaigns ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv"
+                        f"{', FREEZE' if freeze else ''}, FORCE_NOT_NULL "
+                        f"({', '.join(TEXT_COLUMNS)}))", buf)

@@ -17,8 +17,15 @@ import sqlalchemy as sa
 
 from demetra.db.raw import insert_many
 
+# A NULL revenue or conversions is "not tracked": SUM skips it (NULL when no row tracks it),
+# and the spend and clicks of the rows that do track it are kept beside.
 _SUMS = ("SUM(cost), SUM(revenue), SUM(clicks), SUM(impressions), SUM(engagement), "
-         "SUM(conversions)")
+         "SUM(conversions), COALESCE(SUM(CASE WHEN revenue IS NOT NULL THEN cost END), 0), "
+         "COALESCE(SUM(CASE WHEN conversions IS NOT NULL THEN cost END), 0), "
+         "COALESCE(SUM(CASE WHEN conversions IS NOT NULL THEN clicks END), 0)")
+MEASURES = ("cost", "revenue", "clicks", "impressions", "engagement", "conversions",
+            "revenue_cost", "result_cost", "result_clicks")
+_MEASURE_LIST = ", ".join(MEASURES)
 
 
 def month_expr(conn: sa.Connection, column: str = "date") -> str:
@@ -39,8 +46,7 @@ def refresh(conn: sa.Connection, start: dt.date, end: dt.date) -> None:
     p = {"s": start, "e": end}
     conn.execute(sa.text("DELETE FROM channel_days WHERE date BETWEEN :s AND :e"), p)
     conn.execute(sa.text(
-        "INSERT INTO channel_days (date, channel, campaign_days, cost, revenue, clicks, "
-        "impressions, engagement, conversions) "
+        f"INSERT INTO channel_days (date, channel, campaign_days, {_MEASURE_LIST}) "
         f"SELECT date, channel, COUNT(*), {_SUMS} FROM campaigns "
         "WHERE date BETWEEN :s AND :e GROUP BY date, channel"), p)
 
@@ -50,7 +56,7 @@ def refresh(conn: sa.Connection, start: dt.date, end: dt.date) -> None:
                  {"ms": first, "ml": last_month})
     conn.execute(sa.text(
         "INSERT INTO campaign_months (campaign_id, month, channel, campaign_name, days, "
-        "first_date, last_date, cost, revenue, clicks, impressions, engagement, conversions) "
+        f"first_date, last_date, {_MEASURE_LIST}) "
         f"SELECT campaign_id, {m}, MAX(channel), MAX(campaign_name), COUNT(*), MIN(date), "
         f"MAX(date), {_SUMS} FROM campaigns WHERE date BETWEEN :ms AND :me "
         f"GROUP BY campaign_id, {m}"), {"ms": first, "me": month_end})
@@ -66,12 +72,26 @@ def rebuild(conn: sa.Connection) -> None:
         refresh(conn, start, end)
 
 
-_CHANNEL_DAY_COLUMNS = ("date", "channel", "campaign_days", "cost", "revenue", "clicks",
-                        "impressions", "engagement", "conversions")
+_CHANNEL_DAY_COLUMNS = ("date", "channel", "campaign_days", *MEASURES)
 _CAMPAIGN_MONTH_COLUMNS = ("campaign_id", "month", "channel", "campaign_name", "days",
-                           "first_date", "last_date", "cost", "revenue", "clicks",
-                           "impressions", "engagement", "conversions")
-_SUM_COLUMNS = ("cost", "revenue", "clicks", "impressions", "engagement", "conversions")
+                           "first_date", "last_date", *MEASURES)
+
+
+def tracked(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (campaign rows) with the per-row parts of the tracked sums."""
+    return frame.assign(
+        revenue_cost=frame["cost"].where(frame["revenue"].notna(), 0.0),
+        result_cost=frame["cost"].where(frame["conversions"].notna(), 0.0),
+        result_clicks=frame["clicks"].where(frame["conversions"].notna(), 0))
+
+
+def sums(grouped, **extra) -> pd.DataFrame:
+    """The rollup measures of a group-by of ``tracked`` rows: a group where no row tracks
+    revenue (or conversions) sums to NaN, which is written as NULL."""
+    out = grouped.agg(**extra, **{c: (c, "sum") for c in MEASURES})
+    for outcome in ("revenue", "conversions"):
+        out[outcome] = grouped[outcome].sum(min_count=1)
+    return out.reset_index()
 
 
 def rebuild_from_frame(conn: sa.Connection, frame: pd.DataFrame, days: np.ndarray) -> None:
@@ -83,14 +103,14 @@ def rebuild_from_frame(conn: sa.Connection, frame: pd.DataFrame, days: np.ndarra
     (pandas sums with compensation). ``days`` is ``frame.date`` as ``datetime64[D]``.
     """
     months = days.astype("datetime64[M]").astype("datetime64[D]")
-    data = frame[["campaign_id", "campaign_name", "channel", *_SUM_COLUMNS]].assign(
+    data = tracked(frame[["campaign_id", "campaign_name", "channel", "cost", "revenue", "clicks",
+                          "impressions", "engagement", "conversions"]]).assign(
         date=days, month=months)
-    by_day = data.groupby(["date", "channel"], sort=True).agg(
-        campaign_days=("cost", "size"), **{c: (c, "sum") for c in _SUM_COLUMNS}).reset_index()
-    by_month = data.groupby(["campaign_id", "month"], sort=True).agg(
-        channel=("channel", "max"), campaign_name=("campaign_name", "max"),
-        days=("cost", "size"), first_date=("date", "min"), last_date=("date", "max"),
-        **{c: (c, "sum") for c in _SUM_COLUMNS}).reset_index()
+    by_day = sums(data.groupby(["date", "channel"], sort=True), campaign_days=("cost", "size"))
+    by_month = sums(data.groupby(["campaign_id", "month"], sort=True),
+                    channel=("channel", "max"), campaign_name=("campaign_name", "max"),
+                    days=("cost", "size"), first_date=("date", "min"),
+                    last_date=("date", "max"))
     pg = conn.dialect.name == "postgresql"
     for table in ("channel_days", "campaign_months"):
         # TRUNCATE lets COPY FREEZE write the rows all-visible (index-only scans at once).

@@ -35,6 +35,7 @@ from demetra.ingest.platforms import (
 from demetra.ingest.reader import ImportFileError, OpenedFile, Source, iter_chunks, open_file
 from demetra.ingest.rows import (
     DAY_MONTH_SWAP,
+    OUTCOME_FIELDS,
     STORED,
     Chunk,
     NumberStyle,
@@ -77,6 +78,7 @@ class ImportPreview:
     combined: int = 0  # accepted rows added to another row of the same campaign and day
     currencies: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)  # outcomes the file has no column for
     # Set by an import: the file's currency, the database's, and the factor between them.
     currency: str | None = None
     reporting_currency: str | None = None
@@ -98,9 +100,14 @@ class ImportPreview:
             return ""
         share = self.rejected_share("cost")
         r = self.rejected_totals
-        return (f"{self.rejected:,} rejected rows carry spend {r['cost']:,.2f}"
+        rows = "1 rejected row carries" if self.rejected == 1 else (
+            f"{self.rejected:,} rejected rows carry")
+        return (f"{rows} spend {r['cost']:,.2f}"
                 + (f" ({share:.1%} of the file's)" if share is not None else "")
                 + f", clicks {r['clicks']:,.0f} and conversions {r['conversions']:,.2f}")
+
+    def _outcome(self, key: str, fmt: str) -> str:
+        return "not tracked" if key in self.untracked else format(self.totals[key], "," + fmt)
 
     def stored_note(self) -> str:
         stored = self.totals["cost"] * self.exchange_rate
@@ -116,8 +123,9 @@ class ImportPreview:
         return (f"{self.file_name}: {self.platform_label}, {self.rows:,} rows "
                 f"({self.accepted:,} accepted, {self.rejected:,} rejected, {self.skipped:,} "
                 f"summary rows skipped), {self.campaigns:,} campaigns, {span}; spend "
-                f"{self.totals['cost']:,.2f}, revenue {self.totals['revenue']:,.2f}, clicks "
-                f"{self.totals['clicks']:,.0f}, conversions {self.totals['conversions']:,.2f}"
+                f"{self.totals['cost']:,.2f}, revenue {self._outcome('revenue', '.2f')}, "
+                f"clicks {self.totals['clicks']:,.0f}, conversions "
+                f"{self._outcome('conversions', '.2f')}"
                 + (f"; {note}" if note else "") + f"; {self.stored_note()}")
 
 
@@ -293,11 +301,14 @@ class _Tally:
         if len(p.currencies) > 1:
             p.warnings.append("the file mixes currencies (" + ", ".join(p.currencies) + "): "
                               "it cannot be imported as it is; export one file per currency")
-        if "revenue" not in plan.mapping:
+        p.untracked = [f for f in OUTCOME_FIELDS if f not in plan.mapping]
+        if "revenue" in p.untracked:
             p.warnings.append("the file has no revenue (conversion value) column: revenue is "
-                              "stored as 0, so ROI will show 0 for these rows")
-        if "conversions" not in plan.mapping:
-            p.warnings.append("the file has no conversions column: conversions are stored as 0")
+                              "stored as not tracked, so ROI shows as not tracked and the pages "
+                              "lead with results and cost per result")
+        if "conversions" in p.untracked:
+            p.warnings.append("the file has no conversions (results) column: conversions are "
+                              "stored as not tracked")
         if p.rejected > len(self.rejects):
             p.warnings.append(f"{p.rejected:,} rows are rejected; the first "
                               f"{len(self.rejects):,} problems are listed")
@@ -363,7 +374,10 @@ def _same_dates(values: pd.Series, fmt: str) -> bool:
 
 def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
           progress: Progress | None, sink: Callable[[pd.DataFrame], None] | None,
-          share: float) -> ImportPreview:
+          share: float, stage_rejected: bool = True) -> ImportPreview:
+    """Read and check every row, handing the accepted ones to ``sink``; once a row is rejected
+    and ``stage_rejected`` is False the import will be refused, so the rest is only read (for
+    the totals the refusal states), not handed over."""
     preview = ImportPreview(opened.name, plan.platform, plan.label, opened.columns,
                             dict(plan.mapping), pd.DataFrame())
     tally = _Tally(preview, sample_rows)
@@ -387,7 +401,8 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                 # A refusal found in the rows (several days a row, a decimal comma) names the file.
                 raise ImportFileError(f"{opened.name}: {exc}") from None
             tally.add(chunk, len(raw))
-            if sink is not None and not chunk.rows.empty:
+            if sink is not None and not chunk.rows.empty and (stage_rejected
+                                                               or not preview.rejected):
                 # The database stages one chunk while the next is parsed (the drivers release the
                 # GIL); waiting for the previous one first keeps at most two chunks in memory.
                 if pending is not None:
@@ -513,7 +528,8 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
             store.clear_stage(conn)
 
         result = _scan_in_style(opened, plan, restart=restart, chunk_rows=chunk_rows,
-                                sample_rows=SAMPLE_ROWS, progress=progress, sink=sink, share=0.6)
+                                sample_rows=SAMPLE_ROWS, progress=progress, sink=sink, share=0.6,
+                                stage_rejected=allow_rejects)
         # A currency that shows only further down the file is caught here (rolled back).
         if currency.check_not_mixed(opened.name, stated | set(result.currencies)) != file_currency:
             currency.rate_for(opened.name, result.currencies[0], reporting, None)

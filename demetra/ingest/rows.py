@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from demetra.channels import CHANNEL_ID_FORM, channel_of, names_no_channel
+from demetra.errors import NumberStyle
 from demetra.ingest.platforms import FIELD_LABELS, normalize_header
 from demetra.ingest.reader import ImportFileError
 
@@ -43,6 +44,8 @@ AMOUNT_FIELDS = ("cost", "conversions", "revenue")
 # Fields no analytic rests on: a value that is not a count empties the field (stored as 0 and
 # counted in a warning) instead of rejecting the row, whose spend and clicks are sound.
 OPTIONAL_FIELDS = ("engagement",)
+# Outcomes an export may not track at all (a lead-generation account has no revenue).
+OUTCOME_FIELDS = ("conversions", "revenue")
 # What rejected rows carry, so that what an import leaves out is said in money and clicks.
 CARRIED = ("cost", "clicks", "impressions", "conversions", "revenue")
 STORED = ("campaign_id", "campaign_name", "channel", "date", "cost", "clicks", "impressions",
@@ -96,20 +99,6 @@ _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 # Commas that separate thousands (or India's lakhs: twos, then a three). Any other comma is a
 # decimal comma ("12,50", "1.234,56"): dropping it would read 1250 and 1.23456.
 _THOUSANDS = r"^[+-]?\(?[+-]?(\d{1,3}(,\d{3})+|\d{1,2}(,\d{2})+,\d{3})(\.\d*)?\)?%?$"
-
-
-class NumberStyle(ImportFileError):
-    """A value that proves the file writes numbers in the other style than the one being read:
-    the importer reads the file again in that style."""
-
-    def __init__(self, row: object, column: str, value: str, decimal_comma: bool) -> None:
-        self.row, self.column, self.value, self.decimal_comma = row, column, value, decimal_comma
-        style = ("a decimal comma (1.234,56)" if decimal_comma
-                 else "a decimal point (1,234.56)")
-        super().__init__(f"row {row}, column “{column}”: '{value}' is written with {style}")
-
-    def where(self) -> str:
-        return f"row {self.row}, “{self.column}”: '{self.value}'"
 
 
 # "1.234" or "1.234.567": thousands grouped with dots. As a count it proves the style, since a
@@ -382,7 +371,10 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
     values: dict[str, pd.Series] = {}
     for name in (*AMOUNT_FIELDS, *COUNT_FIELDS):
         if name not in m:
-            values[name] = pd.Series(0.0, index=chunk.index)
+            # Revenue or conversions the file has no column for are not tracked (NULL), which
+            # is not a zero; a count it does not have (engagement) is simply 0.
+            values[name] = pd.Series(np.nan if name in OUTCOME_FIELDS else 0.0,
+                                     index=chunk.index)
             continue
         text = col(name)
         number, bad, other = _numbers(text, count=name in COUNT_FIELDS,

@@ -206,7 +206,6 @@ def _count_in_span(conn: sa.Connection, start: dt.date, end: dt.date) -> int:
                             {"s": start, "e": end}).scalar_one())
 
 
-_SUMS = ("cost", "revenue", "clicks", "impressions", "engagement", "conversions")
 
 
 class RollupParts:
@@ -222,24 +221,23 @@ class RollupParts:
         self.months: list[pd.DataFrame] = []
 
     def add(self, rows: pd.DataFrame) -> None:
-        sums = {c: (c, "sum") for c in _SUMS}
-        self.days.append(rows.groupby(["date", "channel"], sort=False).agg(
-            campaign_days=("cost", "size"), **sums).reset_index())
+        rows = rollups.tracked(rows)
+        self.days.append(rollups.sums(rows.groupby(["date", "channel"], sort=False),
+                                      campaign_days=("cost", "size")))
         month = rows["date"].to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
-        self.months.append(rows.assign(month=month).groupby(
-            ["campaign_id", "month"], sort=False).agg(
+        self.months.append(rollups.sums(
+            rows.assign(month=month).groupby(["campaign_id", "month"], sort=False),
             channel=("channel", "max"), campaign_name=("campaign_name", "max"),
-            days=("cost", "size"), first_date=("date", "min"), last_date=("date", "max"),
-            **sums).reset_index())
+            days=("cost", "size"), first_date=("date", "min"), last_date=("date", "max")))
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        sums = {c: "sum" for c in _SUMS}
-        days = pd.concat(self.days).groupby(["date", "channel"], sort=True).agg(
-            campaign_days=("campaign_days", "sum"),
-            **{c: (c, "sum") for c in _SUMS}).reset_index()
-        months = pd.concat(self.months).groupby(["campaign_id", "month"], sort=True).agg(
-            {"channel": "max", "campaign_name": "max", "days": "sum", "first_date": "min",
-             "last_date": "max", **sums}).reset_index()
+        days = rollups.sums(pd.concat(self.days).groupby(["date", "channel"], sort=True),
+                            campaign_days=("campaign_days", "sum"))
+        months = rollups.sums(
+            pd.concat(self.months).groupby(["campaign_id", "month"], sort=True),
+            channel=("channel", "max"), campaign_name=("campaign_name", "max"),
+            days=("days", "sum"), first_date=("first_date", "min"),
+            last_date=("last_date", "max"))
         return days, months
 
 

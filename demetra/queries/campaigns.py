@@ -142,7 +142,7 @@ def campaign_history(engine: sa.Engine, campaign_id: str, start: dt.date | None 
         if end is not None:
             where += f" AND date <= {q.bind(as_date(end), 'd')}"
         df = _frame(q.execute(conn, (
-            "SELECT date, " + ", ".join(_sum(s) for s in SUMS)
+            "SELECT date, " + ", ".join(_sum(s, raw=True) for s in SUMS)
             + f" FROM campaigns WHERE {where} GROUP BY date ORDER BY date")),
             dates=["date"], ratios=["roi", "conversion_rate", "ctr", "cpc", "cpa"])
     return df[_HISTORY_COLUMNS]

@@ -35,7 +35,8 @@ __all__ = ["KPI_KEYS", "KpiDelta", "channel_breakdown", "kpis", "kpis_with_delta
 # KPIs
 
 KPI_KEYS = ("cost", "revenue", "clicks", "impressions", "conversions", "engagement", "campaigns",
-            "roi", "ctr", "conversion_rate", "cpc", "cpa")
+            "roi", "ctr", "conversion_rate", "cpc", "cpa", "revenue_cost", "result_cost",
+            "result_clicks")
 
 
 def _ratio(num: Any, den: Any) -> float | None:
@@ -62,9 +63,11 @@ def _kpis(conn: sa.Connection, f: Filters) -> dict[str, float | int | None]:
                + f" FROM ({_campaign_select(q, f, engagement=True)}) c")
     out = q.execute(conn, sql).mappings().one()
     result: dict[str, float | int | None] = {}
-    for key in ("cost", "revenue", "conversions"):
-        result[key] = float(out[key] or 0)
-    for key in ("clicks", "impressions", "engagement", "campaigns"):
+    result["cost"] = float(out["cost"] or 0)
+    for key in ("revenue", "conversions", "revenue_cost", "result_cost"):
+        # None: not tracked by any row of the filter (a missing value is missing, never 0).
+        result[key] = None if out[key] is None else float(out[key])
+    for key in ("clicks", "impressions", "engagement", "campaigns", "result_clicks"):
         result[key] = int(out[key] or 0)
     for name, (num, den) in RATIOS.items():
         result[name] = _ratio(result[num], result[den])
@@ -132,9 +135,10 @@ def trend(engine: sa.Engine, f: Filters, grain: str = "auto") -> pd.DataFrame:
         if f.search:
             table = "campaigns"
             where += f" AND campaign_id IN ({_matching_ids(q, f)})"
-        sql = (f"SELECT {period} AS period, channel, " + ", ".join(_sum(s) for s in SUMS)
+        sql = (f"SELECT {period} AS period, channel, "
+               + ", ".join(_sum(s, raw=table == "campaigns") for s in SUMS)
                + f" FROM {table} WHERE {where} GROUP BY {period}, channel ORDER BY 1, 2")
-        df = _frame(q.execute(conn, sql), dates=["period"], ratios=_TREND_COLUMNS[7:])
+        df = _frame(q.execute(conn, sql), dates=["period"], ratios=_TREND_COLUMNS[2 + len(SUMS):])
     return df[_TREND_COLUMNS]
 
 

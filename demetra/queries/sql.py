@@ -31,22 +31,36 @@ import sqlalchemy as sa
 
 from demetra.queries.filters import Filters, as_date
 
-SUMS = ("cost", "revenue", "clicks", "impressions", "conversions")
-_INT_SUMS = {"clicks", "impressions", "engagement", "campaign_days", "days", "campaigns"}
+# Revenue and conversions sum to NULL where no row tracks them ("not tracked", not 0). The
+# spend and clicks of the rows that do track them are summed beside (``TRACKED``), so that ROI,
+# CPA and the conversion rate of a mixed account divide only by what was tracked.
+SUMS = ("cost", "revenue", "clicks", "impressions", "conversions", "revenue_cost",
+        "result_cost", "result_clicks")
+OUTCOMES = ("revenue", "conversions")
+# A tracked sum's value in a row of ``campaigns`` (the rollups store it as a column).
+TRACKED = {"revenue_cost": "CASE WHEN revenue IS NOT NULL THEN cost END",
+           "result_cost": "CASE WHEN conversions IS NOT NULL THEN cost END",
+           "result_clicks": "CASE WHEN conversions IS NOT NULL THEN clicks END"}
+_INT_SUMS = {"clicks", "impressions", "engagement", "campaign_days", "days", "campaigns",
+             "result_clicks"}
 RATIOS = {  # name: (numerator, denominator)
-    "roi": ("revenue", "cost"),
+    "roi": ("revenue", "revenue_cost"),
     "ctr": ("clicks", "impressions"),
-    "conversion_rate": ("conversions", "clicks"),
+    "conversion_rate": ("conversions", "result_clicks"),
     "cpc": ("cost", "clicks"),
-    "cpa": ("cost", "conversions"),
+    "cpa": ("result_cost", "conversions"),
 }
 
 
-def _sum(col: str) -> str:
+def _sum(col: str, *, raw: bool = False) -> str:
+    """``SUM`` of a measure AS itself; ``raw``: over rows of ``campaigns`` (not a rollup)."""
+    value = TRACKED.get(col, col) if raw else col
+    if col in OUTCOMES:
+        return f"SUM({value}) AS {col}"
     if col in _INT_SUMS:
         # PostgreSQL sums BIGINT into NUMERIC (Decimal in Python): cast back.
-        return f"CAST(COALESCE(SUM({col}), 0) AS BIGINT) AS {col}"
-    return f"COALESCE(SUM({col}), 0) AS {col}"
+        return f"CAST(COALESCE(SUM({value}), 0) AS BIGINT) AS {col}"
+    return f"COALESCE(SUM({value}), 0) AS {col}"
 
 
 def _ratio_sql(name: str) -> str:
@@ -183,7 +197,7 @@ def _campaign_select(q: _Q, f: Filters, *, engagement: bool = False) -> str:
     group = "+campaign_id" if q.dialect == "sqlite" else "campaign_id"
     parts = [
         "SELECT campaign_id, COUNT(*) AS days, MIN(date) AS first_date, MAX(date) AS last_date, "
-        + ", ".join(f"SUM({s}) AS {s}" for s in sums)
+        + ", ".join(f"SUM({TRACKED.get(s, s)}) AS {s}" for s in sums)
         + f" FROM campaigns WHERE date BETWEEN {q.bind(a, 'd')} AND {q.bind(b, 'd')}"
         f"{q.channel_clause(f)}{search} GROUP BY {group}"
         for a, b in plan.raw]
@@ -199,8 +213,16 @@ def _campaign_select(q: _Q, f: Filters, *, engagement: bool = False) -> str:
             f"CAST({days} AS BIGINT) AS days, "
             f"{_min_of('m.first_date', 'r.first_date', '<')} AS first_date, "
             f"{_min_of('m.last_date', 'r.last_date', '>')} AS last_date, "
-            + ", ".join(_cast_sum(f"COALESCE(m.{s}, 0) + COALESCE(r.{s}, 0)", s) for s in sums)
+            + ", ".join(_cast_sum(_added(f"m.{s}", f"r.{s}", s), s) for s in sums)
             + f" FROM m LEFT JOIN r ON r.campaign_id = m.campaign_id WHERE {days} > 0")
+
+
+def _added(a: str, b: str, name: str) -> str:
+    """a + b, either NULL counting as 0, except that an outcome neither tracks stays NULL."""
+    added = f"COALESCE({a}, 0) + COALESCE({b}, 0)"
+    if name in OUTCOMES:
+        return f"CASE WHEN {a} IS NULL AND {b} IS NULL THEN NULL ELSE {added} END"
+    return added
 
 
 def _cast_sum(expr: str, name: str) -> str:
@@ -240,7 +262,8 @@ def _active_campaigns(q: _Q, f: Filters, *, by_channel: bool = False) -> str:
     return f"SELECT COUNT(*) AS campaigns FROM ({inner}) c{cond}"
 
 
-_FLOATS = {"cost", "revenue", "conversions", "share_of_cost", *RATIOS}
+_FLOATS = {"cost", "revenue", "conversions", "revenue_cost", "result_cost", "share_of_cost",
+           *RATIOS}
 
 
 def _frame(result: sa.CursorResult, *, dates: Iterable[str] = (),

@@ -70,7 +70,7 @@ def test_rejected_rows_are_said_in_money_and_share() -> None:
     assert preview.rejected_totals["cost"] == pytest.approx(300.0)
     assert preview.rejected_totals["clicks"] == 40
     assert preview.rejected_share() == pytest.approx(0.75)
-    assert "1 rejected rows carry spend 300.00 (75.0% of the file's), clicks 40" in preview.summary()
+    assert "1 rejected row carries spend 300.00 (75.0% of the file's), clicks 40" in preview.summary()
     assert preview.summary().endswith("spend stored 100.00 of 400.00 in the file")
 
 

@@ -72,16 +72,25 @@ def select_rows(raw: pd.DataFrame, f: Filters) -> pd.DataFrame:
     return sel
 
 
-def _div(a: float, b: float) -> float | None:
-    return None if b == 0 else a / b
+def _div(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
 
 
 def expected_kpis(sel: pd.DataFrame) -> dict:
-    s = {c: sel[c].sum() for c in (*SUMS, "engagement")}
+    """The KPIs of raw rows, computed the plain way: a NULL (NaN) outcome is not tracked, and
+    the ratios divide by the spend and clicks of the rows that track it."""
+    s = {c: sel[c].sum() for c in ("cost", "clicks", "impressions", "engagement")}
+    for outcome in ("revenue", "conversions"):
+        s[outcome] = sel[outcome].sum(min_count=1)
+        s[outcome] = None if pd.isna(s[outcome]) else s[outcome]
+    s["revenue_cost"] = sel.loc[sel.revenue.notna(), "cost"].sum()
+    s["result_cost"] = sel.loc[sel.conversions.notna(), "cost"].sum()
+    s["result_clicks"] = sel.loc[sel.conversions.notna(), "clicks"].sum()
     return {**s, "campaigns": sel.campaign_id.nunique(),
-            "roi": _div(s["revenue"], s["cost"]), "ctr": _div(s["clicks"], s["impressions"]),
-            "conversion_rate": _div(s["conversions"], s["clicks"]),
-            "cpc": _div(s["cost"], s["clicks"]), "cpa": _div(s["cost"], s["conversions"])}
+            "roi": _div(s["revenue"], s["revenue_cost"]),
+            "ctr": _div(s["clicks"], s["impressions"]),
+            "conversion_rate": _div(s["conversions"], s["result_clicks"]),
+            "cpc": _div(s["cost"], s["clicks"]), "cpa": _div(s["result_cost"], s["conversions"])}
 
 
 def assert_kpis(got: dict, want: dict) -> None:

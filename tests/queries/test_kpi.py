@@ -23,7 +23,8 @@ def test_kpis_on_hand_made_rows(hand_engine: sa.Engine) -> None:
     assert k == pytest.approx({
         "cost": 201.0, "revenue": 380.0, "clicks": 86, "impressions": 2110, "conversions": 8.5,
         "engagement": 13, "campaigns": 3, "roi": 380 / 201, "ctr": 86 / 2110,
-        "conversion_rate": 8.5 / 86, "cpc": 201 / 86, "cpa": 201 / 8.5}, rel=1e-12)
+        "conversion_rate": 8.5 / 86, "cpc": 201 / 86, "cpa": 201 / 8.5, "revenue_cost": 201.0,
+        "result_cost": 201.0, "result_clicks": 86}, rel=1e-12)
     assert isinstance(k["clicks"], int) and isinstance(k["campaigns"], int)
     assert isinstance(k["cost"], float)
     assert list(k) == list(Q.KPI_KEYS)
@@ -57,9 +58,11 @@ def test_zero_denominators_give_none_not_zero(hand_engine: sa.Engine) -> None:
     assert no_conversions["cpc"] == pytest.approx(5.0)
 
     empty = Q.kpis(hand_engine, Filters(D(2025, 1, 1), D(2025, 1, 31)))
-    assert {k: empty[k] for k in ("cost", "revenue", "clicks", "impressions", "conversions",
-                                  "engagement", "campaigns")} == dict.fromkeys(
-        ("cost", "revenue", "clicks", "impressions", "conversions", "engagement", "campaigns"), 0)
+    assert {k: empty[k] for k in ("cost", "clicks", "impressions", "engagement",
+                                  "campaigns")} == dict.fromkeys(
+        ("cost", "clicks", "impressions", "engagement", "campaigns"), 0)
+    # Nothing matches, so nothing tracks revenue or conversions there: missing, not 0.
+    assert empty["revenue"] is None and empty["conversions"] is None
     assert all(empty[r] is None for r in ("roi", "ctr", "conversion_rate", "cpc", "cpa"))
     searched_empty = Q.kpis(hand_engine, Filters(D(2025, 1, 1), D(2025, 1, 31), search="alpha"))
     assert searched_empty == empty
@@ -104,8 +107,9 @@ def test_previous_period_and_deltas_on_hand_made_rows(hand_engine: sa.Engine) ->
 def test_trend_day_and_week_grain_on_hand_made_rows(hand_engine: sa.Engine) -> None:
     f = Filters(D(2026, 1, 30), D(2026, 2, 2))
     day = Q.trend(hand_engine, f, "day")
-    assert list(day.columns[:10]) == ["period", "channel", "cost", "revenue", "clicks",
-                                      "impressions", "conversions", "roi", "ctr", "conversion_rate"]
+    assert list(day.columns[:13]) == ["period", "channel", "cost", "revenue", "clicks",
+                                      "impressions", "conversions", "revenue_cost", "result_cost",
+                                      "result_clicks", "roi", "ctr", "conversion_rate"]
     assert len(day) == 6 and all(isinstance(p, dt.date) for p in day["period"])
     fb = day[day.channel == "facebook"].set_index("period")
     assert fb.loc[D(2026, 2, 1), "cost"] == 0 and math.isnan(fb.loc[D(2026, 2, 1), "roi"])
@@ -173,8 +177,9 @@ def test_channel_breakdown_with_search_and_share(seeded_engine: sa.Engine) -> No
     searched = Q.channel_breakdown(seeded_engine, Filters(f.start, f.end, search="_"))
     pd.testing.assert_frame_equal(plain, searched, check_exact=False, rtol=1e-9)
     assert list(plain.columns) == ["channel", "cost", "revenue", "clicks", "impressions",
-                                   "conversions", "campaigns", "roi", "ctr", "conversion_rate",
-                                   "cpc", "cpa", "share_of_cost"]
+                                   "conversions", "revenue_cost", "result_cost", "result_clicks",
+                                   "campaigns", "roi", "ctr", "conversion_rate", "cpc", "cpa",
+                                   "share_of_cost"]
     k = Q.kpis(seeded_engine, f)
     assert plain.campaigns.sum() == k["campaigns"]
     assert plain.cost.sum() == pytest.approx(k["cost"], rel=1e-9)
