@@ -74,7 +74,8 @@ def _alerts_job(engine: sa.Engine, settings: Settings) -> JobResult:
         raise RuntimeError(report.summary())
     raised = sum(report.raised.values())
     message = (f"{raised} new alerts, {report.updated} updated, {report.resolved} resolved, "
-               f"{report.rows_scanned:,} rows checked")
+               f"{report.rows_scanned:,} rows checked"
+               + (f", {len(report.skipped)} skipped" if report.skipped else ""))
     log.info("alerts: %s, %.1f s", message, seconds)
     return JobResult("alerts", True, message, seconds)
 

@@ -4,8 +4,10 @@
   from the app;
 * ``detection``: the rules, each campaign and channel against its own trailing baseline, and
   ``detect``, one run over a window of days;
-* ``messages``: the sentence each alert carries, money in the data's currency;
-* ``store``: one alert per incident, kept up to date and resolved when the metric recovers;
+* ``messages``: the sentence each alert carries, money in the data's currency, the campaign
+  by its name;
+* ``store``: one alert per incident, kept up to date and resolved when the metric recovers
+  (an incident that cannot be written is skipped and named in a ``system`` alert);
   ``run_detection`` (a failure leaves a ``system`` alert); the alert list, read marks, counts.
 
 Every page of the app counts the unread alerts, so importing this package loads no scipy:

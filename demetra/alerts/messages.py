@@ -2,37 +2,77 @@
 which trailing baseline, and the spend that day.
 
 Amounts are written by ``demetra.format.money`` in the currency the data is in (detection reads
-it once per run, ``queries.reporting_currency``), rates by ``format.pct``.
+it once per run, ``queries.reporting_currency``), rates by ``format.pct``. A baseline that is
+missing, zero or not finite (a campaign with no spending day in its window) is written "—" and
+never divided by: a message is always a sentence, never an exception.
+
+Campaigns are named by their names (``campaign_label``), with the id only where two campaigns
+share a name.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
-from demetra.format import DEFAULT_CURRENCY, money, pct
+from demetra.format import DASH, DEFAULT_CURRENCY, is_missing, money, pct
 
 if TYPE_CHECKING:
     from demetra.alerts.settings import AlertSettings
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, or None (None, NaN, ±inf, anything not a number)."""
+    if is_missing(value):
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _fixed(value: Any, decimals: int = 2) -> str:
+    v = _number(value)
+    return DASH if v is None else f"{v:.{decimals}f}"
+
+
+def _times(value: Any, base: Any) -> str:
+    """", 3.0× the usual" when there is a positive baseline to compare with, else nothing."""
+    v, b = _number(value), _number(base)
+    if v is None or b is None or b <= 0:
+        return ""
+    return f", {v / b:.1f}× the usual"
 
 
 def message(rule: str, entity: str, row: dict, cfg: AlertSettings, *,
             currency: str = DEFAULT_CURRENCY) -> str:
     """One sentence a marketer reads at a glance."""
     w = cfg.baseline_days
-    spend = money(row["cost"], currency)
+    spend = money(row.get("cost"), currency)
     base = row.get("baseline")
+    value = row.get("metric_value")
     if rule == "roi_drop":
-        return (f"ROI fell to {row['metric_value']:.2f} on {entity} (trailing {w}-day: "
-                f"{base:.2f}), spend {spend} that day")
+        return (f"ROI fell to {_fixed(value)} on {entity} (trailing {w}-day: "
+                f"{_fixed(base)}), spend {spend} that day")
     if rule == "cost_spike":
-        return (f"Spend jumped to {spend} on {entity} (trailing {w}-day median: "
-                f"{money(base, currency)}), {row['metric_value'] / base:.1f}× the usual")
+        return (f"Spend jumped to {spend} on {entity} (trailing {w}-day "
+                f"median: {money(base, currency)}){_times(value, base)}")
     if rule == "low_conversion":
-        return (f"Conversion rate fell to {pct(row['metric_value'])} on {entity} (trailing "
+        return (f"Conversion rate fell to {pct(value)} on {entity} (trailing "
                 f"{w}-day: {pct(base)}), spend {spend} that day")
-    metric = row.get("metric", "a metric")
-    value = row["metric_value"]
+    metric = row.get("metric") or "a metric"
     shown = pct(value) if metric in ("ctr", "conversion rate") else (
-        money(value, currency) if metric == "cost" else f"{value:.2f}")
+        money(value, currency) if metric == "cost" else _fixed(value))
     return (f"Unusual {metric.upper() if metric == 'ctr' else metric} on {entity}: {shown}, "
-            f"{row['deviation']:.1f} robust standard deviations from its last {w} days")
+            f"{_fixed(row.get('deviation'), 1)} robust standard deviations from its last {w} days")
+
+
+def campaign_label(campaign_id: str, name: Any, shared: bool) -> str:
+    """How a campaign is named to people: its name, "name (id)" when another campaign has
+    the same name, and the id alone when it has no name (or its name is its id)."""
+    cid = str(campaign_id)
+    text = "" if name is None or is_missing(name) else str(name).strip()
+    if not text or text == cid:
+        return cid
+    return f"{text} ({cid})" if shared else text

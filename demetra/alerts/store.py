@@ -8,8 +8,10 @@ not breach. Keys are rule + entity + first day, so re-running over the same days
 nothing; an incident seen again through another window (an incremental run, a wider one)
 extends the alert it already has. Read marks are never undone by detection.
 
-``run_detection`` is what the app, the worker and the CLI call: detection with the saved
-settings, where any failure leaves a ``system`` alert instead of silence. It imports the
+An incident that cannot be written (its message or its row raises) is skipped, counted in
+the report and named in one ``system`` alert; the others are written. ``run_detection`` is
+what the app, the worker and the CLI call: detection with the saved settings, where any
+failure of the run leaves a ``system`` alert instead of silence. It imports the
 detection (and so scipy) only when it runs: counting unread alerts, which every page of the
 app does, stays light.
 """
@@ -22,7 +24,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -51,6 +52,9 @@ class DetectionReport:
     resolved: int = 0
     seconds: float = 0.0
     error: str | None = None
+    # Incidents found but not written (their message or their row raised): one line each,
+    # "rule on entity from day: reason"; a system alert names them.
+    skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.error:
@@ -58,17 +62,33 @@ class DetectionReport:
         if self.since is None:
             return "No campaign data to check."
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.raised.items())) or "none"
-        return (f"Checked {self.rows_scanned:,} rows ({self.since} to {self.until}) in "
+        text = (f"Checked {self.rows_scanned:,} rows ({self.since} to {self.until}) in "
                 f"{self.seconds:.1f} s: {sum(self.raised.values())} new alerts ({kinds}), "
                 f"{self.updated} updated, {self.resolved} resolved; {self.short_history} "
                 f"campaigns had too little history for baselines.")
+        if self.skipped:
+            n = len(self.skipped)
+            text += (f" {n} incident{'s' if n != 1 else ''} could not be written and "
+                     f"{'were' if n != 1 else 'was'} skipped (a system alert names "
+                     f"{'them' if n != 1 else 'it'}).")
+        return text
 
 
 # -- writing incidents ------------------------------------------------------------------------
 
+# How many skipped incidents the system alert names one by one.
+_SKIPPED_SHOWN = 5
+
+
 def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt.date],
            since: dt.date, cfg: AlertSettings, report: DetectionReport, *,
            currency: str = DEFAULT_CURRENCY) -> None:
+    """Write ``incidents`` (each with its ``label``, how people name its entity) in the
+    caller's transaction. One incident whose message or row raises is skipped and counted
+    (``report.skipped``), never the run: each statement runs in a savepoint, so a refused
+    row leaves the others and the transaction intact; one ``system`` alert names what was
+    skipped, only when something was. A lost database still fails the whole run."""
+    _begin(conn)
     lookback = since - dt.timedelta(days=cfg.baseline_days + 1)
     existing = conn.execute(sa.select(*Alert.__table__.c).where(
         Alert.alert_type.in_(RULES),
@@ -78,64 +98,19 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
     for a in existing:
         by_entity.setdefault((a.alert_type, _entity_key(a)), []).append(a)
     touched: set[int] = set()
-    new_rows: list[dict] = []
+    new_rows: list[tuple[dict, str]] = []
     now = dt.datetime.now(dt.UTC)
     for inc in incidents:
-        rule, key = inc["rule"], inc["key"]
-        label = inc["entity"] or f"{key.split(':', 1)[1]} (all campaigns)"
-        worst = inc["worst"]
-        text = message(rule, label, worst, cfg, currency=currency)
-        prior = by_key.get(_alert_key(rule, key, inc["first"]))
-        if prior is None:
-            # The same incident seen through another window: an alert of this rule and
-            # entity whose days touch these (still open, or resolved by an earlier run whose
-            # window ended where this one's begins).
-            for candidate in by_entity.get((rule, key), ()):
-                if candidate.date is None or candidate.last_seen is None:
-                    continue
-                if ((inc["first"] - as_date(candidate.last_seen)).days <= 1
-                        and (as_date(candidate.date) - inc["last"]).days <= 1):
-                    prior = candidate
-                    break
-        last_data = entity_last.get(key)
-        if prior is not None:
-            last_seen = as_date(prior.last_seen or prior.date)
-            first_seen = as_date(prior.date or last_seen)
-            new_money = sum(m for d, m in inc["days"].items() if d > last_seen or d < first_seen)
-            values = {"last_seen": max(last_seen, inc["last"]),
-                      "money_at_stake": float((prior.money_at_stake or 0) + new_money),
-                      **_state(max(last_seen, inc["last"]), last_data)}
-            if inc["first"] < first_seen:
-                values["date"] = inc["first"]
-            if _SEVERITY_RANK[inc["severity"]] > _SEVERITY_RANK.get(prior.severity, 0):
-                values["severity"] = inc["severity"]
-            if _is_worse(rule, worst["metric_value"], prior.worst_value):
-                threshold = worst["threshold_value"]
-                values.update(worst_value=float(worst["metric_value"]), message=text,
-                              metric_value=float(worst["metric_value"]),
-                              threshold_value=None if threshold is None or np.isnan(threshold)
-                              else float(threshold))
-            if any(_changed(getattr(prior, k), v) for k, v in values.items()):
-                conn.execute(sa.update(Alert).where(Alert.id == prior.id)
-                             .values(**values, updated_at=now))
-                if prior.status == "open" and values["status"] == "resolved":
-                    report.resolved += 1
-                else:
-                    report.updated += 1
-            touched.add(prior.id)
+        label = _label(inc)
+        try:
+            row = _write_one(conn, inc, label, by_key, by_entity, entity_last, touched, cfg,
+                             report, currency, now)
+        except Exception as exc:  # noqa: BLE001 - one incident never stops the run
+            _skip(report, inc, label, exc)
             continue
-        threshold = worst["threshold_value"]
-        new_rows.append(dict(
-            alert_type=rule, severity=inc["severity"], channel=worst["channel"], message=text,
-            metric_value=float(worst["metric_value"]),
-            threshold_value=None if threshold is None or np.isnan(threshold) else float(threshold),
-            is_read=False, campaign_id=inc["entity"], date=inc["first"],
-            alert_key=_alert_key(rule, key, inc["first"]), last_seen=inc["last"],
-            worst_value=float(worst["metric_value"]), money_at_stake=inc["money"],
-            **_state(inc["last"], last_data)))
-        report.raised[rule] += 1
-    if new_rows:
-        conn.execute(sa.insert(Alert), new_rows)
+        if row is not None:
+            new_rows.append((row, label))
+    _insert(conn, new_rows, report)
     # Recovered: an open alert whose entity has data after its last breach day.
     for a in existing:
         if a.status != "open" or a.id in touched or a.last_seen is None:
@@ -146,6 +121,140 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
                 status="resolved", resolved_on=as_date(a.last_seen) + dt.timedelta(days=1),
                 updated_at=now))
             report.resolved += 1
+    if report.skipped:
+        n = len(report.skipped)
+        shown = "; ".join(report.skipped[:_SKIPPED_SHOWN])
+        more = f"; and {n - _SKIPPED_SHOWN} more" if n > _SKIPPED_SHOWN else ""
+        conn.execute(sa.insert(Alert).values(
+            alert_type="system", severity="high", channel=None,
+            message=(f"Alert detection skipped {n} incident{'s' if n != 1 else ''} it could "
+                     f"not write (the others were written): {shown}{more}"),
+            is_read=False, alert_key=f"system:skipped:{now.isoformat()}", status="open",
+            date=now.date(), last_seen=now.date()))
+
+
+def _label(inc: dict) -> str:
+    """The campaign's name (``detection.campaign_labels``), its id without one, or the
+    channel's totals."""
+    return str(inc.get("label") or inc.get("entity")
+               or f"{str(inc.get('key')).split(':', 1)[-1]} (all campaigns)")
+
+
+def _write_one(conn: sa.Connection, inc: dict, label: str, by_key: dict, by_entity: dict,
+               entity_last: dict[str, dt.date], touched: set[int], cfg: AlertSettings,
+               report: DetectionReport, currency: str, now: dt.datetime) -> dict | None:
+    """Update the alert ``inc`` continues (in a savepoint), or return the row of a new one."""
+    rule, key = inc["rule"], inc["key"]
+    worst = inc["worst"]
+    prior = by_key.get(_alert_key(rule, key, inc["first"]))
+    if prior is None:
+        # The same incident seen through another window: an alert of this rule and
+        # entity whose days touch these (still open, or resolved by an earlier run whose
+        # window ended where this one's begins).
+        for candidate in by_entity.get((rule, key), ()):
+            if candidate.date is None or candidate.last_seen is None:
+                continue
+            if ((inc["first"] - as_date(candidate.last_seen)).days <= 1
+                    and (as_date(candidate.date) - inc["last"]).days <= 1):
+                prior = candidate
+                break
+    if prior is not None:
+        # Kept open (not resolved below as recovered) even if this update fails.
+        touched.add(prior.id)
+    text = message(rule, label, worst, cfg, currency=currency)
+    last_data = entity_last.get(key)
+    if prior is not None:
+        last_seen = as_date(prior.last_seen or prior.date)
+        first_seen = as_date(prior.date or last_seen)
+        new_money = sum(m for d, m in inc["days"].items() if d > last_seen or d < first_seen)
+        values = {"last_seen": max(last_seen, inc["last"]),
+                  "money_at_stake": float((prior.money_at_stake or 0) + new_money),
+                  **_state(max(last_seen, inc["last"]), last_data)}
+        if inc["first"] < first_seen:
+            values["date"] = inc["first"]
+        if _SEVERITY_RANK[inc["severity"]] > _SEVERITY_RANK.get(prior.severity, 0):
+            values["severity"] = inc["severity"]
+        if _is_worse(rule, worst["metric_value"], prior.worst_value):
+            values.update(worst_value=float(worst["metric_value"]), message=text,
+                          metric_value=float(worst["metric_value"]),
+                          threshold_value=_optional(worst["threshold_value"]))
+        elif (text != prior.message and prior.worst_value is not None
+              and not _changed(prior.worst_value, float(worst["metric_value"]))):
+            # The same worst day, with the campaign named as it is named now (an alert
+            # written by id before, a campaign renamed, a second campaign of its name).
+            values["message"] = text
+        if any(_changed(getattr(prior, k), v) for k, v in values.items()):
+            with conn.begin_nested():
+                conn.execute(sa.update(Alert).where(Alert.id == prior.id)
+                             .values(**values, updated_at=now))
+            if prior.status == "open" and values["status"] == "resolved":
+                report.resolved += 1
+            else:
+                report.updated += 1
+        return None
+    return dict(
+        alert_type=rule, severity=inc["severity"], channel=worst["channel"], message=text,
+        metric_value=float(worst["metric_value"]),
+        threshold_value=_optional(worst["threshold_value"]),
+        is_read=False, campaign_id=inc["entity"], date=inc["first"],
+        alert_key=_alert_key(rule, key, inc["first"]), last_seen=inc["last"],
+        worst_value=float(worst["metric_value"]), money_at_stake=float(inc["money"]),
+        **_state(inc["last"], last_data))
+
+
+def _insert(conn: sa.Connection, rows: list[tuple[dict, str]], report: DetectionReport) -> None:
+    """The new alerts in one statement; if it is refused, one by one, skipping the rows that
+    are refused (each in its own savepoint, so the others stand)."""
+    if not rows:
+        return
+    try:
+        with conn.begin_nested():
+            conn.execute(sa.insert(Alert), [r for r, _ in rows])
+        written = rows
+    except Exception as exc:  # noqa: BLE001 - find the row that was refused
+        if _fatal(exc):
+            raise
+        written = []
+        for row, label in rows:
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(Alert), [row])
+            except Exception as one:  # noqa: BLE001 - one row never stops the run
+                _skip(report, {"rule": row["alert_type"], "first": row["date"]}, label, one)
+                continue
+            written.append((row, label))
+    for row, _ in written:
+        report.raised[row["alert_type"]] += 1
+
+
+def _skip(report: DetectionReport, inc: dict, label: str, exc: Exception) -> None:
+    if _fatal(exc):
+        raise exc
+    report.skipped.append(f"{inc.get('rule')} on {label} from {inc.get('first')}: "
+                          f"{_describe(exc)}")
+
+
+def _fatal(exc: Exception) -> bool:
+    """A database that is gone or locked: not one incident's fault, the run fails."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError) or bool(
+        getattr(exc, "connection_invalidated", False))
+
+
+def _begin(conn: sa.Connection) -> None:
+    """Make sure the database transaction has begun. pysqlite begins one only before a write;
+    a SAVEPOINT as the first statement would start one of its own, and its RELEASE commit the
+    rows written so far, outside the run's transaction."""
+    if conn.dialect.name == "sqlite":
+        raw = conn.connection.driver_connection
+        if not raw.in_transaction:
+            raw.execute("BEGIN")
+
+
+def _optional(value: Any) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    return None if math.isnan(v) else v
 
 
 def _state(last_breach: dt.date, last_data: dt.date | None) -> dict:

@@ -28,9 +28,10 @@ def day(i: int) -> dt.date:
 
 def campaign(cid: str, channel: str, days: int, *, first: int = 0,
              bad: dict[int, dict] | None = None, level: dict | None = None,
-             cost_wiggle: bool = True) -> list[dict]:
+             cost_wiggle: bool = True, name: str | None = None) -> list[dict]:
     """``days`` daily rows of a steady campaign from day ``first``; ``bad`` replaces the
-    values of some days (by day index) outright, without wiggle."""
+    values of some days (by day index) outright, without wiggle. Named ``name`` (default:
+    "<id> – test")."""
     base = {**STEADY, **(level or {})}
     rows = []
     for i in range(first, first + days):
@@ -41,7 +42,8 @@ def campaign(cid: str, channel: str, days: int, *, first: int = 0,
                "conversions": round(base["conversions"] * (1 + w), 2),
                "revenue": round(base["revenue"] * (1 + w), 2)}
         row.update((bad or {}).get(i, {}))
-        rows.append({"campaign_id": cid, "campaign_name": f"{cid} – test", "channel": channel,
+        rows.append({"campaign_id": cid, "campaign_name": name or f"{cid} – test",
+                     "channel": channel,
                      "date": day(i), "engagement": 0, **row})
     return rows
 
@@ -84,3 +86,18 @@ BAD_DAYS = {
 }
 # one day's order values collapse: ROI 0.5 against 2.5
 BROKEN = {"revenue": 500.0}
+# a paused day as exports write it: a row of zeros
+PAUSED = {"cost": 0.0, "clicks": 0, "impressions": 0, "conversions": 0.0, "revenue": 0.0}
+
+
+def paused(rows: list[dict], days: range, *, drop: bool = False) -> list[dict]:
+    """``rows`` with the days ``days`` (day indices) paused: rows of zeros, or (``drop``) no
+    rows at all, as an export that leaves out days without delivery."""
+    out = []
+    for r in rows:
+        if (r["date"] - START).days in days:
+            if drop:
+                continue
+            r = {**r, **PAUSED}
+        out.append(r)
+    return out

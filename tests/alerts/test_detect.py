@@ -64,7 +64,8 @@ def test_each_rule_fires_on_its_day_and_only_it(engine: sa.Engine, rule: str) ->
     assert report.raised == {rule: 2}
 
     text = alert["message"]
-    assert cid in text
+    name = rows[0]["campaign_name"]  # named by its name (the only campaign of that name)
+    assert f" on {name}" in text
     base = baseline_roi(rows, 40)
     if rule == "roi_drop":
         spend = rows[40]["cost"]
@@ -89,7 +90,7 @@ def test_each_rule_fires_on_its_day_and_only_it(engine: sa.Engine, rule: str) ->
         assert alert["money_at_stake"] == pytest.approx((0.05 * clicks - 3) * 50, rel=0.02)
         assert alert["severity"] == "critical"
     else:
-        assert f"Unusual CTR on {cid}: {rows[40]['clicks'] / 5000:.2%}" in text
+        assert f"Unusual CTR on {name}: {rows[40]['clicks'] / 5000:.2%}" in text
         assert alert["severity"] == "medium"  # an anomaly is a lead, never above medium
 
 
