@@ -92,9 +92,19 @@ KPI_CARDS: tuple[tuple[str, str, str, str, str], ...] = (
     ("CPC", "cpc", "cents", "inverse", "Cost per click: spend ÷ clicks"),
     ("CPA", "cpa", "cents", "inverse", "Cost per acquisition: spend ÷ conversions"),
 )
-_RATIO_PARTS = {"roi": ("revenue", "cost"), "ctr": ("clicks", "impressions"),
-                "conversion_rate": ("conversions", "clicks"), "cpc": ("cost", "clicks"),
-                "cpa": ("cost", "conversions")}
+# When the account tracks no revenue, results and their cost lead, and revenue and ROI say so.
+KPI_CARDS_RESULTS: tuple[tuple[str, str, str, str, str], ...] = (
+    KPI_CARDS[0],
+    ("Results", "conversions", "count", "normal", "Conversions or leads the platforms report"),
+    ("CPA", "cpa", "cents", "inverse", "Cost per result: spend ÷ results"),
+    ("Result rate", "conversion_rate", "pct", "normal", "Results ÷ clicks"),
+    KPI_CARDS[4], KPI_CARDS[6], KPI_CARDS[1], KPI_CARDS[2],
+)
+_UNTRACKED_HELP = ("Not tracked: the imported exports have no revenue (conversion value) "
+                   "column, so there is no ROI to show; judge by results and CPA")
+_RATIO_PARTS = {"roi": ("revenue", "revenue_cost"), "ctr": ("clicks", "impressions"),
+                "conversion_rate": ("conversions", "result_clicks"), "cpc": ("cost", "clicks"),
+                "cpa": ("result_cost", "conversions")}
 
 
 def formatter(kind: str, currency: str) -> Callable[[Any], str]:
@@ -109,7 +119,8 @@ def _sparklines(trend_df: pd.DataFrame) -> dict[str, list[float | None]]:
     if trend_df.empty:
         return {}
     sums = trend_df.groupby("period", sort=True)[
-        ["cost", "revenue", "clicks", "impressions", "conversions"]].sum()
+        ["cost", "revenue", "clicks", "impressions", "conversions", "revenue_cost",
+         "result_cost", "result_clicks"]].sum(min_count=1)
     out: dict[str, list[float | None]] = {k: sums[k].astype(float).tolist()
                                           for k in ("cost", "revenue", "conversions")}
     for key, (num, den) in _RATIO_PARTS.items():
@@ -127,10 +138,15 @@ def kpi_cards(engine: sa.Engine, f: Filters) -> None:
     prev = f.previous()
     spark = _sparklines(cache.trend(engine, f))
     description = f"vs. prior {f.days} days"
-    for row in (KPI_CARDS[:4], KPI_CARDS[4:]):
+    untracked = values["revenue"].value is None and (values["cost"].value or 0) > 0
+    cards = KPI_CARDS_RESULTS if untracked else KPI_CARDS
+    for row in (cards[:4], cards[4:]):
         for col, (label, key, kind, colour, help_text) in zip(st.columns(len(row)), row,
                                                               strict=True):
             kd, show = values[key], formatter(kind, currency)
+            if untracked and key in ("revenue", "roi"):
+                col.metric(label, fmt.NOT_TRACKED, help=_UNTRACKED_HELP, border=True)
+                continue
             with col:
                 st.metric(
                     label, show(kd.value), delta=fmt.change(kd.change), delta_color=colour,

@@ -30,8 +30,8 @@ TREND_METRICS: dict[str, tuple[str, str]] = {
     "conversion_rate": ("Conversion rate", "rate"),
 }
 # ratio key -> (numerator, denominator): totals over channels are ratios of sums.
-_RATIOS = {"roi": ("revenue", "cost"), "ctr": ("clicks", "impressions"),
-           "conversion_rate": ("conversions", "clicks")}
+_RATIOS = {"roi": ("revenue", "revenue_cost"), "ctr": ("clicks", "impressions"),
+           "conversion_rate": ("conversions", "result_clicks")}
 
 _TICKFORMAT = {"money": ",.0f", "count": ",.0f", "rate": ".1%", "roi": ".1f"}
 _HOVERFORMAT = {"money": ",.0f", "count": ",.0f", "rate": ".2%", "roi": ".2f"}
@@ -39,7 +39,7 @@ _HOVERFORMAT = {"money": ",.0f", "count": ",.0f", "rate": ".2%", "roi": ".2f"}
 
 def _ratio_totals(df: pd.DataFrame, metric: str) -> pd.Series:
     num, den = _RATIOS[metric]
-    sums = df.groupby("period", sort=True)[[num, den]].sum()
+    sums = df.groupby("period", sort=True)[[num, den]].sum(min_count=1)
     return (sums[num] / sums[den].where(sums[den] != 0)).astype(float)
 
 
@@ -133,7 +133,7 @@ def channel_roi_figure(df: pd.DataFrame, *, currency: str | None = DEFAULT_CURRE
         return empty_figure()
     df = df.dropna(subset=["roi"]).sort_values("roi", ascending=True)
     if df.empty:
-        return empty_figure("No spend in this selection")
+        return empty_figure("Revenue is not tracked in this selection")
     labels = [channel_label(c) for c in df["channel"]]
     fig = go.Figure(go.Bar(
         x=df["roi"], y=labels, orientation="h",
@@ -150,5 +150,39 @@ def channel_roi_figure(df: pd.DataFrame, *, currency: str | None = DEFAULT_CURRE
     fig.update_xaxes(title=None, ticksuffix="×", tickformat=".1f", showgrid=True,
                      gridcolor="#F1F5F9", rangemode="tozero",
                      range=[0, max(float(df["roi"].max()) * 1.18, 1.2)])
+    fig.update_yaxes(title=None, showgrid=False)
+    return fig
+
+
+def channel_cpa_figure(df: pd.DataFrame, *, currency: str | None = DEFAULT_CURRENCY) -> go.Figure:
+    """Horizontal bars of cost per result per channel, cheapest on top, with the account's CPA
+    (a ratio of sums) as a dashed line: for accounts that track results, not revenue."""
+    if df is None or df.empty:
+        return empty_figure()
+    account = (float(df["result_cost"].sum()) / float(df["conversions"].sum())
+               if df["conversions"].sum() > 0 else None)
+    df = df.dropna(subset=["cpa"]).sort_values("cpa", ascending=False)
+    if df.empty:
+        return empty_figure("No results in this selection")
+    labels = [channel_label(c) for c in df["channel"]]
+    prefix = currency_prefix(currency)
+    fig = go.Figure(go.Bar(
+        x=df["cpa"], y=labels, orientation="h",
+        marker={"color": [channel_color(c) for c in df["channel"]]},
+        text=[f"{prefix}{v:,.2f}" for v in df["cpa"]], textposition="outside", cliponaxis=False,
+        customdata=list(zip(df["cost"], df["conversions"], strict=True)),
+        hovertemplate=("<b>%{y}</b><br>CPA: " + prefix + "%{x:,.2f}<br>"
+                       f"Spend: {money_hover('customdata[0]', currency)}<br>"
+                       "Results: %{customdata[1]:,.0f}<extra></extra>"),
+    ))
+    layout(fig, height=340, legend=False)
+    if account is not None:
+        fig.add_vline(x=account, line={"color": "#111827", "dash": "dash", "width": 1.5},
+                      annotation={"text": f"account {prefix}{account:,.2f}", "yanchor": "bottom"},
+                      annotation_position="top")
+    fig.update_layout(hovermode="closest", bargap=0.35, margin={"l": 8, "r": 40, "t": 28, "b": 8})
+    fig.update_xaxes(title=None, tickprefix=prefix, tickformat=",.2f", showgrid=True,
+                     gridcolor="#F1F5F9", rangemode="tozero",
+                     range=[0, float(df["cpa"].max()) * 1.25])
     fig.update_yaxes(title=None, showgrid=False)
     return fig

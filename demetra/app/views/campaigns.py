@@ -55,18 +55,27 @@ def set_page(page: int) -> None:
 
 def campaign_kpis(history: pd.DataFrame, currency: str) -> None:
     """KPI cards for one campaign's days in the range (ratios of the summed days)."""
-    cost, revenue = float(history["cost"].sum()), float(history["revenue"].sum())
-    conversions, clicks = float(history["conversions"].sum()), int(history["clicks"].sum())
-    impressions = int(history["impressions"].sum())
+    total = history.sum(numeric_only=True, min_count=1)
+    cost, clicks, impressions = float(total["cost"]), int(total["clicks"]), int(
+        total["impressions"])
+    revenue, conversions = total["revenue"], total["conversions"]  # NaN: not tracked
+
+    def ratio(num: float, den: float) -> float | None:
+        return None if pd.isna(num) or not den else float(num) / float(den)
+
+    tracked = pd.notna(revenue)
     metric_cards((
         ("Spend", fmt.money(cost, currency)),
-        ("Revenue", fmt.money(revenue, currency)),
-        ("ROI", fmt.roi(revenue / cost if cost else None)),
-        ("Conversions", fmt.count(conversions)),
-        ("CPA", fmt.money(cost / conversions if conversions else None, currency, decimals=2)),
-        ("CPC", fmt.money(cost / clicks if clicks else None, currency, decimals=2)),
-        ("CTR", fmt.pct(clicks / impressions if impressions else None)),
-        ("Conversion rate", fmt.pct(conversions / clicks if clicks else None)),
+        ("Revenue", fmt.money(revenue, currency) if tracked else fmt.NOT_TRACKED),
+        ("ROI", fmt.roi(ratio(revenue, total["revenue_cost"])) if tracked else fmt.NOT_TRACKED),
+        # Without revenue, conversions are the account's results (leads, sign-ups…).
+        ("Conversions" if tracked else "Results",
+         fmt.count(conversions) if pd.notna(conversions) else fmt.NOT_TRACKED),
+        ("CPA", fmt.money(ratio(total["result_cost"], conversions), currency, decimals=2)),
+        ("CPC", fmt.money(ratio(cost, clicks), currency, decimals=2)),
+        ("CTR", fmt.pct(ratio(clicks, impressions))),
+        ("Conversion rate" if tracked else "Result rate",
+         fmt.pct(ratio(conversions, total["result_clicks"]))),
     ))
 
 

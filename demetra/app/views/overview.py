@@ -18,6 +18,7 @@ CHART = {"width": "stretch", "config": {"displayModeBar": False}}
 CHANNEL_COLUMNS = ["channel", "cost", "share_of_cost", "revenue", "roi", "conversions", "ctr",
                    "conversion_rate", "cpc", "cpa", "campaigns"]
 RANKED_COLUMNS = ["campaign_name", "roi", "cost", "revenue", "channel"]
+RANKED_BY_CPA = ["campaign_name", "cpa", "cost", "conversions", "channel"]
 
 
 def ranking_note(engine: sa.Engine, f: Filters, currency: str) -> str:
@@ -62,21 +63,35 @@ def render() -> None:
         st.markdown("**Share of spend**")
         st.plotly_chart(charts.channel_mix_figure(channels, currency=currency),
                         key="ov_mix_chart", **CHART)
+    # An account that tracks no revenue is judged by what each result costs.
+    by = "roi" if channels["revenue"].notna().any() else "cpa"
     with roi:
-        st.markdown("**ROI by channel**")
-        st.plotly_chart(charts.channel_roi_figure(channels, currency=currency),
-                        key="ov_roi_chart", **CHART)
-    table(channels, CHANNEL_COLUMNS, currency=currency, key="ov_channel_table")
+        if by == "roi":
+            st.markdown("**ROI by channel**")
+            st.plotly_chart(charts.channel_roi_figure(channels, currency=currency),
+                            key="ov_roi_chart", **CHART)
+            untracked = channels.loc[channels["revenue"].isna(), "channel"]
+            if len(untracked):
+                st.caption("Revenue not tracked, so not shown: "
+                           + ", ".join(map(charts.channel_label, untracked)))
+        else:
+            st.markdown("**Cost per result by channel**")
+            st.plotly_chart(charts.channel_cpa_figure(channels, currency=currency),
+                            key="ov_cpa_chart", **CHART)
+    columns = CHANNEL_COLUMNS if by == "roi" else [c for c in CHANNEL_COLUMNS
+                                                   if c not in ("revenue", "roi")]
+    table(channels, columns, currency=currency, key="ov_channel_table")
 
     # --- Best and worst campaigns ------------------------------------------------------------
-    st.subheader("Best and worst campaigns by ROI", anchor=False)
+    st.subheader(f"Best and worst campaigns by {'ROI' if by == 'roi' else 'CPA'}", anchor=False)
     st.caption(ranking_note(engine, f, currency))
+    ranked = RANKED_COLUMNS if by == "roi" else RANKED_BY_CPA
     best, worst = st.columns(2)
     with best:
         st.markdown(":green[:material/trending_up:] **Top 5**")
-        table(cache.top_campaigns(engine, f, by="roi", n=5), RANKED_COLUMNS, currency=currency,
+        table(cache.top_campaigns(engine, f, by=by, n=5), ranked, currency=currency,
               key="ov_best")
     with worst:
         st.markdown(":red[:material/trending_down:] **Bottom 5**")
-        table(cache.top_campaigns(engine, f, by="roi", n=5, worst=True), RANKED_COLUMNS,
+        table(cache.top_campaigns(engine, f, by=by, n=5, worst=True), ranked,
               currency=currency, key="ov_worst")
