@@ -88,9 +88,11 @@ def tracked(frame: pd.DataFrame) -> pd.DataFrame:
 def sums(grouped, **extra) -> pd.DataFrame:
     """The rollup measures of a group-by of ``tracked`` rows: a group where no row tracks
     revenue (or conversions) sums to NaN, which is written as NULL."""
-    out = grouped.agg(**extra, **{c: (c, "sum") for c in MEASURES})
+    counts = {f"_{o}_rows": (o, "count") for o in ("revenue", "conversions")}
+    out = grouped.agg(**extra, **{c: (c, "sum") for c in MEASURES}, **counts)
     for outcome in ("revenue", "conversions"):
-        out[outcome] = grouped[outcome].sum(min_count=1)
+        # One aggregation pass: the count of tracked rows says where the sum is "none".
+        out[outcome] = out[outcome].where(out.pop(f"_{outcome}_rows") > 0)
     return out.reset_index()
 
 
