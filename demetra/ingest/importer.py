@@ -209,7 +209,7 @@ def _over_suggestion(opened: OpenedFile, given: Mapping[str, str | None]) -> dic
 
 def _generic_plan(opened: OpenedFile, channel: str | None, mapping: Mapping[str, str | None],
                   campaign: str | None, head: pd.DataFrame) -> Plan:
-    unknown = [f for f in mapping if f not in (*FIELDS, "date_end")]
+    unknown = [f for f in mapping if f not in (*FIELDS, "date_end", "result_type")]
     if unknown:
         raise ImportFileError(f"unknown fields in the mapping: {', '.join(unknown)}")
     chosen = {f: c for f, c in mapping.items() if c}
@@ -301,6 +301,20 @@ class _Tally:
         if len(p.currencies) > 1:
             p.warnings.append("the file mixes currencies (" + ", ".join(p.currencies) + "): "
                               "it cannot be imported as it is; export one file per currency")
+        rows, kinds = state.not_conversions
+        if rows:
+            listed = ", ".join(f"{k} ({n:,} row{'s' if n != 1 else ''})" for k, n in sorted(
+                kinds.items(), key=lambda kv: -kv[1])[:4])
+            counted = "1 row counts" if rows == 1 else f"{rows:,} rows count"
+            p.warnings.append(f"{counted} results that are not conversions ({listed}): their "
+                              "conversions are stored as not tracked")
+        results = plan.mapping.get("conversions")
+        if (results and normalize_header(results)[0] == "results"
+                and "result_type" not in plan.mapping):
+            p.warnings.append(f"“{results}” is read as conversions, but the file does not say "
+                              "what a result is (Meta counts link clicks or reach as results "
+                              "for such campaigns): add the Result type column and export it "
+                              "again, or map conversions to another column")
         p.untracked = [f for f in OUTCOME_FIELDS if f not in plan.mapping]
         if "revenue" in p.untracked:
             p.warnings.append("the file has no revenue (conversion value) column: revenue is "

@@ -86,7 +86,8 @@ META = Platform(
      "purchase roas (return on ad spend)", "ad set name", "campaign delivery",
      "attribution setting"),
     "facebook",
-    {"date_end": ("reporting ends",)},
+    # What a "Results" cell counts: a result type of link clicks or reach is not a conversion.
+    {"date_end": ("reporting ends",), "result_type": ("result type", "result indicator")},
     family=("facebook", "instagram"),
     breakdown=True,
 )
@@ -341,3 +342,24 @@ def suggest_mapping(columns: list[str], sample: Mapping[str, Sequence[object]] |
         if col is not None:
             used.add(col)
     return mapping
+
+
+# What a result type says a platform "result" is. A conversion word wins ("actions:offsite_
+# conversion.fb_pixel_lead", "Meta leads", "quoteReceived"); then a delivery or attention word
+# ("Link clicks", "actions:link_click", "Reach", "ThruPlays", "Post engagement") says it is not
+# one; a type that says neither is read as a conversion.
+_CONVERSION_WORDS = ("conversion", "lead", "purchase", "registration", "quote", "contact",
+                     "schedule", "submit", "subscribe", "install", "add to cart", "add_to_cart",
+                     "checkout", "donate", "trial", "appointment", "sign up", "signup", "order")
+_NOT_CONVERSION_WORDS = ("click", "reach", "impression", "view", "thruplay", "engagement",
+                         "like", "follow", "video", "visit", "message", "awareness", "recall")
+
+
+def result_is_conversion(kind: str) -> bool:
+    """False when a result type names clicks, reach, views or engagement, not a conversion."""
+    text = " ".join(str(kind).casefold().replace("_", " ").split())
+    if not text or text in ("-", "--"):
+        return True
+    if any(w.replace("_", " ") in text for w in _CONVERSION_WORDS):
+        return True
+    return not any(w in text for w in _NOT_CONVERSION_WORDS)

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from demetra.channels import CHANNEL_ID_FORM, channel_of, names_no_channel
 from demetra.errors import NumberStyle
-from demetra.ingest.platforms import FIELD_LABELS, normalize_header
+from demetra.ingest.platforms import FIELD_LABELS, normalize_header, result_is_conversion
 from demetra.ingest.reader import ImportFileError
 
 DATE_FORMATS: tuple[tuple[str, str], ...] = (
@@ -82,6 +82,8 @@ class ParseState:
     currencies: set[str] = field(default_factory=set)
     # optional field -> [values emptied, the first such value]
     emptied: dict[str, list] = field(default_factory=dict)
+    # rows whose "results" are of a type that is no conversion -> [rows, {type: rows}]
+    not_conversions: list = field(default_factory=lambda: [0, {}])
     rows_seen: bool = False  # a chunk was parsed (the next is not the file's first)
 
 
@@ -404,6 +406,18 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
             rejects.add(number > MAX_COUNT, m[name], text,
                         lambda v, label=label: f"{label} '{v}' is too large")
         values[name] = number.fillna(0.0)
+    if "result_type" in m and "conversions" in m:
+        # Meta's "Results" count whatever the campaign optimises for: link clicks and reach
+        # are not conversions, so those rows do not track any.
+        kinds = col("result_type")
+        verdict = {k: result_is_conversion(k) for k in kinds.unique()}
+        other = ~kinds.map(verdict).astype(bool)
+        if other.any():
+            values["conversions"] = values["conversions"].where(~other)
+            seen = state.not_conversions
+            seen[0] += int(other.sum())
+            for kind, n in kinds[other].value_counts().items():
+                seen[1][kind] = seen[1].get(kind, 0) + int(n)
     too_many = values["clicks"] > values["impressions"]
     if "clicks" in m:
         rejects.add(too_many, m["clicks"], col("clicks"),
