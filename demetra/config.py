@@ -119,6 +119,10 @@ class Settings:
     alert_min_conversion_rate: float = setting(
         0.005, "Conversion rate under this floor raises a low_conversion alert",
         label="Minimum conversion rate", min=0, max=1)
+    alert_cpa_rise_factor: float = setting(
+        1.8, "For campaigns that track results but no revenue: a day's cost per result above "
+        "this multiple of the trailing CPA (with too few results to be chance) raises a "
+        "cpa_rise alert", label="CPA rise factor", min=1, max=100)
     alert_sensitivity: float = setting(
         3.5, "Robust z-score (median/IQR of the campaign's own trailing days) an alert needs; "
         "higher means fewer alerts", label="Sensitivity (z)", min=2, max=10)

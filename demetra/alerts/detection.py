@@ -135,6 +135,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     conversions = frame["conversions"].to_numpy(float)  # NaN: not tracked
     has_rev, has_conv = ~np.isnan(revenue), ~np.isnan(conversions)
     rev_cost = _column(frame, "revenue_cost", np.where(has_rev, cost, 0.0))
+    res_cost = _column(frame, "result_cost", np.where(has_conv, cost, 0.0))
     res_clicks = _column(frame, "result_clicks", np.where(has_conv, clicks, 0.0))
     val_conv = _column(frame, "valued_conversions",
                        np.where(has_rev & has_conv, conversions, 0.0))
@@ -144,12 +145,15 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     p_rcost, p_rev = _trailing_sum(rev_cost, pos, w), _trailing_sum(rev0, pos, w)
     p_clicks, p_conv = _trailing_sum(res_clicks, pos, w), _trailing_sum(conv0, pos, w)
     p_vconv = _trailing_sum(val_conv, pos, w)
+    p_res_cost = _trailing_sum(res_cost, pos, w)
     with np.errstate(divide="ignore", invalid="ignore"):
         roi = np.where(has_rev & (rev_cost > 0), revenue / rev_cost, np.nan)
         base_roi = np.where(p_rcost > 0, p_rev / p_rcost, np.nan)
         cr = np.where(has_conv & (res_clicks > 0), conversions / res_clicks, np.nan)
         base_cr = np.where(p_clicks > 0, p_conv / p_clicks, np.nan)
         aov = np.where(p_vconv > 0, p_rev / p_vconv, np.nan)
+        base_cpa = np.where(p_conv > 0, p_res_cost / p_conv, np.nan)
+        cpa = np.where(has_conv & (conversions > 0), res_cost / conversions, np.nan)
         # Baselines of spend and ROI are made of the days the entity spent. A day without
         # spend (a pause, or before a launch) has no ROI, and its spend is not a level of 0:
         # counted as 0, a pause over half the window makes the median spend 0, and then any
@@ -207,10 +211,11 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             "date": frame["date"].to_numpy()[mask], "metric_value": metric[mask],
             "threshold_value": threshold[mask], "baseline": _baseline_for(rule)[mask],
             "money": np.nan_to_num(money[mask]), "deviation": np.abs(dev[mask]),
-            "low_only": low_only[mask], "cost": cost[mask]}))
+            "low_only": low_only[mask], "cost": cost[mask], "conversions": conv0[mask]}))
 
     def _baseline_for(rule: str) -> np.ndarray:
-        baselines = {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr}
+        baselines = {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr,
+                     "cpa_rise": base_cpa}
         return baselines.get(rule, base_roi)
 
     with np.errstate(invalid="ignore"):
@@ -233,14 +238,28 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         emit("cost_spike", spike, cost, cfg.cost_spike_factor * med_cost,
              np.maximum(cost - med_cost, 0), z["cost"], np.zeros(len(cost), bool))
 
+        p_limit = stats.norm.sf(sens)
+        # Results without revenue: the day's results against those its spend buys at the
+        # trailing CPA. Too few of them to be chance (Poisson) and a CPA this much higher; a
+        # day without any result is the plainest case (its CPA shown as the spend).
+        expected_results = np.where(base_cpa > 0, res_cost / base_cpa, np.nan)
+        results_tail = stats.poisson.cdf(conv0, np.nan_to_num(expected_results))
+        day_cpa = np.where(conv0 > 0, cpa, res_cost)
+        rise = (enough & has_conv & ~has_rev & (base_cpa > 0)
+                & ((conv0 == 0) | (cpa > cfg.cpa_rise_factor * base_cpa))
+                & (results_tail < p_limit))
+        emit("cpa_rise", rise, day_cpa, cfg.cpa_rise_factor * base_cpa,
+             np.maximum(res_cost - conv0 * base_cpa, 0),
+             stats.norm.isf(np.clip(results_tail, 1e-300, 1.0)), np.zeros(len(cost), bool))
+
         expected = res_clicks * base_cr
         tail = stats.poisson.cdf(conv0, np.where(np.isfinite(expected), expected, 0))
-        p_limit = stats.norm.sf(sens)
-        low_rel = (enough & (expected >= _MIN_EXPECTED_CONVERSIONS)
+        # Without revenue, a day whose results cost too much is told as that (cpa_rise), once.
+        low_rel = (enough & ~rise & (expected >= _MIN_EXPECTED_CONVERSIONS)
                    & (cr < _CONVERSION_DROP * base_cr) & (tail < p_limit)
                    & (z["conversion rate"] < -sens))
         floor_clicks = 3.0 / max(cfg.min_conversion_rate, 1e-9)
-        low_floor = (enough & ~low_rel & (cr < cfg.min_conversion_rate)
+        low_floor = (enough & ~rise & ~low_rel & (cr < cfg.min_conversion_rate)
                      & (base_cr >= cfg.min_conversion_rate) & (res_clicks >= floor_clicks)
                      & (tail < stats.norm.sf(2.5)))
         conv_z = stats.norm.isf(np.clip(tail, 1e-300, 1.0))
@@ -248,7 +267,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
              np.where(low_floor, cfg.min_conversion_rate, _CONVERSION_DROP * base_cr),
              np.maximum(expected - conv0, 0) * np.nan_to_num(aov), conv_z, low_floor)
 
-        fired = relative | absolute | spike | low_rel | low_floor
+        fired = relative | absolute | spike | low_rel | low_floor | rise
         stacked = np.vstack([np.nan_to_num(np.abs(z[k]), nan=0.0) for k in z])
         worst = stacked.argmax(axis=0)
         worst_z = stacked.max(axis=0)
@@ -337,7 +356,7 @@ def _campaign_frame(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.Dat
 
 
 # What a channel's day keeps of its campaigns' rows that track revenue or conversions.
-_TRACKED = ("revenue_cost", "result_clicks", "valued_conversions")
+_TRACKED = ("revenue_cost", "result_cost", "result_clicks", "valued_conversions")
 
 
 def _channel_frame(campaigns: pd.DataFrame) -> pd.DataFrame:
@@ -365,6 +384,7 @@ def _channel_frame(campaigns: pd.DataFrame) -> pd.DataFrame:
     has_rev, has_conv = ~np.isnan(revenue), ~np.isnan(conversions)
     parts = {"cost": cost, "clicks": clicks, "impressions": campaigns["impressions"].to_numpy(float),
              "revenue_cost": np.where(has_rev, cost, 0.0),
+             "result_cost": np.where(has_conv, cost, 0.0),
              "result_clicks": np.where(has_conv, clicks, 0.0),
              "valued_conversions": np.where(has_rev & has_conv, conversions, 0.0)}
 

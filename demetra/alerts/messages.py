@@ -61,6 +61,13 @@ def message(rule: str, entity: str, row: dict, cfg: AlertSettings, *,
     if rule == "low_conversion":
         return (f"Conversion rate fell to {pct(value)} on {entity} (trailing "
                 f"{w}-day: {pct(base)}), spend {spend} that day")
+    if rule == "cpa_rise":
+        if not _number(row.get("conversions")):
+            return (f"No results on {entity} for {spend} of spend (trailing {w}-day CPA: "
+                    f"{money(base, currency, decimals=2)})")
+        return (f"Cost per result rose to {money(value, currency, decimals=2)} on {entity} "
+                f"(trailing {w}-day: {money(base, currency, decimals=2)}){_times(value, base)}, "
+                f"spend {spend} that day")
     metric = row.get("metric") or "a metric"
     shown = pct(value) if metric in ("ctr", "conversion rate") else (
         money(value, currency) if metric == "cost" else _fixed(value))

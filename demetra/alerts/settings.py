@@ -30,6 +30,7 @@ class AlertSettings:
     roi_threshold: float = SPECS["roi_threshold"].default
     cost_spike_factor: float = SPECS["cost_spike_factor"].default
     min_conversion_rate: float = SPECS["min_conversion_rate"].default
+    cpa_rise_factor: float = SPECS["cpa_rise_factor"].default
     sensitivity: float = SPECS["sensitivity"].default
     baseline_days: int = SPECS["baseline_days"].default
     min_daily_spend: float = SPECS["min_daily_spend"].default

@@ -34,7 +34,7 @@ from demetra.db.models import Alert
 from demetra.format import DEFAULT_CURRENCY
 from demetra.queries import as_date
 
-RULES = ("roi_drop", "cost_spike", "low_conversion", "anomaly")
+RULES = ("roi_drop", "cost_spike", "low_conversion", "cpa_rise", "anomaly")
 ALERT_TYPES = (*RULES, "system")
 SEVERITIES = ("low", "medium", "high", "critical")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}

@@ -164,16 +164,18 @@ def test_a_campaign_without_revenue_neither_raises_roi_alerts_nor_hides_others(
             assert a[column] is None or math.isfinite(a[column]), (a, column)
 
 
-def test_a_lead_generation_campaign_is_watched_on_its_conversion_rate(engine: sa.Engine) -> None:
-    # Conversions tracked, revenue not: a collapse of the conversion rate is still an alert.
+def test_a_lead_generation_campaign_is_watched_on_its_cost_per_result(engine: sa.Engine) -> None:
+    # Conversions tracked, revenue not: a collapse of the results the spend buys is a CPA rise
+    # (one alert, not a conversion-rate one beside it), with the spend that bought nothing.
     rows = _untracked(campaign("LINKEDIN_leads001", "linkedin", 41,
                                bad={40: {"conversions": 3.0}}), "revenue")
     rows[40]["conversions"] = 3.0
     insert(engine, rows)
     _run(engine)
     got = [a for a in alerts(engine) if a["campaign_id"]]
-    assert [(a["alert_type"], a["date"]) for a in got] == [("low_conversion", day(40))]
-    assert got[0]["money_at_stake"] == 0.0  # no order value to put on the lost conversions
+    assert [(a["alert_type"], a["date"]) for a in got] == [("cpa_rise", day(40))]
+    assert got[0]["money_at_stake"] > 0
+    assert got[0]["message"].startswith("Cost per result rose to $")
 
 
 def test_a_channel_mixing_tracked_and_untracked_campaigns_is_judged_on_the_tracked(
@@ -412,3 +414,21 @@ def test_a_rerun_names_the_campaign_of_an_alert_written_by_its_id(engine: sa.Eng
     assert {k: v for k, v in after.items() if k not in ("updated_at",)} == {
         k: v for k, v in before.items() if k not in ("updated_at",)}
     assert detect(engine, since=FAR_PAST).updated == 0
+
+
+def test_a_day_without_any_result_says_so(engine: sa.Engine) -> None:
+    rows = _untracked(campaign("LINKEDIN_leads002", "linkedin", 41), "revenue")
+    rows[40]["conversions"] = 0.0
+    insert(engine, rows)
+    _run(engine)
+    got = [a for a in alerts(engine) if a["campaign_id"]]
+    assert [a["alert_type"] for a in got] == ["cpa_rise"]
+    assert got[0]["message"].startswith("No results on ")
+
+
+def test_a_campaign_with_revenue_is_never_judged_on_cpa(engine: sa.Engine) -> None:
+    rows = campaign("FACEBOOK_withrev02", "facebook", 41)
+    rows[40] = {**rows[40], "conversions": 0.0, "revenue": 0.0}
+    insert(engine, rows)
+    _run(engine)
+    assert "cpa_rise" not in {a["alert_type"] for a in alerts(engine)}

@@ -21,7 +21,8 @@ from demetra.queries import Filters
 SEVERITY_BADGES = {"critical": ":red-badge[Critical]", "high": ":orange-badge[High]",
                    "medium": ":yellow-badge[Medium]", "low": ":gray-badge[Low]"}
 ALERT_TYPE_LABELS = {"roi_drop": "ROI drop", "cost_spike": "Cost spike",
-                     "low_conversion": "Low conversion", "anomaly": "Anomaly",
+                     "low_conversion": "Low conversion", "cpa_rise": "CPA rise",
+                     "anomaly": "Anomaly",
                      "system": "System"}
 STATUSES = {"Open and resolved": None, "Open": "open", "Resolved": "resolved"}
 # Alerts are read straight from the database, never through the cache: their writes (detection,
