@@ -5,6 +5,14 @@ channel table, the budget allocator's result, the riskiest campaigns from predic
 open alerts — rounded the way they will be quoted, so that the LLM and the rules engine see
 exactly the same numbers. ``grounding_problems`` then finds every number an answer states and
 looks it up among those facts (in the usual spellings: 1,234.5 / $1.2K / 12% / 0.12).
+
+Revenue an account does not track is not a zero. The facts say what is tracked
+(``revenue_tracked`` / ``results_tracked``: true, false or "partly", per channel too); a
+revenue or an ROI that is not tracked is null, and the account is then read through its results
+(conversions) and CPA: the costliest and cheapest CPA campaigns, the campaigns that spent
+without a single result, the budget split for the most results. ``grounding_problems`` rejects
+an answer that speaks of ROI or revenue for an account, a channel or a campaign that does not
+track revenue.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ BREAK_EVEN_ROI = 1.0
 RISKY_CAMPAIGNS = 5
 OPEN_ALERTS = 8
 LARGEST_CAMPAIGNS = 5
+CPA_CAMPAIGNS = 3          # costliest and cheapest by CPA
+NO_RESULT_CAMPAIGNS = 5    # biggest spenders without a single result
+TRACKED_SHARE = 0.99       # share of spend that must track an outcome for it to count as tracked
 
 
 @dataclass(frozen=True)
@@ -84,23 +95,34 @@ def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90
                    "previous_end": f.previous().end.isoformat()},
         "channel_filter": list(f.channels) or "all channels",
         "currency": queries.reporting_currency(engine),
-        "break_even_roi": BREAK_EVEN_ROI,
     }
-    facts["kpis"] = _kpis(engine, f)
+    raw = queries.kpis_with_delta(engine, f)
+    revenue_state = _state(raw["revenue"].value, raw["revenue_cost"].value, raw["cost"].value)
+    results_state = _state(raw["conversions"].value, raw["result_cost"].value,
+                           raw["cost"].value)
+    facts["revenue_tracked"] = revenue_state
+    facts["results_tracked"] = results_state
+    if revenue_state:
+        facts["break_even_roi"] = BREAK_EVEN_ROI
+    facts["kpis"] = _kpis(raw, revenue_state, results_state)
     channel_rows = _channels(engine, f)
     facts["channels"] = channel_rows
     channels = tuple(r["channel"] for r in channel_rows)
+    _tracking_notes(facts, channel_rows, notes)
     campaigns: dict[str, str] = {}
 
     largest = queries.top_campaigns(engine, f, by="cost", n=LARGEST_CAMPAIGNS)
-    facts["largest_campaigns"] = [
-        {"campaign_id": str(r.campaign_id), "name": str(r.campaign_name), "channel": r.channel,
-         "spend": money(r.cost), "revenue": money(r.revenue), "roi": ratio(r.roi)}
-        for r in largest.itertuples()]
+    facts["largest_campaigns"] = [_campaign(r) for r in largest.itertuples()]
     campaigns.update({c["campaign_id"]: c["name"] for c in facts["largest_campaigns"]})
+    if results_state:
+        for key, rows in _cpa_campaigns(engine, f, facts["kpis"]).items():
+            facts[key] = rows
+            campaigns.update({c["campaign_id"]: c["name"] for c in rows})
 
     facts["budget"] = _budget(engine, f, budget_window_days, notes)
-    risky, names = _risky(engine, f, notes)
+    campaigns.update({c["campaign_id"]: c["name"]
+                      for c in facts["budget"].get("campaigns", [])})
+    risky, names = _risky(engine, f, notes, channel_rows, revenue_state)
     facts["riskiest_campaigns"] = risky
     if risky:
         facts["forecast_interval_pct"] = 80  # P10–P90
@@ -115,12 +137,33 @@ def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90
     return Context(facts=facts, channels=channels, campaigns=campaigns)
 
 
-def _kpis(engine: sa.Engine, f: Filters) -> dict[str, Any]:
+def _state(value: Any, tracked_cost: Any, cost: Any) -> bool | str:
+    """Whether an outcome (its sum ``value``) is tracked: True when the spend that tracks it
+    is (nearly) all the spend, False when nothing tracks it, "partly" in between."""
+    if _missing(value):
+        return False
+    cost = float(cost or 0.0)
+    if cost <= 0:
+        return True
+    share = float(tracked_cost or 0.0) / cost
+    if share >= TRACKED_SHARE:
+        return True
+    return "partly" if share > 0 else False
+
+
+def _kpis(raw: Mapping[str, Any], revenue_state: bool | str,
+          results_state: bool | str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     kinds = {"cost": money, "revenue": money, "conversions": money, "clicks": _int,
              "roi": ratio, "ctr": pct, "conversion_rate": pct, "cpa": money}
     names = {"cost": "spend", "ctr": "ctr_pct", "conversion_rate": "conversion_rate_pct"}
-    for key, d in queries.kpis_with_delta(engine, f).items():
+    if revenue_state == "partly":
+        kinds["revenue_cost"] = money   # the spend the account's ROI is of
+        names["revenue_cost"] = "spend_tracking_revenue"
+    if results_state == "partly":
+        kinds["result_cost"] = money    # the spend the account's CPA is of
+        names["result_cost"] = "spend_tracking_results"
+    for key, d in raw.items():
         if key not in kinds:
             continue
         rnd = kinds[key]
@@ -135,11 +178,66 @@ def _int(value: Any) -> int | None:
 
 def _channels(engine: sa.Engine, f: Filters) -> list[dict[str, Any]]:
     df = queries.channel_breakdown(engine, f)
-    return [{"channel": r.channel, "spend": money(r.cost), "revenue": money(r.revenue),
-             "roi": ratio(r.roi), "conversions": money(r.conversions),
-             "conversion_rate_pct": pct(r.conversion_rate), "cpa": money(r.cpa),
-             "share_of_spend_pct": pct(r.share_of_cost), "campaigns": int(r.campaigns)}
-            for r in df.itertuples()]
+    rows = []
+    for r in df.itertuples():
+        revenue = _state(r.revenue, r.revenue_cost, r.cost)
+        results = _state(r.conversions, r.result_cost, r.cost)
+        row = {"channel": r.channel, "spend": money(r.cost), "revenue_tracked": revenue,
+               "revenue": money(r.revenue), "roi": ratio(r.roi), "results_tracked": results,
+               "conversions": money(r.conversions),
+               "conversion_rate_pct": pct(r.conversion_rate), "cpa": money(r.cpa),
+               "share_of_spend_pct": pct(r.share_of_cost), "campaigns": int(r.campaigns)}
+        if revenue == "partly":
+            row["spend_tracking_revenue"] = money(r.revenue_cost)
+        if results == "partly":
+            row["spend_tracking_results"] = money(r.result_cost)
+        rows.append(row)
+    return rows
+
+
+def _tracking_notes(facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> None:
+    """Say in words what is not tracked, so that no null is read as a zero."""
+    if not facts["revenue_tracked"]:
+        notes.append("Revenue is not tracked in this account (no revenue or conversion value "
+                     "column was imported): revenue and ROI are unknown, not zero. Judge "
+                     "channels and campaigns by results (conversions) and CPA.")
+    elif facts["revenue_tracked"] == "partly":
+        without = [r["channel"] for r in rows if r["revenue_tracked"] is not True]
+        notes.append("Revenue is tracked only in part: ROI and revenue hold only for channels "
+                     "with revenue_tracked true; for " + ", ".join(without)
+                     + " revenue is unknown, not zero (judge them by results and CPA). The "
+                     "account's ROI is that of spend_tracking_revenue.")
+    if not facts["results_tracked"]:
+        notes.append("Results (conversions) are not tracked in this account: CPA and "
+                     "conversion rate are unknown, not zero.")
+    elif facts["results_tracked"] == "partly":
+        without = [r["channel"] for r in rows if r["results_tracked"] is not True]
+        notes.append("Results (conversions) are not tracked for " + ", ".join(without)
+                     + ": their CPA is unknown, not zero.")
+
+
+def _campaign(r: Any) -> dict[str, Any]:
+    return {"campaign_id": str(r.campaign_id), "name": str(r.campaign_name),
+            "channel": r.channel, "spend": money(r.cost), "revenue": money(r.revenue),
+            "roi": ratio(r.roi), "conversions": money(r.conversions), "cpa": money(r.cpa)}
+
+
+def _cpa_campaigns(engine: sa.Engine, f: Filters,
+                   kpis: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The costliest and cheapest campaigns by CPA, and the biggest spenders without a single
+    result (among campaigns that track results)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    costly = queries.top_campaigns(engine, f, by="cpa", n=CPA_CAMPAIGNS, worst=True)
+    cheap = queries.top_campaigns(engine, f, by="cpa", n=CPA_CAMPAIGNS)
+    out["costliest_cpa_campaigns"] = [_campaign(r) for r in costly.itertuples()]
+    out["cheapest_cpa_campaigns"] = [_campaign(r) for r in cheap.itertuples()]
+    # Fewest results first; untracked (NULL) results sort last and are left out.
+    page, _ = queries.campaign_table(engine, f, sort="conversions", descending=False,
+                                     page_size=50)
+    none = page[(page["conversions"] == 0) & (page["cost"] > 0)].sort_values(
+        "cost", ascending=False).head(NO_RESULT_CAMPAIGNS)
+    out["campaigns_without_results"] = [_campaign(r) for r in none.itertuples()]
+    return out
 
 
 def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -> dict[str, Any]:
@@ -148,69 +246,112 @@ def _budget(engine: sa.Engine, f: Filters, window_days: int, notes: list[str]) -
 
         # The split is among the chosen channels only: money never moves to one the reader
         # filtered out.
-        curves = budget.fit_curves(engine, end=f.end, window_days=window_days,
-                                   channels=f.channels or None)
-        if not curves:
-            raise ValueError("no channel has enough spend variation to fit a response curve")
-        result = budget.allocate(curves, sum(c.current_spend for c in curves.values()))
-        for channel, why in getattr(curves, "skipped", {}).items():
+        result = budget.recommend(engine, end=f.end, window_days=window_days,
+                                  channels=tuple(f.channels) or None)
+        for channel, why in result.skipped.items():
             notes.append(f"No response curve for {channel}: {why}")
     except Exception as exc:  # noqa: BLE001 - any failure becomes a stated gap in the facts
         notes.append(f"The budget allocator could not run: {exc}")
         return {"available": False, "reason": str(exc)}
+    if not result.feasible and not result.current:   # no channel could carry a curve
+        notes.append(f"The budget allocator could not run: {result.message}")
+        return {"available": False, "reason": result.message}
     if not result.feasible:
         notes.append(f"The budget allocator found no split: {result.message}")
         return {"available": True, "feasible": False, "reason": result.message}
+    out: dict[str, Any] = {
+        "available": True,
+        "feasible": True,
+        "outcome": result.outcome,
+        "fit_window_days": window_days,
+        "daily_total": money(result.total),
+    }
+    out.update(_split_figures(result, f.days))
+    out["channels"] = _split_rows(result, "channel")
+    if len(result.allocation) == 1:
+        out["single_channel"] = True
+    if result.campaigns is not None:
+        inside = result.campaigns
+        out["campaign_split"] = {"channel": next(iter(result.allocation)),
+                                 "daily_total": money(inside.total),
+                                 **_split_figures(inside, f.days)}
+        out["campaigns"] = [{**row, "name": inside.labels.get(row["campaign_id"],
+                                                              row["campaign_id"])}
+                            for row in _split_rows(inside, "campaign_id")]
+    if result.message:
+        out["message"] = result.message
+    if result.note:
+        out["note"] = result.note
+    return out
+
+
+def _split_figures(result: Any, days: int) -> dict[str, Any]:
+    """What a split is expected to change, in the outcome it is made on (revenue figures for a
+    revenue split, results and CPA for a results split: never both)."""
+    word = "revenue" if result.outcome == "revenue" else "results"
+    now, then = result.current_expected, result.expected
+    out: dict[str, Any] = {
+        f"current_expected_daily_{word}": money(now),
+        f"recommended_expected_daily_{word}": money(then),
+        f"expected_daily_{word}_low": money(result.low),
+        f"expected_daily_{word}_high": money(result.high),
+        f"daily_{word}_change": money(then - now),
+        f"{word}_change_pct": pct(then / now - 1.0) if now else None,
+        f"{word}_change_over_period": money((then - now) * days),
+        f"weekly_{word}_change": money((then - now) * 7),
+        "daily_spend_moved": money(sum(max(r - result.current.get(c, 0.0), 0.0)
+                                       for c, r in result.allocation.items())),
+    }
+    if result.outcome == "revenue":
+        out["current_roi"] = ratio(result.current_roi)
+        out["recommended_roi"] = ratio(result.expected_roi)
+    else:
+        out["current_cpa"] = money(result.current_cpa)
+        out["recommended_cpa"] = money(result.expected_cpa)
+    return out
+
+
+def _split_rows(result: Any, key: str) -> list[dict[str, Any]]:
     rows = []
-    for channel, recommended in result.allocation.items():
-        current = result.current.get(channel, 0.0)
+    revenue = result.outcome == "revenue"
+    now_m = result.current_marginal_roi if revenue else result.current_marginal_cpa
+    after_m = result.marginal_roi if revenue else result.marginal_cpa
+    kind, rnd = ("roi", ratio) if revenue else ("cpa", money)
+    for name, recommended in result.allocation.items():
+        current = result.current.get(name, 0.0)
         rows.append({
-            "channel": channel,
+            key: name,
             "current_daily_spend": money(current),
             "recommended_daily_spend": money(recommended),
             "change_daily_spend": money(recommended - current),
             "change_pct": pct(recommended / current - 1.0) if current else None,
-            "marginal_roi_now": ratio(curves[channel].marginal_roi(current)),
-            "marginal_roi_after": ratio(result.marginal_roi.get(channel)),
+            f"marginal_{kind}_now": rnd(now_m.get(name)),
+            f"marginal_{kind}_after": rnd(after_m.get(name)),
         })
-    out: dict[str, Any] = {
-        "available": True,
-        "feasible": bool(result.feasible),
-        "fit_window_days": window_days,
-        "daily_total": money(result.total),
-        "current_expected_daily_revenue": money(result.current_revenue),
-        "recommended_expected_daily_revenue": money(result.expected_revenue),
-        "expected_daily_revenue_low": money(result.revenue_low),
-        "expected_daily_revenue_high": money(result.revenue_high),
-        "daily_revenue_change": money(result.expected_revenue - result.current_revenue),
-        "revenue_change_pct": pct(result.expected_revenue / result.current_revenue - 1.0)
-        if result.current_revenue else None,
-        "revenue_change_over_period": money((result.expected_revenue - result.current_revenue)
-                                            * f.days),
-        "weekly_revenue_change": money((result.expected_revenue - result.current_revenue) * 7),
-        "daily_spend_moved": money(sum(max(r - result.current.get(c, 0.0), 0.0)
-                                       for c, r in result.allocation.items())),
-        "current_roi": ratio(result.current_roi),
-        "recommended_roi": ratio(result.expected_roi),
-        "channels": rows,
-    }
-    if result.message:
-        out["message"] = result.message
-    return out
+    return rows
 
 
-def _risky(engine: sa.Engine, f: Filters, notes: list[str]) -> tuple[list[dict], dict[str, str]]:
+def _risky(engine: sa.Engine, f: Filters, notes: list[str], channel_rows: list[dict[str, Any]],
+           revenue_state: bool | str) -> tuple[list[dict], dict[str, str]]:
+    """The riskiest ROI forecasts — only of campaigns in channels that track revenue: an ROI
+    forecast of a campaign without revenue would forecast a zero that is not one."""
     from demetra.ml.predict import latest_predictions
 
+    if not revenue_state:
+        notes.append("No ROI forecasts are given: the account does not track revenue.")
+        return [], {}
     preds = latest_predictions(engine, limit=2_000)
     if preds.empty:
         notes.append("No ROI predictions exist yet (train the model on the Predictions page).")
         return [], {}
+    with_revenue = {r["channel"] for r in channel_rows if r["revenue_tracked"] is True}
     info = queries.campaign_names(engine, [str(c) for c in preds["campaign_id"]])
     rows = []
     for r in preds.itertuples():
         name, channel = info.get(str(r.campaign_id), ("", None))
         if f.channels and channel not in f.channels:
+            continue
+        if channel not in with_revenue:
             continue
         rows.append({"campaign_id": str(r.campaign_id), "name": name, "channel": channel,
                      "predicted_roi": ratio(r.predicted_roi), "roi_low": ratio(r.predicted_roi_low),
@@ -341,7 +482,8 @@ def is_grounded(stated: Stated, numbers: list[float]) -> bool:
 
 def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
     """What is wrong with a validated answer: numbers not in the facts, targets that don't
-    exist. Empty when every stated number and every target is found."""
+    exist, ROI or revenue spoken of where revenue is not tracked (see ``revenue_problems``).
+    Empty when every stated number and every target is found."""
     labels = [*context.campaigns, *context.campaigns.values()]
     # Names and ids with a letter are removed where they stand whole; a purely numeric one
     # stays a number, and is allowed as one.
@@ -359,7 +501,107 @@ def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]
         for s in stated_numbers(text, ignore=ignore):
             if not is_grounded(s, numbers):
                 problems.append(f"{where}: the number {s.text!r} is not in the data")
+    return problems + revenue_problems(answer, context)
+
+
+# Words that speak of revenue or a return on spend; "return to normal" is not one.
+_REVENUE_WORDS = re.compile(
+    r"\b(?:roi|roas|revenues?|return on (?:ad )?spend|returns?(?!\s+to\b)|returned|"
+    r"break[- ]?even|profit\w*|unprofitable|loss(?:es)?|losing money)\b", re.I)
+# ... and the phrases that say it is not there, which may stand beside them.
+_NOT_TRACKED = re.compile(
+    r"not\s+(?:be\s+)?tracked|untracked|n['’]t\s+(?:be\s+)?tracked|(?:not|n['’]t)\s+track|"
+    r"no\s+revenue|without\s+revenue|unknown|not\s+available|isn['’]t\s+available|"
+    r"\bneither\b", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def revenue_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
+    """ROI or revenue spoken of where revenue is not tracked: anywhere when the account tracks
+    none (``revenue_tracked`` false), and, in a mixed account, about a channel (or one of its
+    campaigns) that tracks none — the name nearest the word decides, or the recommendation's
+    target when the sentence names none. A sentence that says revenue is not tracked may use
+    the word. Facts without ``revenue_tracked`` (older sets) are not checked."""
+    state = context.facts.get("revenue_tracked", True)
+    if state is True:
+        return []
+    untracked, tracked = _revenue_names(context)
+    if state is not False and not untracked:
+        return []
+    names = sorted({*untracked, *tracked}, key=len, reverse=True)
+    pattern = (re.compile("|".join(rf"(?<![\w]){re.escape(n)}(?![\w])" for n in names), re.I)
+               if names else None)
+    lowered_untracked = {n.lower() for n in untracked}
+    # A campaign named "Revenue push" is a name, not a claim: names are blanked (in place, so
+    # positions hold) before the words are looked for.
+    labels = sorted({w for w in (*context.campaigns, *context.campaigns.values()) if w},
+                    key=len, reverse=True)
+    blank = (re.compile("|".join(rf"(?<![\w]){re.escape(w)}(?![\w])" for w in labels), re.I)
+             if labels else None)
+    problems = []
+    for where, text, target in _texts_with_targets(answer):
+        for sentence in _SENTENCE.split(text):
+            bare = blank.sub(lambda m: " " * len(m.group(0)), sentence) if blank else sentence
+            words = list(_REVENUE_WORDS.finditer(bare))
+            if not words or _NOT_TRACKED.search(bare):
+                continue
+            if state is False:
+                problems.append(f"{where}: speaks of {words[0].group(0)!r}, but the account "
+                                "does not track revenue: there is no ROI or revenue to state; "
+                                "use results (conversions) and CPA")
+                continue
+            mentions = list(pattern.finditer(sentence)) if pattern else []
+            for w in words:
+                if mentions:
+                    near = min(mentions, key=lambda m: abs(m.start() - w.start()))
+                    about = near.group(0)
+                    bad = about.lower() in lowered_untracked
+                else:
+                    about = target or ""
+                    bad = about.lower() in lowered_untracked
+                if bad:
+                    problems.append(f"{where}: speaks of {w.group(0)!r} for {about}, which does "
+                                    "not track revenue: state its results and CPA instead")
+                    break
     return problems
+
+
+def _revenue_names(context: Context) -> tuple[set[str], set[str]]:
+    """Names and ids (channels and campaigns) that track no revenue, and those that do."""
+    from demetra.channels import channel_label
+
+    facts = context.facts
+    without, with_ = set(), set()
+    state = {r.get("channel"): r.get("revenue_tracked", True) for r in facts.get("channels", [])}
+    for channel, tracked in state.items():
+        bucket = without if tracked is False else with_
+        bucket.update({str(channel), channel_label(str(channel))})
+    campaigns: dict[str, str | None] = {}
+    for key in ("largest_campaigns", "costliest_cpa_campaigns", "cheapest_cpa_campaigns",
+                "campaigns_without_results", "riskiest_campaigns"):
+        for c in facts.get(key, []) or []:
+            campaigns[str(c["campaign_id"])] = c.get("channel")
+    budget = facts.get("budget") or {}
+    inside = (budget.get("campaign_split") or {}).get("channel")
+    for c in budget.get("campaigns", []) or []:
+        campaigns[str(c["campaign_id"])] = inside
+    for cid, channel in campaigns.items():
+        bucket = without if state.get(channel, True) is False else with_
+        bucket.add(cid)
+        name = context.campaigns.get(cid)
+        if name:
+            bucket.add(name)
+    return without - with_, with_
+
+
+def _texts_with_targets(answer: Mapping[str, Any]) -> Iterator[tuple[str, str, str | None]]:
+    yield "summary", str(answer.get("summary", "")), None
+    for i, rec in enumerate(answer.get("recommendations", []), 1):
+        target = str(rec.get("target", ""))
+        for key in ("rationale", "expected_impact"):
+            yield f"recommendation {i} {key}", str(rec.get(key, "")), target
+        for metric in rec.get("metrics", []) or []:
+            yield f"recommendation {i} metrics", str(metric), target
 
 
 def _texts(answer: Mapping[str, Any]) -> Iterator[tuple[str, str]]:

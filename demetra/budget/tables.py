@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from demetra.budget.allocator import Allocation, Guardrails, allocate, safe_ratio
+from demetra.budget.allocator import Allocation, Guardrails, allocate, cost_per, safe_ratio
 from demetra.budget.curves import CurveSet
 
 __all__ = ["campaign_split_table", "guardrails_from_rows", "split_table"]
@@ -41,35 +41,53 @@ def guardrails_from_rows(rows: Sequence[Mapping[str, Any]],
 
 
 def split_table(a: Allocation) -> pd.DataFrame:
-    """Per channel: current and recommended daily spend, the change, and the marginal ROI
-    before and after (what one more dollar a day earns there)."""
+    """Per channel: current and recommended daily spend, the change, and the margin before and
+    after — for a revenue split the marginal ROI (what one more dollar a day earns there,
+    ``marginal_roi_now``/``_after``), for a results split the marginal CPA (what one more
+    result costs there, ``marginal_cpa_now``/``_after``)."""
+    results = a.outcome == "results"
+    names = ("marginal_cpa_now", "marginal_cpa_after") if results else ("marginal_roi_now",
+                                                                        "marginal_roi_after")
+    now_m, after_m = ((a.current_marginal_cpa, a.marginal_cpa) if results
+                      else (a.current_marginal_roi, a.marginal_roi))
     rows = []
     for ch, now in a.current.items():
         rec = a.allocation.get(ch, math.nan)
         rows.append({"channel": ch, "current": now, "recommended": rec, "change": rec - now,
                      "change_pct": (rec / now - 1) if now > 0 else math.nan,
-                     "marginal_roi_now": a.current_marginal_roi.get(ch, math.nan),
-                     "marginal_roi_after": a.marginal_roi.get(ch, math.nan)})
+                     names[0]: _num(now_m.get(ch)), names[1]: _num(after_m.get(ch))})
     return pd.DataFrame(rows, columns=["channel", "current", "recommended", "change",
-                                       "change_pct", "marginal_roi_now", "marginal_roi_after"])
+                                       "change_pct", *names])
 
 
-def campaign_split_table(curves: CurveSet) -> pd.DataFrame:
-    """Per fitted campaign of one channel: days, current daily spend, ROI and marginal ROI at
-    it, and the best split of the same combined spend among these campaigns."""
-    cols = ["campaign_id", "campaign_name", "days", "current", "roi_now", "marginal_roi_now",
-            "recommended", "marginal_roi_after"]
+def _num(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def campaign_split_table(curves: CurveSet, total: float | None = None) -> pd.DataFrame:
+    """Per fitted campaign of one channel: days, current daily spend, its ROI (revenue curves)
+    or CPA (results curves) and the marginal one at it, and the best split among these
+    campaigns of ``total`` (default: their combined current spend)."""
+    results = curves.outcome == "results"
+    kind = "cpa" if results else "roi"
+    cols = ["campaign_id", "campaign_name", "days", "current", f"{kind}_now",
+            f"marginal_{kind}_now", "recommended", f"marginal_{kind}_after"]
     if not curves:
         return pd.DataFrame(columns=cols)
-    a = allocate(curves, sum(c.current_spend for c in curves.values()))
+    a = allocate(curves, sum(c.current_spend for c in curves.values()) if total is None
+                 else total)
+    after = a.marginal_cpa if results else a.marginal_roi
     rows = []
     for cid, c in curves.items():
         now = c.current_spend
+        value, slope = float(c.value(now)), float(c.marginal(now))
         rows.append({"campaign_id": cid, "campaign_name": curves.labels.get(cid, cid),
                      "days": c.days, "current": now,
-                     "roi_now": safe_ratio(float(c.revenue(now)), now),
-                     "marginal_roi_now": float(c.marginal_roi(now)),
+                     f"{kind}_now": _num(cost_per(now, value) if results
+                                         else safe_ratio(value, now)),
+                     f"marginal_{kind}_now": _num(cost_per(1.0, slope) if results else slope),
                      "recommended": a.allocation.get(cid, math.nan),
-                     "marginal_roi_after": a.marginal_roi.get(cid, math.nan)})
-    return pd.DataFrame(rows, columns=cols).sort_values("marginal_roi_now", ascending=False,
-                                                        ignore_index=True)
+                     f"marginal_{kind}_after": _num(after.get(cid))})
+    # Best first: the highest marginal ROI, or the lowest marginal CPA.
+    return pd.DataFrame(rows, columns=cols).sort_values(f"marginal_{kind}_now",
+                                                        ascending=results, ignore_index=True)

@@ -50,8 +50,8 @@ def proof(truth: Mapping[str, Any], curves: Mapping[str, Curve], allocation: All
           guardrails: Guardrails | None = None) -> Proof | None:
     """Evaluate ``allocation`` with the true curves of the channels it allocates over; None
     when it is infeasible or allocates channels the truth does not know."""
-    if not allocation.feasible or not allocation.allocation:
-        return None
+    if not allocation.feasible or not allocation.allocation or allocation.outcome != "revenue":
+        return None   # the seeded truth is of revenue: a results split has no proof here
     known = true_curves(truth)
     if not set(allocation.allocation) <= set(known):
         return None
