@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import subprocess
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demetra import format as fmt
-from demetra.channels import KNOWN_CHANNELS, channel_choice, unknown_channel
+from demetra.channels import KNOWN_CHANNELS, channel_choice, channel_label, unknown_channel
 from demetra.config import Settings, load_settings
 from demetra.db.engine import make_engine, safe_url
 from demetra.errors import DemetraError, NotEnoughData
@@ -70,14 +71,33 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
+    from demetra.errors import BadInput
     from demetra.seed import seed_database
 
+    channels: int | list[str] | None = None
+    if args.channels:
+        text = args.channels.strip()
+        if text.isdigit():
+            channels = int(text)
+        else:
+            channels = []
+            for part in filter(None, (p.strip() for p in text.split(","))):
+                channel = channel_choice(part)
+                if channel is None:
+                    raise BadInput(unknown_channel(part))
+                channels.append(channel)
     engine = _engine(args)
     report = seed_database(engine, campaigns=args.campaigns, days=args.days, seed=args.seed,
-                           end_date=args.end_date, replace=args.replace)
-    print(f"Seeded {report.rows:,} rows: {report.campaigns} campaigns, {report.start} to "
-          f"{report.end}, {report.incidents} injected incidents, in {report.seconds:.1f} s "
-          f"({report.rows / max(report.seconds, 1e-9):,.0f} rows/s) into {safe_url(engine.url)}")
+                           end_date=args.end_date, replace=args.replace, outcome=args.outcome,
+                           small=args.small, channels=channels, pauses=args.pauses)
+    kind = ("a lead-generation account (results, revenue not tracked)"
+            if report.outcome == "results" else "revenue tracked")
+    pauses = f", {report.pauses} pauses (days without rows)" if report.pauses else ""
+    print(f"Seeded {report.rows:,} rows: {report.campaigns} campaigns on {report.channels} "
+          f"channel{'s' if report.channels != 1 else ''}, {kind}, {report.start} to "
+          f"{report.end}, {report.incidents} injected incidents{pauses}, in "
+          f"{report.seconds:.1f} s ({report.rows / max(report.seconds, 1e-9):,.0f} rows/s) "
+          f"into {safe_url(engine.url)}")
     return 0
 
 
@@ -174,8 +194,13 @@ def cmd_recommend(args: argparse.Namespace) -> int:
            if out.source == "llm" else f"the rules engine: {out.fallback_reason}")
     print(f"Recommendations for {f.start} to {f.end}, written by {who}:\n")
     print(out.answer["summary"] + "\n")
+    names = out.context.campaigns
     for i, r in enumerate(out.answer["recommendations"], 1):
-        print(f"{i}. {r['action'].upper()} {r['target']} ({r['confidence']} confidence)")
+        target = r["target"]
+        # People read names: a campaign by its name (with its id), a channel as it is called.
+        shown = (f"{names[target]} ({target})" if names.get(target) and names[target] != target
+                 else channel_label(target) if target in out.context.channels else target)
+        print(f"{i}. {r['action'].upper()} {shown} ({r['confidence']} confidence)")
         print(f"   Why: {r['rationale']}")
         print(f"   Impact: {r['expected_impact']}")
     print(f"\nStored as set {out.id} in {out.seconds:.1f} s")
@@ -228,25 +253,67 @@ def cmd_budget(args: argparse.Namespace) -> int:
         print(f"error: {result.message}", file=sys.stderr)
         return 1
     cur = reporting_currency(engine)
-
-    def money(value: float) -> str:
-        return fmt.money(value, cur, decimals=2)
-
-    print(f"Daily budget {money(result.total)} over the last {args.window} days' curves:\n")
-    print(f"{'channel':<12} {'current':>12} {'recommended':>12} {'change':>8} {'marginal ROI':>13}")
-    for ch, spend in result.allocation.items():
-        now = result.current[ch]
-        change = f"{spend / now - 1:+.0%}" if now > 0 else "new"
-        print(f"{ch:<12} {now:>12,.2f} {spend:>12,.2f} {change:>8} {result.marginal_roi[ch]:>13.2f}")
-    roi_now = f"{result.current_roi:.2f}" if result.current_roi is not None else "n/a"
-    roi_new = f"{result.expected_roi:.2f}" if result.expected_roi is not None else "n/a"
-    print(f"\nExpected revenue {money(result.expected_revenue)}/day (80% band "
-          f"{money(result.revenue_low)}–{money(result.revenue_high)}) vs "
-          f"{money(result.current_revenue)} at the current split; ROI {roi_new} vs {roi_now}")
+    on = ("revenue" if result.outcome == "revenue"
+          else "results (revenue not tracked: read with cost per result)")
+    print(f"Daily budget {_budget_money(result.total, cur)} over the last {args.window} days' "
+          f"curves, split for the most {on}:\n")
+    _print_split(result, cur, "channel")
+    print()
+    print(_budget_outcome_line(result, cur))
+    if result.note:
+        print(result.note)
+    if result.campaigns is not None:
+        names = result.campaigns.labels
+        print(f"\nCampaigns inside {channel_label(next(iter(result.allocation)))}:\n")
+        _print_split(result.campaigns, cur, "campaign", names)
+        print()
+        print(_budget_outcome_line(result.campaigns, cur))
+        for cid, why in result.campaigns.skipped.items():
+            print(f"Skipped campaign {names.get(cid, cid)}: {why}")
     for ch, why in result.skipped.items():
         print(f"Skipped {ch}: {why}")
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
+
+
+def _budget_money(value: float | None, currency: str) -> str:
+    return fmt.money(value, currency, decimals=2)
+
+
+def _print_split(result, currency: str, what: str, names: dict[str, str] | None = None) -> None:
+    """The split's table: current and recommended spend a day, the change, the margin (ROI of
+    one more dollar, or the cost of one more result)."""
+    results = result.outcome == "results"
+    margin = result.marginal_cpa if results else result.marginal_roi
+    head = "marginal CPA" if results else "marginal ROI"
+    labels = {k: (names or {}).get(k, k) for k in result.allocation}
+    width = max([12, *(len(v) for v in labels.values())]) if what == "campaign" else 12
+    width = min(width, 40)
+    print(f"{what:<{width}} {'current':>12} {'recommended':>12} {'change':>8} {head:>13}")
+    for key, spend in result.allocation.items():
+        now = result.current[key]
+        change = f"{spend / now - 1:+.0%}" if now > 0 else "new"
+        m = margin.get(key)
+        m_text = "—" if m is None else f"{m:,.2f}"
+        print(f"{labels[key][:width]:<{width}} {now:>12,.2f} {spend:>12,.2f} {change:>8} "
+              f"{m_text:>13}")
+
+
+def _budget_outcome_line(result, currency: str) -> str:
+    money = functools.partial(_budget_money, currency=currency)
+    if result.outcome == "results":
+        def n(v: float) -> str:
+            return f"{v:,.1f}"
+
+        return (f"Expected results {n(result.expected_results)}/day (80% band "
+                f"{n(result.results_low)}–{n(result.results_high)}) vs "
+                f"{n(result.current_results)} at the current split; CPA "
+                f"{money(result.expected_cpa)} vs {money(result.current_cpa)}")
+    roi_now = f"{result.current_roi:.2f}" if result.current_roi is not None else "n/a"
+    roi_new = f"{result.expected_roi:.2f}" if result.expected_roi is not None else "n/a"
+    return (f"Expected revenue {money(result.expected_revenue)}/day (80% band "
+            f"{money(result.revenue_low)}–{money(result.revenue_high)}) vs "
+            f"{money(result.current_revenue)} at the current split; ROI {roi_new} vs {roi_now}")
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -311,8 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("seed", help="load the demo world (campaigns with known ground truth)")
-    p.add_argument("--campaigns", type=_positive, default=seed.DEFAULT_CAMPAIGNS,
-                   help=f"number of campaigns ({seed.DEFAULT_CAMPAIGNS})")
+    p.add_argument("--campaigns", type=_positive, default=None,
+                   help=f"number of campaigns ({seed.DEFAULT_CAMPAIGNS}; 3-8 with --small)")
     p.add_argument("--days", type=_positive, default=seed.DEFAULT_DAYS,
                    help=f"days of history ({seed.DEFAULT_DAYS})")
     p.add_argument("--seed", type=int, default=seed.DEFAULT_SEED,
@@ -320,6 +387,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end-date", type=_date, default=None, help="last day (default: today)")
     p.add_argument("--replace", action="store_true",
                    help="delete existing campaign data (and what was derived from it) first")
+    p.add_argument("--outcome", choices=seed.OUTCOMES, default="revenue",
+                   help="revenue (every conversion has a value) or results: a lead-generation "
+                        "account, revenue not tracked, results with a known CPA curve (revenue)")
+    p.add_argument("--small", action="store_true",
+                   help="a small account: 3-8 campaigns of one advertiser, one or two channels, "
+                        "paused and restarted campaigns")
+    p.add_argument("--channels", default=None, metavar="N|NAMES",
+                   help="how many channels, or which (comma-separated, e.g. facebook,google_ads)"
+                        " (all six; one or two with --small)")
+    p.add_argument("--pauses", action=argparse.BooleanOptionalAction, default=None,
+                   help="pause campaigns for days to weeks, then restart them; paused days have "
+                        "no row (default: with --small)")
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("truth", help="print the seeded world's ground truth as JSON")
@@ -377,13 +456,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("budget", help="the split of a daily budget over channels that the fitted "
-                                      "response curves expect to earn the most")
+                                      "response curves expect to earn the most (revenue, or "
+                                      "results where revenue is not tracked)")
     p.add_argument("--total", type=_money, default=None, metavar="DAILY_SPEND",
                    help="daily budget to split (default: current average daily spend)")
     p.add_argument("--window", type=_positive, default=90, metavar="DAYS",
                    help="days of history the curves are fitted on (90)")
     p.add_argument("--json", action="store_true",
-                   help='print {"allocation", "current", "expected_revenue", "expected_roi", ...}')
+                   help='print {"outcome", "allocation", "current", "expected_revenue", '
+                        '"expected_roi", ...} (a results split: "expected_results", '
+                        '"expected_cpa", "marginal_cpa", ... and no revenue)')
     p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("worker", help="every hour: predictions (training when needed) and alerts; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from demetra.errors import BadInput, SeedRefused
 DEFAULT_CAMPAIGNS = 50
 DEFAULT_DAYS = 90
 DEFAULT_SEED = 42
+OUTCOMES = ("revenue", "results")
 
 # Everything derived from campaign rows goes with them on --replace; model_runs is history.
 _REPLACED_TABLES = ("predictions", "alerts", "recommendations", "ml_dashboards", "seed_truth",
@@ -32,6 +34,9 @@ class SeedReport:
     incidents: int
     generate_seconds: float
     write_seconds: float
+    outcome: str = "revenue"     # "results": a lead-generation world, revenue not tracked
+    channels: int = 0            # channels with campaigns
+    pauses: int = 0              # paused spans (days without a row)
 
     @property
     def seconds(self) -> float:
@@ -43,18 +48,27 @@ def campaign_row_count(engine: sa.Engine) -> int:
         return conn.execute(sa.text("SELECT COUNT(*) FROM campaigns")).scalar_one()
 
 
-def seed_database(engine: sa.Engine, *, campaigns: int = DEFAULT_CAMPAIGNS,
+def seed_database(engine: sa.Engine, *, campaigns: int | None = None,
                   days: int = DEFAULT_DAYS, seed: int = DEFAULT_SEED,
                   end_date: dt.date | None = None, replace: bool = False,
-                  progress: bulk.Progress | None = None) -> SeedReport:
+                  progress: bulk.Progress | None = None, outcome: str = "revenue",
+                  small: bool = False, channels: int | Sequence[str] | None = None,
+                  pauses: bool | None = None) -> SeedReport:
     """Generate the demo world and write it in one transaction.
 
-    Refuses (``SeedRefused``) when campaign rows exist, unless ``replace``.
+    ``campaigns`` defaults to ``DEFAULT_CAMPAIGNS`` (3–8, drawn from the seed, with ``small``);
+    ``outcome``, ``small``, ``channels`` and ``pauses`` are those of
+    :func:`demetra.seed_world.generate_world` (a results world stores revenue as NULL: not
+    tracked). Refuses (``SeedRefused``) when campaign rows exist, unless ``replace``.
     """
     from demetra.seed_world import generate_world
 
-    if campaigns < 1 or days < 1:
+    if (campaigns is not None and campaigns < 1) or days < 1:
         raise BadInput("--campaigns and --days must be at least 1")
+    if outcome not in OUTCOMES:
+        raise BadInput(f"--outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+    if campaigns is None and not small:
+        campaigns = DEFAULT_CAMPAIGNS
     existing = campaign_row_count(engine)
     if existing and not replace:
         raise SeedRefused(
@@ -63,7 +77,11 @@ def seed_database(engine: sa.Engine, *, campaigns: int = DEFAULT_CAMPAIGNS,
     report = lambda frac, text: progress(frac, text) if progress else None  # noqa: E731
     report(0.0, "Generating the demo world")
     t0 = time.perf_counter()
-    world = generate_world(campaigns=campaigns, days=days, seed=seed, end_date=end_date)
+    try:
+        world = generate_world(campaigns=campaigns, days=days, seed=seed, end_date=end_date,
+                               outcome=outcome, small=small, channels=channels, pauses=pauses)
+    except ValueError as exc:   # a bad --channels
+        raise BadInput(str(exc)) from None
     t1 = time.perf_counter()
     with engine.begin() as conn:
         if replace:
@@ -83,7 +101,9 @@ def seed_database(engine: sa.Engine, *, campaigns: int = DEFAULT_CAMPAIGNS,
                       start=dt.date.fromisoformat(truth["start_date"]),
                       end=dt.date.fromisoformat(truth["end_date"]),
                       incidents=len(truth["incidents"]),
-                      generate_seconds=t1 - t0, write_seconds=t2 - t1)
+                      generate_seconds=t1 - t0, write_seconds=t2 - t1,
+                      outcome=truth["outcome"], channels=len(truth["channels"]),
+                      pauses=len(truth["pauses"]))
 
 
 def load_truth(engine: sa.Engine) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,94 @@ def test_budget_prints_the_recommended_split_and_its_json(db_url: str) -> None:
 def test_budget_on_an_empty_database_says_why(tmp_path) -> None:
     out = run("budget", url=f"sqlite:///{tmp_path / 'empty.db'}")
     assert out.returncode == 1 and "no spend in the window" in out.stderr
+
+
+# -- accounts that do not track revenue (budget and recommend) ---------------------------------
+
+REAL_EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports"
+LEAD_GEN_EXPORT = REAL_EXPORTS / "08_meta_api_movexercise8_daily_ad_level.csv"
+# A claim of a return: an ROI, a revenue figure, "returned", a loss, break-even.
+REVENUE_CLAIM = re.compile(r"\bROI\b|\bROAS\b|revenue [$\d]|\$[\d,.]+ (?:of )?revenue|"
+                           r"\breturned\b|stops a loss|break-even", re.I)
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return {str(k) for k in value} | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def _no_revenue_keys(data: dict) -> None:
+    found = {k for k in _keys(data) if "revenue" in k.lower() or "roi" in k.lower()}
+    assert not found, found
+
+
+def _recommend_text(data: dict) -> str:
+    return " ".join([data["summary"], *(f"{r['rationale']} {r['expected_impact']} "
+                                        f"{' '.join(r['metrics'])}"
+                                        for r in data["recommendations"])])
+
+
+def test_budget_and_recommend_on_a_lead_gen_account_speak_of_results(db_url: str,
+                                                                    tmp_path) -> None:
+    from tests.budget.leadgen import LEADS, account_frame
+
+    for i, channel in enumerate(LEADS):
+        path = tmp_path / f"{channel}.csv"
+        account_frame(channel, seed=i).to_csv(path, index=False)
+        out = run("import", "--platform", "generic", "--channel", channel,
+                  "--map", "date=date", "--map", "campaign_name=campaign", "--map", "cost=spend",
+                  "--map", "clicks=clicks", "--map", "impressions=impressions",
+                  "--map", "conversions=conversions", str(path), url=db_url)
+        assert out.returncode == 0, out.stderr
+    out = run("budget", "--json", url=db_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["outcome"] == "results" and data["feasible"]
+    assert data["expected_results"] > data["current_results"] > 0
+    assert data["expected_cpa"] == pytest.approx(data["total"] / data["expected_results"],
+                                                 rel=1e-2)
+    assert set(data["marginal_cpa"]) == set(LEADS)
+    _no_revenue_keys(data)
+    text = run("budget", url=db_url)
+    assert text.returncode == 0, text.stderr
+    assert "split for the most results" in text.stdout and "marginal CPA" in text.stdout
+    assert "Expected results" in text.stdout and "; CPA $" in text.stdout
+    assert not REVENUE_CLAIM.search(text.stdout) and "$0.00" not in text.stdout
+    rec = run("recommend", "--json", url=db_url)
+    assert rec.returncode == 0, rec.stderr
+    said = _recommend_text(json.loads(rec.stdout))
+    assert "CPA" in said and not REVENUE_CLAIM.search(said), said
+
+
+def test_the_real_lead_gen_export_gets_no_revenue_or_roi_claims(tmp_path) -> None:
+    if not LEAD_GEN_EXPORT.exists():
+        pytest.skip(f"the real exports are not here ({REAL_EXPORTS}): the genuine lead-"
+                    "generation account cannot be tried")
+    url = f"sqlite:///{tmp_path / 'leads.db'}"
+    imported = run("import", "--platform", "generic", "--channel", "facebook",
+                   str(LEAD_GEN_EXPORT), url=url)
+    assert imported.returncode == 0, imported.stderr
+    assert "spend stored 56,176.21" in imported.stdout
+    out = run("budget", "--json", url=url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["outcome"] == "results" and data["expected_cpa"] > 0
+    _no_revenue_keys(data)
+    # One channel: nothing to split across channels, said so; the split is among campaigns.
+    assert list(data["allocation"]) == ["facebook"]
+    assert "Only Facebook has a response curve, so there is no split to choose" in data["note"]
+    assert data["campaigns"]["outcome"] == "results" and len(data["campaigns"]["allocation"]) >= 2
+    text = run("budget", url=url)
+    assert text.returncode == 0 and "Campaigns inside Facebook" in text.stdout
+    assert not REVENUE_CLAIM.search(text.stdout) and "$0.00" not in text.stdout
+    rec = run("recommend", "--json", url=url)
+    assert rec.returncode == 0, rec.stderr
+    said = _recommend_text(json.loads(rec.stdout))
+    assert "CPA" in said and not REVENUE_CLAIM.search(said), said
+    assert "$0.00" not in said
 
 
 IMPORTS = Path(__file__).parent / "fixtures" / "imports"

@@ -4,6 +4,7 @@ truth it declares (Hill curves in expectation, visible incidents, a better budge
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import time
@@ -351,3 +352,242 @@ def test_large_worlds_are_fast() -> None:
     elapsed = time.perf_counter() - t0
     assert len(w.rows) > 1_200_000
     assert elapsed < 10.0, f"2000 x 730 took {elapsed:.1f}s"
+
+
+# ---- options: the default world is untouched ---------------------------------------------
+
+def _fingerprint(w: World) -> tuple[str, str]:
+    """Hashes of the rows (values as CSV, and dtypes) and of the truth without the keys the
+    options added ("outcome", "small", "pauses")."""
+    rows = w.rows.to_csv(index=False).encode() + str(list(w.rows.dtypes)).encode()
+    truth = {k: v for k, v in w.truth.items() if k not in ("outcome", "small", "pauses")}
+    return (hashlib.sha256(rows).hexdigest()[:16],
+            hashlib.sha256(json.dumps(truth, sort_keys=True).encode()).hexdigest()[:16])
+
+
+# Taken from generate_world before it had options: the benchmarks and every other test rely
+# on these worlds staying exactly as they were.
+_BEFORE_OPTIONS = {
+    (50, 90, 42): ("a0cbe0f1123afb17", "a8380c677206f8c3"),
+    (300, 120, 7): ("cec928fd46adde5b", "d57a6d0e6f214f11"),
+    (6, 10, 0): ("9026e74e8ab06262", "2bcb1ce263d0b1ca"),
+    (3, 5, 1): ("50d316b67e34f8a5", "56a55cedad29d4a4"),
+    (12, 70, 3): ("37b9aa1f1cd0f1cc", "319a2fba0ee4d4f1"),
+}
+
+
+@pytest.mark.parametrize("size", list(_BEFORE_OPTIONS))
+def test_the_default_world_is_byte_for_byte_what_it_was(size, world: World, big: World) -> None:
+    known = {(50, 90, 42): world, (300, 120, 7): big}
+    w = known.get(size) or generate_world(*size, end_date=END)
+    assert _fingerprint(w) == _BEFORE_OPTIONS[size]
+    assert w.truth["outcome"] == "revenue" and w.truth["pauses"] == [] and not w.truth["small"]
+    explicit = generate_world(*size, end_date=END, outcome="revenue", small=False,
+                              channels=None, pauses=False)
+    pd.testing.assert_frame_equal(w.rows, explicit.rows)
+    assert w.truth == explicit.truth
+    assert _fingerprint(generate_world(*size, end_date=END, channels=6)) == _BEFORE_OPTIONS[size]
+
+
+def test_options_are_checked() -> None:
+    for bad in ({"outcome": "leads"}, {"channels": 0}, {"channels": 7}, {"channels": ["myspace"]},
+                {"channels": []}, {"small": True, "campaigns": 0}):
+        with pytest.raises(ValueError):
+            generate_world(days=10, end_date=END, **bad)
+
+
+# ---- a lead-generation account: results, no revenue ---------------------------------------
+
+@pytest.fixture(scope="module")
+def leads() -> World:
+    return generate_world(campaigns=120, days=150, seed=5, end_date=END, outcome="results")
+
+
+def _results_by_channel_day(w: World) -> pd.DataFrame:
+    """Channel × day totals of cost, results and the rows' expectations, without the
+    channel-days that hold an incident."""
+    daily = (w.rows.assign(expected=w.expected)
+             .groupby(["channel", "date"], as_index=False)[["cost", "conversions", "expected"]].sum())
+    hit = {(w.truth["campaigns"][i["campaign_id"]]["channel"], dt.date.fromisoformat(i["date"]))
+           for i in w.truth["incidents"]}
+    keep = [(c, d) not in hit for c, d in zip(daily["channel"], daily["date"], strict=True)]
+    return daily[keep]
+
+
+def test_a_results_world_has_no_revenue_at_all(leads: World) -> None:
+    rows, truth = leads.rows, leads.truth
+    assert list(rows.columns) == COLUMNS and rows["revenue"].dtype == np.float64
+    assert rows["revenue"].isna().all() and rows["roi"].isna().all()
+    conv, clicks = rows["conversions"].to_numpy(), rows["clicks"].to_numpy()
+    assert (conv >= 0).all() and np.array_equal(np.round(conv), conv) and conv.sum() > 10_000
+    cr = rows["conversion_rate"].to_numpy()
+    np.testing.assert_allclose(cr[clicks > 0], conv[clicks > 0] / clicks[clicks > 0], rtol=1e-12)
+    assert (rows["cost"] > 0).all() and len(rows) > 0.8 * 120 * 150
+    assert truth["outcome"] == "results" and "revenue" not in truth["notes"].split(":")[0]
+    assert json.loads(json.dumps(truth)) == truth
+    for p in truth["channels"].values():
+        assert {"vmax", "half_saturation", "shape", "current_cpa", "current_results",
+                "current_daily_spend"} <= set(p)
+        assert "aov" not in p and "current_roi" not in p
+        assert p["current_results"] == pytest.approx(p["current_daily_spend"] / p["current_cpa"])
+        assert _hill(p["current_daily_spend"], p["vmax"], p["half_saturation"], p["shape"]) \
+            == pytest.approx(p["current_results"], rel=1e-9)
+    for c in truth["campaigns"].values():
+        assert c["expected_cpa"] > 0 and c["expected_results"] > 0 and "aov" not in c
+    # an ROI cannot drop where there is no revenue: cost spikes and result collapses only
+    assert {i["kind"] for i in truth["incidents"]} == {"cost_spike", "low_conversion"}
+
+
+def test_results_follow_the_declared_curve(leads: World) -> None:
+    daily = _results_by_channel_day(leads)
+    for ch in CHANNELS:
+        p = leads.truth["channels"][ch]
+        d = daily[daily["channel"] == ch]
+        curve = _hill(d["cost"], p["vmax"], p["half_saturation"], p["shape"])
+        # the rows' expectations add up to the channel's curve, exactly, on every clean day
+        np.testing.assert_allclose(d["expected"], curve, rtol=1e-9)
+        ratio = d["conversions"].to_numpy() / curve
+        assert len(d) >= 140
+        assert ratio.mean() == pytest.approx(1.0, abs=0.04), ch
+        low = d["cost"].to_numpy() <= np.median(d["cost"])
+        assert ratio[low].mean() == pytest.approx(1.0, abs=0.06), ch
+        assert ratio[~low].mean() == pytest.approx(1.0, abs=0.06), ch
+        # the channel pays about its declared CPA at today's spend
+        assert d["cost"].sum() / d["conversions"].sum() == pytest.approx(p["current_cpa"],
+                                                                          rel=0.15), ch
+    # a leads' CPA is a lead's, not a click's: results are a few percent of clicks
+    rate = leads.rows["conversions"].sum() / leads.rows["clicks"].sum()
+    assert 0.005 < rate < 0.1
+
+
+def test_each_campaigns_expected_cpa_is_what_it_pays(leads: World) -> None:
+    hit = {(i["campaign_id"], dt.date.fromisoformat(i["date"])) for i in leads.truth["incidents"]}
+    clean = [(c, d) not in hit for c, d in zip(leads.rows["campaign_id"], leads.rows["date"],
+                                                strict=True)]
+    per = leads.rows[clean].groupby("campaign_id")[["cost", "conversions"]].sum()
+    checked = 0
+    for cid, c in leads.truth["campaigns"].items():
+        if c["expected_results"] < 1500:
+            continue
+        checked += 1
+        assert per.loc[cid, "cost"] / per.loc[cid, "conversions"] == pytest.approx(
+            c["expected_cpa"], rel=0.12), cid
+    assert checked >= 10
+    # quality is what separates campaigns of a channel: the better, the cheaper a result
+    camps = pd.DataFrame(leads.truth["campaigns"]).T
+    for _, g in camps.groupby("channel"):
+        if len(g) >= 5:
+            assert np.corrcoef(np.log(g["quality"].astype(float)),
+                               np.log(g["expected_cpa"].astype(float)))[0, 1] < -0.5
+
+
+def test_a_results_world_keeps_the_revenue_worlds_spend() -> None:
+    a = generate_world(40, 60, seed=8, end_date=END)
+    b = generate_world(40, 60, seed=8, end_date=END, outcome="results")
+    assert a.truth["campaigns"].keys() == b.truth["campaigns"].keys()
+    spiked = {(i["campaign_id"], i["date"]) for w in (a, b) for i in w.truth["incidents"]
+              if i["kind"] == "cost_spike"}
+    m = a.rows.merge(b.rows, on=["campaign_id", "date"], suffixes=("_a", "_b"))
+    assert len(m) == len(a.rows) == len(b.rows)
+    keep = [(c, d.isoformat()) not in spiked for c, d in zip(m["campaign_id"], m["date"],
+                                                             strict=True)]
+    np.testing.assert_array_equal(m.loc[keep, "cost_a"], m.loc[keep, "cost_b"])
+
+
+# ---- a small account: a few campaigns, one or two channels, pauses ------------------------
+
+def _check_small(w: World, n_range=(3, 8), max_channels=2) -> None:
+    rows, truth = w.rows, w.truth
+    camps = truth["campaigns"]
+    assert n_range[0] <= len(camps) == truth["campaigns_count"] <= n_range[1]
+    assert truth["small"] and rows["campaign_id"].nunique() == len(camps)
+    assert 1 <= rows["channel"].nunique() <= max_channels
+    assert set(truth["channels"]) == set(rows["channel"]) == {c["channel"] for c in camps.values()}
+    # one advertiser: every name starts with the same company
+    assert rows["campaign_name"].str.split(" – ").str[0].nunique() == 1
+    assert rows.groupby("campaign_name")["campaign_id"].nunique().max() == 1
+    assert len(truth["pauses"]) >= 1
+    assert sum(len(c["paused"]) for c in camps.values()) == len(truth["pauses"])
+    days_of = rows.groupby("campaign_id")["date"].apply(set)
+    for cid, c in camps.items():
+        first, last = dt.date.fromisoformat(c["start"]), dt.date.fromisoformat(c["end"])
+        window = {first + dt.timedelta(days=k) for k in range((last - first).days + 1)}
+        paused = set()
+        for a, b in c["paused"]:
+            a, b = dt.date.fromisoformat(a), dt.date.fromisoformat(b)
+            assert first < a <= b < last                  # paused, then restarted
+            assert 4 <= (b - a).days + 1 <= 28
+            paused |= {a + dt.timedelta(days=k) for k in range((b - a).days + 1)}
+        # rows on every active day, none on a paused day (exports omit days without delivery)
+        assert days_of[cid] == window - paused
+        assert c["active_days"] == len(days_of[cid])
+    for p in truth["pauses"]:
+        assert p["days"] == (dt.date.fromisoformat(p["end"])
+                             - dt.date.fromisoformat(p["start"])).days + 1
+    for inc in truth["incidents"]:
+        assert dt.date.fromisoformat(inc["date"]) in days_of[inc["campaign_id"]]
+    assert len(rows) == sum(c["active_days"] for c in camps.values())
+    assert (rows["cost"] > 0).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_small_world_is_small_paused_and_restarted(seed: int) -> None:
+    w = generate_world(days=120, seed=seed, end_date=END, small=True)
+    _check_small(w)
+    assert w.truth["outcome"] == "revenue" and w.rows["revenue"].notna().all()
+
+
+def test_small_worlds_vary_and_take_explicit_sizes() -> None:
+    sizes = {generate_world(days=60, seed=s, end_date=END, small=True).truth["campaigns_count"]
+             for s in range(20)}
+    assert len(sizes) >= 4 and min(sizes) >= 3 and max(sizes) <= 8
+    channels = {len(generate_world(days=30, seed=s, end_date=END, small=True).truth["channels"])
+                for s in range(20)}
+    assert channels == {1, 2}
+    for n in (3, 5, 8):
+        _check_small(generate_world(n, 120, seed=n, end_date=END, small=True), (n, n))
+    one = generate_world(5, 90, seed=1, end_date=END, small=True, channels=["facebook"])
+    _check_small(one, (5, 5), 1)
+    assert set(one.rows["channel"]) == {"facebook"}
+    # the same arguments, the same world
+    again = generate_world(5, 90, seed=1, end_date=END, small=True, channels=["facebook"])
+    pd.testing.assert_frame_equal(one.rows, again.rows)
+    assert one.truth == again.truth
+
+
+def test_a_small_lead_generation_account() -> None:
+    w = generate_world(days=120, seed=4, end_date=END, small=True, outcome="results")
+    _check_small(w)
+    assert w.truth["outcome"] == "results" and w.rows["revenue"].isna().all()
+    assert w.rows["conversions"].sum() > 0
+    # the Hill curve still holds with campaigns pausing (which moves the channel's spend)
+    daily = _results_by_channel_day(w)
+    for ch, d in daily.groupby("channel"):
+        p = w.truth["channels"][ch]
+        np.testing.assert_allclose(
+            d["expected"], _hill(d["cost"], p["vmax"], p["half_saturation"], p["shape"]),
+            rtol=1e-9)
+
+
+def test_pauses_in_a_large_world() -> None:
+    w = generate_world(60, 120, seed=2, end_date=END, pauses=True)
+    assert not w.truth["small"] and set(w.rows["channel"]) == set(CHANNELS)
+    paused = {cid for cid, c in w.truth["campaigns"].items() if c["paused"]}
+    assert 0.45 * 60 <= len(paused) <= 0.85 * 60
+    assert {i["kind"] for i in w.truth["incidents"]} == KINDS
+    days_of = w.rows.groupby("campaign_id")["date"].apply(set)
+    for p in w.truth["pauses"]:
+        assert dt.date.fromisoformat(p["start"]) not in days_of[p["campaign_id"]]
+        assert dt.date.fromisoformat(p["start"]) - dt.timedelta(days=1) in days_of[p["campaign_id"]]
+        assert dt.date.fromisoformat(p["end"]) + dt.timedelta(days=1) in days_of[p["campaign_id"]]
+    # incidents keep a clean week before them, never right after a restart
+    for inc in w.truth["incidents"]:
+        day = dt.date.fromisoformat(inc["date"])
+        week = {day - dt.timedelta(days=k) for k in range(1, 8)}
+        assert week <= days_of[inc["campaign_id"]], inc
+
+
+def test_too_short_a_world_has_no_room_for_a_pause() -> None:
+    w = generate_world(days=15, seed=1, end_date=END, small=True)
+    assert w.truth["pauses"] == [] and len(w.rows) == sum(
+        c["active_days"] for c in w.truth["campaigns"].values())
