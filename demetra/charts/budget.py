@@ -47,7 +47,17 @@ def curves_figure(curves: Mapping[str, Curve], allocation: Allocation | None = N
     rows = math.ceil(len(names) / cols)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[channel_label(c) for c in names],
                         horizontal_spacing=0.06, vertical_spacing=0.14)
-    hover = f"spend {money_hover('x', currency)} → revenue {money_hover('y', currency)}"
+    results = any(getattr(c, "outcome", "revenue") == "results" for c in curves.values())
+    hover = (f"spend {money_hover('x', currency)} → %{{y:,.1f}} results" if results else
+             f"spend {money_hover('x', currency)} → revenue {money_hover('y', currency)}")
+
+    def margin(c: Curve, spend: float) -> str:
+        # Results: what one more result costs there (1 ÷ the slope), not a return.
+        if not results:
+            return f"ROI {roi(c.marginal_roi(spend))}"
+        slope = c.marginal_roi(spend)
+        return f"CPA {money(1 / slope, currency, decimals=2)}" if slope > 0 else "CPA —"
+
     for i, ch in enumerate(names):
         c = curves[ch]
         at = {"row": i // cols + 1, "col": i % cols + 1}
@@ -74,14 +84,14 @@ def curves_figure(curves: Mapping[str, Curve], allocation: Allocation | None = N
         fig.add_vrect(x0=c.spend_min, x1=c.spend_max, fillcolor=COST_COLOR, opacity=0.12,
                       line_width=0, **at)
         now = c.current_spend
-        m_now = roi(c.marginal_roi(now))
+        m_now = margin(c, now)
         fig.add_trace(go.Scatter(
             x=[now], y=[c.revenue(now)], mode="markers",
             marker={"color": TEXT_COLOR, "size": 10, "symbol": "circle"},
             name="current spend", legendgroup="now", showlegend=first,
-            hovertemplate=(f"current {money(now, currency, decimals=0)}/day<br>marginal ROI "
+            hovertemplate=(f"current {money(now, currency, decimals=0)}/day<br>marginal "
                            f"{m_now}<extra></extra>")), **at)
-        fig.add_annotation(x=now, y=float(c.revenue(now)), text=f"mROI {m_now}", showarrow=True,
+        fig.add_annotation(x=now, y=float(c.revenue(now)), text=f"m{m_now}", showarrow=True,
                            arrowhead=0, ax=0, ay=-28, font={"size": 11}, **at)
         if rec is not None:
             fig.add_trace(go.Scatter(
@@ -90,12 +100,12 @@ def curves_figure(curves: Mapping[str, Curve], allocation: Allocation | None = N
                         "line": {"color": TEXT_COLOR, "width": 1}},
                 name="recommended", legendgroup="rec", showlegend=first,
                 hovertemplate=(f"recommended {money(rec, currency, decimals=0)}/day<br>marginal "
-                               f"ROI {roi(c.marginal_roi(rec))}<extra></extra>")), **at)
+                               f"{margin(c, rec)}<extra></extra>")), **at)
     layout(fig, height=300 * rows + 60)
     fig.update_layout(hovermode="closest")   # a point per trace, not one x across the panels
     prefix = currency_prefix(currency)
     fig.update_xaxes(tickprefix=prefix, tickformat=",.0f")
-    fig.update_yaxes(tickprefix=prefix, tickformat="~s")
+    fig.update_yaxes(tickprefix="" if results else prefix, tickformat="~s")
     return fig
 
 

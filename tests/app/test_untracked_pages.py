@@ -55,3 +55,17 @@ def test_the_campaigns_page_shows_results_not_a_zero_return(engine: sa.Engine,
     shown = {m.label: m.value for m in at.metric}
     assert shown["Revenue"] == NOT_TRACKED and shown["ROI"] == NOT_TRACKED
     assert "Results" in shown and shown["CPA"].startswith("$")
+
+
+def test_the_budget_page_splits_for_results(engine: sa.Engine, db_url: str) -> None:
+    from tests.budget.leadgen import import_account
+
+    import_account(engine, {"facebook": (False, True), "linkedin": (False, True),
+                            "tiktok": (False, True)})
+    at = open_page(db_url, pages.BUDGET.path)
+    assert not at.exception and not at.error
+    shown = {m.label: m.value for m in at.metric}
+    assert "Expected results / day" in shown and shown["Expected CPA"].startswith("$")
+    assert not any("revenue" in label.lower() or "ROI" in label for label in shown)
+    columns = set().union(*(set(d.value.columns) for d in at.dataframe))
+    assert "marginal_cpa_now" in columns and "marginal_roi_now" not in columns

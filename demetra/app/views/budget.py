@@ -54,6 +54,11 @@ def _recommendation(result: budget.Allocation, currency: str) -> None:
         st.error(result.message, icon=":material/block:")
         return
     money = functools.partial(fmt.money, currency=currency)
+    if result.note:
+        st.info(result.note, icon=":material/info:")
+    if result.outcome == "results":
+        _results_split(result, currency)
+        return
     rev_col, roi_col, band_col = st.columns(3)
     rev_col.metric("Expected revenue / day", money(result.expected_revenue),
                    delta=money(result.revenue_change) + " vs current split",
@@ -89,14 +94,69 @@ def _recommendation(result: budget.Allocation, currency: str) -> None:
                           key="bud_mroi_chart")
 
 
+def _results_split(result: budget.Allocation, currency: str) -> None:
+    """The split for the most results: expected results and CPA, no revenue or ROI (the
+    account does not track them)."""
+    money = functools.partial(fmt.money, currency=currency, decimals=2)
+    res_col, cpa_col, band_col = st.columns(3)
+    res_col.metric("Expected results / day", f"{result.expected_results:,.1f}",
+                   delta=f"{result.results_change:+,.1f} vs current split",
+                   help="By the fitted curves of results on spend; the current split brings "
+                        f"{result.current_results:,.1f} a day by the same curves.")
+    cpa_delta = (None if result.expected_cpa is None or result.current_cpa is None
+                 else f"{money(result.expected_cpa - result.current_cpa)} vs current")
+    cpa_col.metric("Expected CPA", money(result.expected_cpa), delta=cpa_delta,
+                   delta_color="inverse", help="Spend ÷ expected results")
+    band_col.metric("Results, 80 % band", f"{result.results_low:,.1f} – "
+                    f"{result.results_high:,.1f}",
+                    help="The central 80 % of the expected results over the curves' parameter "
+                         "uncertainty (the fit's covariance).")
+    table = budget.split_table(result)
+    table["channel"] = table["channel"].map(channel_label)
+    table["change_pct"] = table["change_pct"] * 100
+    st.dataframe(table, hide_index=True, width="stretch", key="bud_split", column_config={
+        "channel": st.column_config.TextColumn("Channel"),
+        "current": _daily("Current", currency),
+        "recommended": _daily("Recommended", currency),
+        "change": _daily("Change", currency),
+        "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+        "marginal_cpa_now": money_column("Marginal CPA now", currency, cents=True,
+                                         help="What one more result costs there"),
+        "marginal_cpa_after": money_column(
+            "Marginal CPA after", currency, cents=True,
+            help="Equal across the channels no guardrail holds: no money can move for more"),
+    })
+    inner = result.campaigns
+    if inner is not None and inner.feasible:
+        st.markdown("**Inside the channel**: the same spend split among its campaigns")
+        camp = budget.split_table(inner)
+        camp["channel"] = camp["channel"].map(lambda c: inner.labels.get(c, c))
+        camp["change_pct"] = camp["change_pct"] * 100
+        st.dataframe(camp, hide_index=True, width="stretch", key="bud_split_campaigns",
+                     column_config={
+                         "channel": st.column_config.TextColumn("Campaign", width="large"),
+                         "current": _daily("Current", currency),
+                         "recommended": _daily("Recommended", currency),
+                         "change": _daily("Change", currency),
+                         "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+                         "marginal_cpa_now": money_column("Marginal CPA now", currency,
+                                                          cents=True),
+                         "marginal_cpa_after": money_column("Marginal CPA after", currency,
+                                                            cents=True)})
+    st.plotly_chart(figures.split_figure(result, currency=currency), width="stretch",
+                    key="bud_split_chart")
+
+
 def _curves_and_proof(engine: sa.Engine, curves: Any, result: budget.Allocation,
                       rails: budget.Guardrails, currency: str) -> None:
     truth = cache.seed_truth(engine)
     st.subheader("Response curves", anchor=False)
-    st.caption("Expected daily revenue vs daily spend per channel; the shaded strip is the spend "
-               "observed in the window (outside it the curve extrapolates), ● the current spend "
-               "with its marginal ROI, ★ the recommended spend."
-               + (" Dashed: the seeded world's true curve." if truth else ""))
+    results = result.outcome == "results"
+    st.caption(f"Expected daily {'results' if results else 'revenue'} vs daily spend per "
+               "channel; the shaded strip is the spend observed in the window (outside it the "
+               f"curve extrapolates), ● the current spend with its marginal "
+               f"{'CPA' if results else 'ROI'}, ★ the recommended spend."
+               + (" Dashed: the seeded world's true curve." if truth and not results else ""))
     proof = budget.proof(truth, curves, result, rails) if truth else None
     st.plotly_chart(figures.curves_figure(curves, result, truth=proof.truth if proof else None,
                                           currency=currency), width="stretch", key="bud_curves")
@@ -146,21 +206,25 @@ def _inside_channel(engine: sa.Engine, curves: Any, f: Filters, window: int,
 def _reverse_question(curves: Any, rails: budget.Guardrails, currency: str) -> None:
     st.subheader("What budget reaches a target?", anchor=False)
     kind_col, target_col, go_col = st.columns([1, 1, 1], vertical_alignment="bottom")
-    kind = kind_col.segmented_control("Target", ["Revenue / day", "ROI"], default="Revenue / day",
-                                      key="bud_target_kind")
+    results = getattr(curves, "outcome", "revenue") == "results"
+    kinds = ["Results / day", "CPA"] if results else ["Revenue / day", "ROI"]
+    kind = kind_col.segmented_control("Target", kinds, default=kinds[0], key="bud_target_kind")
+    labels = {"ROI": "Target ROI", "CPA": f"Target CPA ({money_unit(currency)})",
+              "Results / day": "Target results / day",
+              "Revenue / day": f"Target revenue / day ({money_unit(currency)})"}
+    examples = {"ROI": "e.g. 2.5", "CPA": "e.g. 12.50", "Results / day": "e.g. 40",
+                "Revenue / day": "e.g. 50000"}
     target = target_col.number_input(
-        "Target ROI" if kind == "ROI" else f"Target revenue / day ({money_unit(currency)})",
-        min_value=0.0, value=None, step=100.0 if kind != "ROI" else 0.1,
-        key="bud_target", placeholder="e.g. 50000" if kind != "ROI" else "e.g. 2.5")
+        labels.get(kind, kinds[0]), min_value=0.0, value=None,
+        step=0.1 if kind == "ROI" else 1.0 if kind in ("CPA", "Results / day") else 100.0,
+        key="bud_target", placeholder=examples.get(kind, ""))
     if not go_col.button("Find budget", key="bud_find", icon=":material/search:",
                          disabled=target is None):
         return
+    keyword = {"ROI": "roi", "CPA": "cpa", "Results / day": "results"}.get(kind, "revenue")
     with st.spinner("Searching budgets…"):
-        if kind == "ROI":
-            answer = budget.min_budget_for(curves, roi=target, guardrails=rails, currency=currency)
-        else:
-            answer = budget.min_budget_for(curves, revenue=target, guardrails=rails,
-                                           currency=currency)
+        answer = budget.min_budget_for(curves, guardrails=rails, currency=currency,
+                                       **{keyword: target})
     if not answer.feasible:
         st.error(answer.message, icon=":material/block:")
         return
