@@ -21,8 +21,17 @@ page ≤ 1 s.
 Writes the ``## ROI forecasting (issue 3)`` section of ``benchmarks/RESULTS.md`` (other
 sections are left alone) and prints it.
 
+Small accounts (issue 13, ``--small``): seeded small accounts (3, 5 and 8 campaigns × 120 days,
+several seeds, with pauses) and lead-generation accounts (no revenue: CPA), each trained and
+backtested by ``demetra.ml.train`` (per-campaign forecasts: fewer than 20 campaigns for the
+pooled model); reports the spend-weighted MAE of the forecasts against the campaign's
+trailing-28-day value (of ROI, or of CPA) over the same rolling origins. Target: not worse than
+the baseline on any account, better on most. Writes ``## Forecasts on small accounts (issue
+13)``.
+
     python benchmarks/bench_ml.py                 # everything (~5-10 min on 2 cores)
     python benchmarks/bench_ml.py --no-pg --no-write
+    python benchmarks/bench_ml.py --small         # small accounts only (~1 min)
 """
 
 from __future__ import annotations
@@ -232,6 +241,68 @@ def report(q: dict[str, Any] | None, runs: list[dict[str, Any]], notes: list[str
     return "\n".join(out).rstrip() + "\n"
 
 
+SMALL_SECTION = "## Forecasts on small accounts (issue 13)"
+SMALL_SIZES, SMALL_SEEDS, SMALL_DAYS = (3, 5, 8), (1, 2, 3, 4), 120
+
+
+def small_accounts(dbs: Databases) -> list[dict[str, Any]]:
+    """Train (backtest) every small and lead-generation account; one row per account."""
+    out = []
+    for outcome in ("revenue", "results"):
+        for n in SMALL_SIZES:
+            for seed in SMALL_SEEDS:
+                url = dbs.new("sqlite", f"small_{outcome}_{n}_{seed}")
+                engine = make_engine(url)
+                seed_database(engine, campaigns=n, days=SMALL_DAYS, seed=seed, end_date=END,
+                              small=True, outcome=outcome)
+                t0 = time.perf_counter()
+                result = train(engine, Settings(database_url=url, model_dir=str(dbs.tmp / "m")))
+                seconds = time.perf_counter() - t0
+                block = result.metrics if outcome == "revenue" else result.metrics.get("cpa", {})
+                model = block.get("model") or {}
+                base = (block.get("baselines") or {}).get(
+                    "trailing_28d_roi" if outcome == "revenue" else "trailing_28d_cpa") or {}
+                out.append({"outcome": outcome, "campaigns": n, "seed": seed,
+                            "method": result.method, "n": model.get("n"),
+                            "wmae": model.get("wmae"), "baseline": base.get("wmae"),
+                            "coverage": model.get("coverage"), "seconds": seconds,
+                            "methods": result.metrics.get("methods", {})})
+                print(out[-1], flush=True)
+                engine.dispose()
+    return out
+
+
+def small_report(rows: list[dict[str, Any]]) -> str:
+    lines = [SMALL_SECTION, "",
+             f"`python benchmarks/bench_ml.py --small` on {platform.machine()}, Python "
+             f"{platform.python_version()}, {dt.date.today()}: seeded small accounts "
+             f"(`small=True`, pauses) of {', '.join(map(str, SMALL_SIZES))} campaigns × "
+             f"{SMALL_DAYS} days, seeds {', '.join(map(str, SMALL_SEEDS))}; revenue accounts "
+             "forecast on ROI, lead-generation accounts (`outcome=\"results\"`) on CPA. "
+             "Per-campaign forecasts (`demetra.ml.small`: the trailing 28 days unless the "
+             "account's own backtest shows shrinkage to channel and account or the trailing 7 "
+             "days clearly better), rolling-origin backtest over 8 weekly origins (7-day "
+             "horizon), against the trailing-28-day value over the same forecasts. A ratio of "
+             "1.00 is an account where the backtest kept the trailing 28 days.", "",
+             "| account | campaigns | seed | forecasts | wMAE | trailing-28 wMAE | ratio | "
+             "P10–P90 coverage | methods |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    better = worse = 0
+    for r in rows:
+        ratio = (r["wmae"] / r["baseline"]) if r["wmae"] is not None and r["baseline"] else None
+        if ratio is not None:
+            better += ratio < 1
+            worse += ratio > 1.0
+        kind = "ROI" if r["outcome"] == "revenue" else "CPA (lead gen)"
+        methods = ", ".join(f"{k} {v}" for k, v in r["methods"].items())
+        lines.append(f"| {kind} | {r['campaigns']} | {r['seed']} | {r['n'] or 0} | "
+                     f"{_f(r['wmae'])} | {_f(r['baseline'])} | {_f(ratio, '.2f')} | "
+                     f"{_f(r['coverage'], '.0%')} | {methods} |")
+    lines += ["", f"Better than the trailing-28-day value on {better} of {len(rows)} accounts, "
+              f"worse on {worse}.", ""]
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pg-url", help="loopback PostgreSQL server to create a schema in")
@@ -241,7 +312,19 @@ def main() -> int:
     p.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     p.add_argument("--other-seeds", default="8,9",
                    help="comma-separated seeds of the same world size to report too ('' for none)")
+    p.add_argument("--small", action="store_true",
+                   help="only the small and lead-generation accounts (issue 13)")
     args = p.parse_args()
+    if args.small:
+        dbs = Databases(None, "bench-ml-small")
+        try:
+            text = small_report(small_accounts(dbs))
+        finally:
+            dbs.close()
+        print(text)
+        if not args.no_write:
+            write_section(SMALL_SECTION, text)
+        return 0
     pg = None if args.no_pg else loopback_pg_url(args.pg_url)
     dbs = Databases(pg, "bench-ml")
     notes: list[str] = []

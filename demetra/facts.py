@@ -341,6 +341,10 @@ def _risky(engine: sa.Engine, f: Filters, notes: list[str], channel_rows: list[d
         notes.append("No ROI forecasts are given: the account does not track revenue.")
         return [], {}
     preds = latest_predictions(engine, limit=2_000)
+    if "metric" in preds:
+        # ROI forecasts only: a campaign without revenue in a partly tracked channel is
+        # forecast on CPA, and its empty ROI is no fact.
+        preds = preds[preds["metric"].isna() | (preds["metric"] == "roi")]
     if preds.empty:
         notes.append("No ROI predictions exist yet (train the model on the Predictions page).")
         return [], {}

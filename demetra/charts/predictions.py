@@ -60,29 +60,41 @@ def metric_bars_figure(values: dict[str, float], *, title: str, fmt: str = ".3f"
     return fig
 
 
-def forecast_intervals_figure(df: pd.DataFrame) -> go.Figure:
+def forecast_intervals_figure(df: pd.DataFrame, *, metric: str = "roi") -> go.Figure:
     """Point forecast with its P10–P90 interval per campaign, coloured by risk level.
 
-    ``df`` has ``label``, ``predicted_roi``, ``predicted_roi_low``, ``predicted_roi_high`` and
-    ``risk_level``, in the order to show (top first)."""
+    ``df`` has ``label``, ``risk_level`` and, for ``metric="roi"``, ``predicted_roi``,
+    ``predicted_roi_low``, ``predicted_roi_high``; for ``metric="cpa"`` (campaigns without
+    revenue: cost per result, no break-even line, the target as a diamond) ``predicted_cpa``,
+    ``predicted_cpa_low``, ``predicted_cpa_high`` and ``cpa_target``. In the order to show
+    (top first)."""
     if df is None or df.empty:
         return empty_figure("No predictions for this selection")
+    col = "predicted_roi" if metric == "roi" else "predicted_cpa"
     fig = go.Figure()
     for level, color in RISK_COLORS.items():
         part = df[df["risk_level"] == level]
         if part.empty:
             continue
-        point = part["predicted_roi"].astype(float)
+        point = part[col].astype(float)
         fig.add_scatter(
             x=point, y=part["label"], mode="markers", name=f"{level.capitalize()} risk",
             marker={"color": color, "size": 9},
             error_x={"type": "data", "symmetric": False, "color": color, "thickness": 1.5,
-                     "array": part["predicted_roi_high"].astype(float) - point,
-                     "arrayminus": point - part["predicted_roi_low"].astype(float)},
-            hovertemplate="%{y}: %{x:.2f}×<extra></extra>")
+                     "array": part[f"{col}_high"].astype(float) - point,
+                     "arrayminus": point - part[f"{col}_low"].astype(float)},
+            hovertemplate="%{y}: %{x:.2f}" + ("×" if metric == "roi" else "")
+                          + "<extra></extra>")
     layout(fig, height=max(320, 28 * len(df) + 120))
-    break_even(fig, vertical=True, text=None)
     fig.update_yaxes(autorange="reversed", title=None, categoryorder="array",
                      categoryarray=list(df["label"]))
-    fig.update_xaxes(title="Forecast ROI (P10–P90)", ticksuffix="×")
+    if metric == "roi":
+        break_even(fig, vertical=True, text=None)
+        fig.update_xaxes(title="Forecast ROI (P10–P90)", ticksuffix="×")
+    else:
+        fig.add_scatter(x=df["cpa_target"].astype(float), y=df["label"], mode="markers",
+                        name="Target CPA", marker={"symbol": "diamond-open", "size": 10,
+                                                   "color": "#334155"},
+                        hovertemplate="%{y}: target %{x:.2f}<extra></extra>")
+        fig.update_xaxes(title="Forecast cost per result (P10–P90)")
     return fig

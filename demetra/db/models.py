@@ -156,6 +156,16 @@ class Prediction(Base):
     predicted_roi_low: Mapped[float | None]
     predicted_roi_high: Mapped[float | None]
     prob_loss: Mapped[float | None]
+    # "roi", "cpa" (a campaign without revenue: cost per result) or "none" (nothing tracked
+    # to forecast: the row lists the campaign with its reason and is not a forecast).
+    metric: Mapped[str | None] = mapped_column(String(8))
+    method: Mapped[str | None] = mapped_column(String(32))      # tree, shrinkage, trailing_7d, …
+    method_reason: Mapped[str | None] = mapped_column(sa.Text)
+    predicted_cpa: Mapped[float | None]
+    predicted_cpa_low: Mapped[float | None]
+    predicted_cpa_high: Mapped[float | None]
+    cpa_target: Mapped[float | None]
+    prob_cpa_above: Mapped[float | None]                       # P(CPA over the horizon > target)
 
 
 class Recommendation(Base):

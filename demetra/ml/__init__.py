@@ -2,6 +2,8 @@
 
 ``train(engine)`` backtests and fits the model and records a ``model_runs`` row;
 ``predict(engine)`` writes a forecast for every campaign that spent in the last 7 days.
+Accounts too small for the pooled tree model get per-campaign forecasts (``ml.small``);
+campaigns without revenue are forecast on CPA, never given an ROI of 0.
 """
 
 from demetra.errors import NotEnoughData, RetrainNeeded

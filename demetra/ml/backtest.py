@@ -54,7 +54,9 @@ def examples(panel: Panel, days: list[int], horizon: int) -> Examples:
     for t in days:
         X = features_at(panel, t)
         roi, spend = labels_at(panel, t, horizon)
-        keep = (recent_spend(panel, t) > 0) & (spend > 0) & np.isfinite(roi)
+        # Only labels over rows that track revenue: an untracked week is not an ROI of 0.
+        tracked = panel.ahead("revenue_cost", t, horizon) >= spend * (1 - 1e-9)
+        keep = (recent_spend(panel, t) > 0) & (spend > 0) & np.isfinite(roi) & tracked
         parts.append(X[keep])
         rois.append(roi[keep])
         spends.append(spend[keep])

@@ -4,6 +4,11 @@ The daily rows of a bounded date range are read once (``load_panel``: only the c
 model needs, ``WHERE date BETWEEN``) into a campaigns × days grid; every feature at a day t is
 a ratio of sums over a window ending at t (t included), taken from cumulative sums, so nothing
 after t can reach it. The label at t is ROI over (t, t + horizon]: Σrevenue / Σcost.
+
+Revenue and conversions an account does not track are NULL in ``campaigns``: they are read as 0
+in the sums but the spend of the rows that do track them is kept apart (``revenue_cost``,
+``result_cost``), so that an ROI or a CPA is only ever a ratio over tracked rows and a campaign
+without revenue is never a campaign with an ROI of 0.
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ LOOKBACK_DAYS = max(*WINDOWS, QUALITY_DAYS)   # days of history a forecast reads
 RECENT_DAYS = 7                    # a campaign is forecast when it spent in these days
 FULL_METRIC_DAYS = 28              # longest window of a feature on clicks/impressions/conversions
 MIN_HISTORY_DAYS = 28
-MIN_CAMPAIGNS = 20
+MIN_CAMPAIGNS = 20                 # campaigns with revenue the pooled tree model needs
+MIN_CAMPAIGN_DAYS = 14             # days with spend in the lookback a campaign needs a forecast
 QUALITY_PRIOR = 100.0              # $ of pseudo-revenue at the channel's ROI (new campaigns)
 _METRICS = ("cost", "revenue", "clicks", "impressions", "conversions")
+_LONG_METRICS = ("cost", "revenue", "conversions")   # read over the whole lookback
+TRACKED = {"revenue": "revenue_cost", "conversions": "result_cost"}  # metric -> its tracked spend
 
 FEATURES = [
     *(f"roi_{w}" for w in WINDOWS),
@@ -57,16 +65,19 @@ class Panel:
 
     def __post_init__(self) -> None:
         # cum[m][:, k] = Σ metric over days < k: a window sum is two lookups.
+        for tracked in TRACKED.values():   # built by hand (tests): everything tracked
+            self.grid.setdefault(tracked, self.grid["cost"])
         self.cum = {m: _cumulative(v) for m, v in self.grid.items()}
         codes = pd.Categorical(self.channels, categories=list(CHANNELS)).codes
         self.channel_codes = codes.astype(float)
         self.channel_codes[codes < 0] = np.nan
         n_ch = len(CHANNELS)
         self.channel_cum: dict[str, np.ndarray] = {}
-        for m in ("cost", "revenue"):
+        known = codes >= 0
+        # A channel's ROI is over the spend of the rows that track revenue only.
+        for m, source in (("cost", "revenue_cost"), ("revenue", "revenue")):
             total = np.zeros((n_ch, self.days))
-            known = codes >= 0
-            np.add.at(total, codes[known], self.grid[m][known])
+            np.add.at(total, codes[known], self.grid[source][known])
             self.channel_cum[m] = _cumulative(total)
         # What each campaign would have earned at its channel's ROI of the same day: the
         # campaign's revenue over it is its quality relative to the channel, with the
@@ -142,21 +153,24 @@ def load_panel(engine: sa.Engine, start: dt.date, end: dt.date, *,
     split = start if full_days is None else max(start, end - dt.timedelta(days=full_days - 1))
     reads = [(split, end, _METRICS)]
     if split > start:
-        reads.insert(0, (start, split - dt.timedelta(days=1), ("cost", "revenue")))
+        reads.insert(0, (start, split - dt.timedelta(days=1), _LONG_METRICS))
     with engine.connect() as conn:
         parts = [_read_rows(conn, lo, hi, metrics, start) for lo, hi, metrics in reads]
     n = sum(len(p["day"]) for p in parts)
     if n == 0:
-        empty = {m: np.zeros((0, days)) for m in _METRICS}
+        empty = {m: np.zeros((0, days)) for m in (*_METRICS, *TRACKED.values())}
         return Panel(np.array([], dtype=object), np.array([], dtype=object), start, days, empty)
     ci, ids = pd.factorize(np.concatenate([p["campaign_id"] for p in parts]), sort=True)
     di = np.concatenate([p["day"] for p in parts])
     grid = {}
-    for m in _METRICS:
+    for m in (*_METRICS, *TRACKED.values()):
         g = np.zeros((len(ids), days))
         for p, (lo, hi) in zip(parts, _offsets(parts, ci), strict=True):
-            if m in p:
-                g[ci[lo:hi], di[lo:hi]] = p[m]
+            if m in TRACKED.values():   # the spend of the rows where the outcome is not NULL
+                source = next(k for k, v in TRACKED.items() if v == m)
+                g[ci[lo:hi], di[lo:hi]] = np.where(np.isnan(p[source]), 0.0, p["cost"])
+            elif m in p:
+                g[ci[lo:hi], di[lo:hi]] = np.nan_to_num(p[m], nan=0.0)
         grid[m] = g
     channels = np.empty(len(ids), dtype=object)
     channels[ci] = np.concatenate([p["channel"] for p in parts])
@@ -194,11 +208,11 @@ def _read_rows(conn: sa.Connection, lo: dt.date, hi: dt.date, metrics: tuple[str
                             dtype={"campaign_id": object, "channel": object, "day": np.int64})
         out = {c: frame[c].to_numpy() for c in ("campaign_id", "channel")}
         out["day"] = frame["day"].to_numpy(np.int64)
-        for m in metrics:
-            out[m] = frame[m].fillna(0.0).to_numpy(float)
+        for m in metrics:   # NULL (not tracked) stays NaN: load_panel tells it from 0
+            out[m] = frame[m].to_numpy(float)
         return out
     sql = ("SELECT campaign_id, channel, CAST(julianday(date) - julianday(?) AS INTEGER), "
-           + ", ".join(f"COALESCE({m}, 0)" for m in metrics)
+           + ", ".join(metrics)
            + " FROM campaigns WHERE date BETWEEN ? AND ?")
     cursor = conn.connection.driver_connection.cursor()
     try:

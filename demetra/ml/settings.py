@@ -15,6 +15,8 @@ from demetra.db.models import AppSetting, ModelRun
 from demetra.errors import SettingsError
 
 SETTINGS_KEY = "ml"
+_CPA_HELP = ("A campaign without revenue is high risk when its CPA over the horizon is likely "
+             "above this (in the data's currency); 0 uses the campaign's own trailing 28-day CPA")
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,28 @@ class ModelSettings:
         0.2, "A campaign is medium risk when P(ROI < 1) is at least this",
         label="Medium-risk threshold (probability of loss)", min=0.0, max=0.99)
 
+    # Campaigns without revenue are forecast on CPA; their risk is P(CPA > target).
+    cpa_target_facebook: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, Facebook (0: the campaign's own)", min=0.0, max=1e9)
+    cpa_target_instagram: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, Instagram (0: the campaign's own)", min=0.0, max=1e9)
+    cpa_target_google_ads: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, Google Ads (0: the campaign's own)", min=0.0, max=1e9)
+    cpa_target_tiktok: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, TikTok (0: the campaign's own)", min=0.0, max=1e9)
+    cpa_target_youtube: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, YouTube (0: the campaign's own)", min=0.0, max=1e9)
+    cpa_target_linkedin: float = setting(
+        0.0, _CPA_HELP, label="Target CPA, LinkedIn (0: the campaign's own)", min=0.0, max=1e9)
+
     @property
     def thresholds(self) -> tuple[float, float]:
         return (self.high_risk_threshold, self.medium_risk_threshold)
+
+    def cpa_target(self, channel: str) -> float | None:
+        """The target CPA of ``channel`` (None: each campaign's own trailing 28-day CPA)."""
+        value = float(getattr(self, f"cpa_target_{channel}", 0.0) or 0.0)
+        return value if value > 0 else None
 
     def validated(self) -> ModelSettings:
         """This object, or ``SettingsError`` naming the first value out of its allowed range."""

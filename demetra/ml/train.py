@@ -1,7 +1,11 @@
 """Training: backtest, fit on the whole window, save the artifact, record a ``model_runs`` row.
 
 The artifact is one joblib file in ``Settings.model_dir`` holding the ``RoiModel`` (its four
-scikit-learn models, version, feature list, training window, horizon and backtest metrics).
+scikit-learn models, version, feature list, training window, horizon and backtest metrics), or,
+when the pooled data are too small for it (fewer than ``MIN_CAMPAIGNS`` campaigns with revenue
+spending, too short a history, too few examples), a ``SmallModel``: per-campaign forecasts made
+at prediction time (``demetra.ml.small``), backtested the same way. There is no minimum number
+of campaigns; a campaign needs ``MIN_CAMPAIGN_DAYS`` days with spend.
 ``load_latest_model`` loads the newest good run's file, or raises ``RetrainNeeded``.
 """
 
@@ -19,6 +23,7 @@ import joblib
 import numpy as np
 import sqlalchemy as sa
 
+from demetra import queries
 from demetra.config import Settings
 from demetra.db.models import ModelRun
 from demetra.errors import NotEnoughData, RetrainNeeded, StorageError
@@ -26,14 +31,15 @@ from demetra.ml.backtest import backtest, fit_model, origins
 from demetra.ml.features import (
     FEATURES,
     LOOKBACK_DAYS,
+    MIN_CAMPAIGN_DAYS,
     MIN_CAMPAIGNS,
     MIN_HISTORY_DAYS,
-    RECENT_DAYS,
     data_range,
     load_panel,
 )
 from demetra.ml.model import MODEL_VERSION, RoiModel
 from demetra.ml.settings import ModelSettings, load_model_settings
+from demetra.ml.small import SMALL_VERSION, SmallModel, backtest_small, campaign_status
 
 Progress = Callable[[float, str], None]
 TRAIN_DAYS = 365 + LOOKBACK_DAYS   # history read for training: a year of forecast dates
@@ -50,21 +56,44 @@ class TrainResult:
     rows: int
     campaigns: int
     examples: int
-    metrics: dict[str, Any]            # "model", "baselines", "origins", "per_origin"
+    metrics: dict[str, Any]            # "model", "baselines", "origins", "per_origin", "cpa"
     importance: dict[str, float]
     artifact_path: str
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    method: str = "tree"               # "tree" (pooled model) or "small" (per-campaign)
+    method_reason: str = ""
+    not_forecast: dict[str, str] = field(default_factory=dict)   # campaign id -> why not
 
     def summary(self) -> str:
-        m = self.metrics["model"]
-        best = min(b["wmae"] for b in self.metrics["baselines"].values())
-        return (f"Trained model run {self.run_id} ({self.version}, {self.horizon_days}-day horizon) on "
+        head = (f"Trained model run {self.run_id} ({self.version}, {self.horizon_days}-day horizon) on "
                 f"{self.rows:,} rows of {self.campaigns} campaigns, {self.train_start} to "
-                f"{self.train_end}, {self.examples:,} examples, in {self.seconds:.1f} s. Backtest over "
-                f"{len(self.metrics['origins'])} origins: spend-weighted MAE {m['wmae']:.3f} "
-                f"(best baseline {best:.3f}), P10–P90 coverage {m['coverage']:.0%}, "
-                f"Brier {m['brier']:.3f}.")
+                f"{self.train_end}, {self.examples:,} examples, in {self.seconds:.1f} s.")
+        if self.method != "tree":
+            head += f" Per-campaign forecasts, not the pooled tree model: {self.method_reason}."
+        parts = [head]
+        m = self.metrics.get("model") or {}
+        origins = len(self.metrics.get("origins", []))
+        if m.get("wmae") is not None:
+            best = min(b["wmae"] for b in self.metrics["baselines"].values()
+                       if b.get("wmae") is not None)
+            coverage = "—" if m.get("coverage") is None else f"{m['coverage']:.0%}"
+            brier = "—" if m.get("brier") is None else f"{m['brier']:.3f}"
+            parts.append(f"ROI backtest over {origins} origins: spend-weighted MAE {m['wmae']:.3f} "
+                         f"(best baseline {best:.3f}), P10–P90 coverage {coverage}, Brier {brier}.")
+        c = (self.metrics.get("cpa") or {}).get("model") or {}
+        if c.get("wmae") is not None:
+            base = self.metrics["cpa"]["baselines"]["trailing_28d_cpa"]["wmae"]
+            n_cpa = len(self.metrics["cpa"].get("origins") or []) or origins
+            parts.append(f"CPA backtest (campaigns without revenue) over {n_cpa} origins: "
+                         f"spend-weighted MAE {c['wmae']:.2f} (trailing 28-day CPA {base:.2f}), "
+                         f"P10–P90 coverage {c['coverage']:.0%}.")
+        if self.not_forecast:
+            listed = "; ".join(f"{cid}: {why}" for cid, why in list(self.not_forecast.items())[:10])
+            more = len(self.not_forecast) - 10
+            parts.append(f"Not forecast ({len(self.not_forecast)}): {listed}"
+                         + (f"; and {more} more" if more > 0 else "") + ".")
+        return " ".join(parts)
 
 
 def min_training_days(horizon: int) -> int:
@@ -74,27 +103,30 @@ def min_training_days(horizon: int) -> int:
 
 def _check_history(engine: sa.Engine, horizon: int) -> tuple[dt.date, dt.date]:
     first, last = data_range(engine)
-    need = min_training_days(horizon)
+    need = MIN_CAMPAIGN_DAYS + horizon
     if last is None:
         raise NotEnoughData(
-            f"no campaign data to train on: the model needs at least {need} days of daily rows "
-            f"for at least {MIN_CAMPAIGNS} campaigns (import data or run `python -m demetra seed`)")
+            f"no campaign data to train on: a forecast needs at least {MIN_CAMPAIGN_DAYS} days "
+            "with spend of a campaign (import data or run `python -m demetra seed`)")
     days = (last - first).days + 1
     if days < need:
         raise NotEnoughData(
             f"only {days} days of campaign data ({first} to {last}); training a {horizon}-day "
-            f"forecast needs at least {need} days ({MIN_HISTORY_DAYS} of history plus room for "
-            "labels and a backtest)")
-    start = max(first, last - dt.timedelta(days=TRAIN_DAYS - 1))
-    with engine.connect() as conn:
-        spending = conn.execute(sa.text(
-            "SELECT COUNT(DISTINCT campaign_id) FROM campaigns WHERE date > :s AND cost > 0"),
-            {"s": last - dt.timedelta(days=RECENT_DAYS)}).scalar_one()
-    if spending < MIN_CAMPAIGNS:
-        raise NotEnoughData(
-            f"only {spending} campaigns spent in the last {RECENT_DAYS} days of data (to {last}); "
-            f"training needs at least {MIN_CAMPAIGNS}")
-    return start, last
+            f"forecast needs at least {need} days ({MIN_CAMPAIGN_DAYS} days with spend plus "
+            "one horizon to check a forecast against)")
+    return max(first, last - dt.timedelta(days=TRAIN_DAYS - 1)), last
+
+
+def _tree_refusal(panel: Any, status: Any, horizon: int) -> str | None:
+    """Why the pooled tree model cannot be trained on ``panel`` (None when it can)."""
+    with_revenue = int((status["recent"] & (status["metric"] == "roi")).sum())
+    if with_revenue < MIN_CAMPAIGNS:
+        return (f"{with_revenue} campaign{'s' if with_revenue != 1 else ''} with revenue spent "
+                f"in the last 7 days; the pooled tree model needs {MIN_CAMPAIGNS}")
+    if panel.days < min_training_days(horizon):
+        return (f"{panel.days} days of data; the pooled tree model needs "
+                f"{min_training_days(horizon)}")
+    return None
 
 
 def train(engine: sa.Engine, settings: Settings | None = None, *,
@@ -115,7 +147,57 @@ def train(engine: sa.Engine, settings: Settings | None = None, *,
     panel = load_panel(engine, start, end)
     timings = {"read": time.perf_counter() - t0}
     params = {"horizon_days": horizon, "risk_thresholds": list(ms.thresholds),
-              "backtest_origins": BACKTEST_ORIGINS, "lookback_days": LOOKBACK_DAYS}
+              "backtest_origins": BACKTEST_ORIGINS, "lookback_days": LOOKBACK_DAYS,
+              "min_campaign_days": MIN_CAMPAIGN_DAYS}
+    status = campaign_status(panel, panel.days - 1)
+    listed = status.loc[status["recent"] & ~status["eligible"], "reason"]
+    names = queries.campaign_names(engine, listed.index) if len(listed) else {}
+    not_forecast = {(names[k][0] if k in names and names[k][0] else str(k)): str(v)
+                    for k, v in listed.items()}
+    if not status["recent"].any():
+        raise NotEnoughData(f"no campaign spent in the last 7 days of data (to {end}): there "
+                            "is nothing to forecast")
+    # Campaigns that cannot be forecast do not stop the training: they are listed.
+    refusal = _tree_refusal(panel, status, horizon)
+    if refusal is None:
+        try:
+            return _train_tree(engine, settings, ms, panel, start, end, params, timings, t0,
+                               report, not_forecast)
+        except NotEnoughData as exc:
+            refusal = str(exc)
+        except ValueError as exc:   # scikit-learn on too small a sample
+            refusal = f"the pooled tree model could not be fitted ({exc})"
+    return _train_small(engine, settings, ms, panel, start, end, params, timings, t0, report,
+                        not_forecast, refusal)
+
+
+def _train_small(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel: Any,
+                 start: dt.date, end: dt.date, params: dict, timings: dict, t0: float,
+                 report: Progress, not_forecast: dict[str, str], reason: str) -> TrainResult:
+    horizon = int(ms.horizon_days)
+    params = {**params, "method": "small", "method_reason": reason}
+    report(0.05, "Backtesting per-campaign forecasts")
+    t1 = time.perf_counter()
+    try:
+        bt = backtest_small(panel, horizon, ms.thresholds)
+    except Exception as exc:
+        _record_failure(engine, params, start, end, exc, time.perf_counter() - t0, SMALL_VERSION)
+        raise
+    timings["backtest"] = time.perf_counter() - t1
+    model = SmallModel(horizon_days=horizon, train_start=start, train_end=end, reason=reason,
+                       metrics=_finite(bt))
+    examples = sum(int((m or {}).get("n") or 0) for m in
+                   (bt.get("model"), (bt.get("cpa") or {}).get("model")))
+    bt = {**bt, "method": "small", "method_reason": reason, "not_forecast": not_forecast}
+    return _save(engine, settings, model, params, bt, {}, panel, start, end, examples, timings,
+                 t0, report, "small", reason, not_forecast)
+
+
+def _train_tree(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel: Any,
+                start: dt.date, end: dt.date, params: dict, timings: dict, t0: float,
+                report: Progress, not_forecast: dict[str, str]) -> TrainResult:
+    horizon = int(ms.horizon_days)
+    params = {**params, "method": "tree"}
     try:
         t1 = time.perf_counter()
         n_origins = BACKTEST_ORIGINS if origins(panel.days - 1, horizon, BACKTEST_ORIGINS) else 0
@@ -129,15 +211,29 @@ def train(engine: sa.Engine, settings: Settings | None = None, *,
         t2 = time.perf_counter()
         model, ex = fit_model(panel, panel.days - 1, horizon)
         timings["fit"] = time.perf_counter() - t2
-    except NotEnoughData:
-        raise
+    except (NotEnoughData, ValueError):
+        raise   # too little for the pooled model: train() falls back to per-campaign forecasts
     except Exception as exc:
         _record_failure(engine, params, start, end, exc, time.perf_counter() - t0)
         raise
     importance = bt.pop("importance")
+    if (campaign_status(panel, panel.days - 1)["metric"] == "cpa").any():
+        # A mixed account: its campaigns without revenue are forecast per campaign on CPA.
+        cpa = backtest_small(panel, horizon, ms.thresholds).get("cpa")
+        if cpa:
+            bt["cpa"] = cpa
     model.train_start, model.train_end = start, end
     model.metrics = _finite(bt)
-    seconds = time.perf_counter() - t0
+    bt = {**bt, "method": "tree", "not_forecast": not_forecast}
+    return _save(engine, settings, model, params, bt, importance, panel, start, end, len(ex),
+                 timings, t0, report, "tree", "", not_forecast)
+
+
+def _save(engine: sa.Engine, settings: Settings, model: Any, params: dict, bt: dict,
+          importance: dict, panel: Any, start: dt.date, end: dt.date, examples: int,
+          timings: dict, t0: float, report: Progress, method: str, reason: str,
+          not_forecast: dict[str, str]) -> TrainResult:
+    horizon = int(params["horizon_days"])
     report(0.95, "Saving the model")
     with engine.begin() as conn:
         run_id = conn.execute(sa.insert(ModelRun).values(
@@ -158,24 +254,25 @@ def train(engine: sa.Engine, settings: Settings | None = None, *,
     seconds = time.perf_counter() - t0
     timings["total"] = seconds
     metrics = _finite({**bt, "importance": importance, "timings": timings,
-                       "examples": len(ex), "rows": panel.rows})
+                       "examples": examples, "rows": panel.rows})
     with engine.begin() as conn:
         conn.execute(sa.update(ModelRun).where(ModelRun.id == run_id).values(
             status="ok", metrics=metrics, artifact_path=str(path), duration_seconds=seconds))
     report(1.0, f"Model run {run_id} saved")
     return TrainResult(run_id=run_id, version=model.version, horizon_days=horizon,
                        train_start=start, train_end=end, rows=panel.rows,
-                       campaigns=len(panel.campaign_ids), examples=len(ex), metrics=bt,
+                       campaigns=len(panel.campaign_ids), examples=examples, metrics=bt,
                        importance=importance, artifact_path=str(path), seconds=seconds,
-                       timings=timings)
+                       timings=timings, method=method, method_reason=reason,
+                       not_forecast=not_forecast)
 
 
 def _record_failure(engine: sa.Engine, params: dict, start: dt.date, end: dt.date,
-                    exc: Exception, seconds: float) -> None:
+                    exc: Exception, seconds: float, version: str = MODEL_VERSION) -> None:
     try:
         with engine.begin() as conn:
             conn.execute(sa.insert(ModelRun).values(
-                version=MODEL_VERSION, status="failed", parameters=params, train_start=start,
+                version=version, status="failed", parameters=params, train_start=start,
                 train_end=end, metrics={"error": f"{type(exc).__name__}: {str(exc)[:300]}"},
                 duration_seconds=seconds))
     except sa.exc.SQLAlchemyError:
@@ -196,7 +293,8 @@ def _finite(value: Any) -> Any:
 
 
 def load_latest_model(engine: sa.Engine, settings: Settings | None = None,
-                      model_settings: ModelSettings | None = None) -> tuple[int, RoiModel]:
+                      model_settings: ModelSettings | None = None
+                      ) -> tuple[int, RoiModel | SmallModel]:
     """The newest good run's id and model; ``RetrainNeeded`` when there is none, its file is
     missing or unreadable, or it was trained for another horizon than the current setting."""
     ms = model_settings or load_model_settings(engine)
@@ -221,6 +319,14 @@ def load_latest_model(engine: sa.Engine, settings: Settings | None = None,
     except Exception as exc:  # noqa: BLE001 - any unreadable file means the same thing
         raise RetrainNeeded(f"the file of model run {run_id} ({path}) cannot be read "
                             f"({type(exc).__name__}): {hint}") from None
+    if isinstance(model, SmallModel):
+        if model.version != SMALL_VERSION:
+            raise RetrainNeeded(f"model run {run_id} was made by version {model.version}, "
+                                f"this is {SMALL_VERSION}: {hint}")
+        if int(model.horizon_days) != int(ms.horizon_days):
+            raise RetrainNeeded(f"model run {run_id} forecasts {model.horizon_days} days ahead "
+                                f"but the horizon is now {ms.horizon_days}: {hint}")
+        return run_id, model
     if not isinstance(model, RoiModel):
         raise RetrainNeeded(
             f"the file of model run {run_id} ({path}) is not a Demetra ROI model: {hint}")

@@ -124,3 +124,51 @@ def test_the_page_renders_on_an_empty_database(engine: sa.Engine, db_url: str,
     at = open_page(db_url, tmp_path)
     assert not at.exception and not at.error
     assert any("No campaign data yet" in s.value for s in at.subheader)
+
+
+def test_a_lead_generation_account_shows_cpa_forecasts_and_their_method(
+        engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
+    from demetra.seed import seed_database
+
+    seed_database(engine, campaigns=4, days=120, seed=2, end_date=dt.date(2026, 6, 30),
+                  small=True, outcome="results")
+    at = open_page(db_url, tmp_path)
+    at.button(key="prd_train").click().run()
+    assert not at.exception and not at.error
+    assert any("Per-campaign forecasts" in m.value for m in at.markdown)
+    cpa_backtest = frame_with(at, "Forecaster")
+    assert cpa_backtest is not None
+    assert set(cpa_backtest["Forecaster"]) == {"Demetra model", "Trailing 28-day CPA"}
+    forecasts = frame_with(at, "Forecast CPA")
+    assert forecasts is not None and len(forecasts) > 0
+    # No revenue: no ROI and no probability of a loss anywhere, a CPA and its risk instead.
+    assert forecasts["Forecast ROI"].isna().all() and forecasts["P(loss)"].isna().all()
+    assert forecasts["Forecast CPA"].gt(0).all()
+    assert forecasts["P(CPA > target)"].between(0, 1).all()
+    assert set(forecasts["Method"]) <= {"Shrinkage", "Trailing 28 days", "Trailing 7 days"}
+    assert forecasts["Why"].str.len().gt(0).all()
+    assert not any("ROI **" in m.value for m in at.markdown)
+    assert any("forecast CPA" in m.value for m in at.markdown)
+
+
+def test_an_account_tracking_nothing_lists_its_campaigns_with_the_reason(
+        engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    from demetra.db.bulk import insert_campaign_rows
+
+    end = dt.date(2026, 6, 30)
+    days = [end - dt.timedelta(days=i) for i in range(40)]
+    frame = pd.DataFrame([{"campaign_id": f"FACEBOOK_c{k}", "campaign_name": f"Traffic {k}",
+                           "channel": "facebook", "date": d, "cost": 50.0 + k, "clicks": 100,
+                           "impressions": 5000, "engagement": 10, "conversions": np.nan,
+                           "revenue": np.nan} for k in range(2) for d in days])
+    with engine.begin() as conn:
+        insert_campaign_rows(conn, frame)
+    at = open_page(db_url, tmp_path)
+    at.button(key="prd_train").click().run()
+    assert not at.exception and not at.error
+    listed = frame_with(at, "Why not")
+    assert listed is not None and set(listed["Campaign"]) == {"Traffic 0", "Traffic 1"}
+    assert listed["Why not"].str.contains("revenue and results not tracked").all()
+    assert frame_with(at, "P(loss)") is None

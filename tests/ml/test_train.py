@@ -22,6 +22,7 @@ from tests.ml.world import END
 
 def test_backtest_beats_the_trailing_28_day_roi(trained: dict) -> None:
     result = trained["result"]
+    assert result.method == "tree" and result.version == "roi-hgb-2"   # the pooled model
     model = result.metrics["model"]
     base = result.metrics["baselines"]
     assert set(base) == {"trailing_28d_roi", "trailing_7d_roi", "channel_28d_roi"}
@@ -56,15 +57,18 @@ def test_too_short_a_history_is_refused_with_what_is_needed(engine: sa.Engine, t
     settings = Settings(model_dir=str(tmp_path / "models"))
     with pytest.raises(NotEnoughData, match="no campaign data"):
         train(engine, settings)
-    seed_database(engine, campaigns=30, days=30, seed=1, end_date=END)
-    with pytest.raises(NotEnoughData, match=r"only 30 days.*at least 49 days"):
+    seed_database(engine, campaigns=30, days=12, seed=1, end_date=END)
+    with pytest.raises(NotEnoughData, match=r"only 12 days.*at least 21 days"):
         train(engine, settings)
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ModelRun)).scalar_one() == 0
     assert not (tmp_path / "models").exists()
 
 
-def test_too_few_campaigns_are_refused(engine: sa.Engine, tmp_path: Path) -> None:
+def test_too_few_campaigns_for_the_tree_fall_back_to_per_campaign_forecasts(
+        engine: sa.Engine, tmp_path: Path) -> None:
     seed_database(engine, campaigns=12, days=80, seed=1, end_date=END)
-    with pytest.raises(NotEnoughData, match="only 1[0-2] campaigns.*at least 20"):
-        train(engine, Settings(model_dir=str(tmp_path)))
+    result = train(engine, Settings(model_dir=str(tmp_path)))
+    assert result.method == "small" and result.version == "small-shrink-1"
+    assert "needs 20" in result.method_reason and "Per-campaign forecasts" in result.summary()
+    assert result.metrics["model"]["wmae"] is not None

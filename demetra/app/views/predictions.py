@@ -1,5 +1,9 @@
 """Predictions: train the ROI model (backtest vs. baselines), forecast every campaign, the risky
-ones first, and one campaign's history with its forecast band."""
+ones first, and one campaign's history with its forecast band.
+
+A campaign is forecast on what it tracks: ROI with revenue, CPA (cost per result) without; each
+row says which method served it and why, and campaigns that cannot be forecast are listed with
+the reason (never an ROI of 0 for revenue that is not tracked)."""
 
 from __future__ import annotations
 
@@ -27,7 +31,10 @@ RISK_BADGES = {"high": ":red-badge[High]", "medium": ":orange-badge[Medium]",
 RISK_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
 FORECASTER_LABELS = {"model": "Demetra model", "trailing_28d_roi": "Trailing 28-day ROI",
                      "trailing_7d_roi": "Trailing 7-day ROI",
-                     "channel_28d_roi": "Channel 28-day ROI"}
+                     "channel_28d_roi": "Channel 28-day ROI",
+                     "trailing_28d_cpa": "Trailing 28-day CPA"}
+METHOD_WORDS = {"tree": "Pooled model", "shrinkage": "Shrinkage", "trailing_28d": "Trailing 28 days",
+                "trailing_7d": "Trailing 7 days"}
 KEY_TRAINING = "prd_training"
 CHART = {"width": "stretch", "config": {"displayModeBar": False}}
 PREDICTION_COLUMNS = {
@@ -41,6 +48,24 @@ PREDICTION_COLUMNS = {
     "P(loss)": st.column_config.ProgressColumn(
         "P(loss)", format="percent", min_value=0, max_value=1,
         help="Probability that ROI over the horizon is below 1.00× (spend not recovered)"),
+    "Forecast CPA": st.column_config.NumberColumn(
+        "Forecast CPA", format="%.2f",
+        help="Campaigns without revenue: cost per result over the horizon"),
+    "CPA P10": st.column_config.NumberColumn("CPA P10", format="%.2f",
+                                             help="CPA is below this with 10% probability"),
+    "CPA P90": st.column_config.NumberColumn("CPA P90", format="%.2f",
+                                             help="CPA is below this with 90% probability"),
+    "Target CPA": st.column_config.NumberColumn(
+        "Target CPA", format="%.2f",
+        help="The channel's target CPA (Model settings), or the campaign's own trailing 28-day CPA"),
+    "P(CPA > target)": st.column_config.ProgressColumn(
+        "P(CPA > target)", format="percent", min_value=0, max_value=1,
+        help="Probability that CPA over the horizon is above the target: the risk of a "
+             "campaign without revenue"),
+    "Method": st.column_config.TextColumn("Method", width="small",
+                                          help="Which forecaster served this campaign"),
+    "Why": st.column_config.TextColumn("Why", width="medium",
+                                       help="Why that forecaster, and where its interval is from"),
     # Coloured labels without a pandas Styler (which cost 0.3 s at 2,000 rows): a read-only
     # multiselect column of one option per cell.
     "Risk": st.column_config.MultiselectColumn("Risk", width="small",
@@ -101,17 +126,44 @@ def _names(df: pd.DataFrame) -> list[str]:
 
 def risk_table(df: pd.DataFrame) -> pd.DataFrame:
     """The forecast table with the risk level as a coloured label (``PREDICTION_COLUMNS``; no
-    emoji: not every browser has an emoji font)."""
-    return pd.DataFrame({
+    emoji: not every browser has an emoji font). ROI columns are empty on CPA rows and CPA
+    columns on ROI rows; the CPA columns only appear when some campaign is forecast on CPA."""
+    table = pd.DataFrame({
         "Campaign": _names(df),
         "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else fmt.DASH),
         "Forecast ROI": df["predicted_roi"].astype(float),
         "P10": df["predicted_roi_low"].astype(float),
         "P90": df["predicted_roi_high"].astype(float),
         "P(loss)": df["prob_loss"].astype(float),
-        "Risk": [[RISK_WORDS.get(r, str(r))] for r in df["risk_level"]],
-        "ID": df["campaign_id"],
     })
+    if (df["metric"] == "cpa").any():
+        table = table.assign(**{
+            "Forecast CPA": df["predicted_cpa"].astype(float).to_numpy(),
+            "CPA P10": df["predicted_cpa_low"].astype(float).to_numpy(),
+            "CPA P90": df["predicted_cpa_high"].astype(float).to_numpy(),
+            "Target CPA": df["cpa_target"].astype(float).to_numpy(),
+            "P(CPA > target)": df["prob_cpa_above"].astype(float).to_numpy()})
+    return table.assign(
+        Risk=[[RISK_WORDS.get(r, str(r))] for r in df["risk_level"]],
+        Method=[METHOD_WORDS.get(m, m or "Pooled model") for m in df["method"]],
+        Why=[r or fmt.DASH for r in df["method_reason"]],
+        ID=df["campaign_id"].to_numpy())
+
+
+def not_forecast_view(engine: sa.Engine, channels: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Campaigns that spent in the last 7 days but could not be forecast, with the reason."""
+    df = ml.latest_predictions(engine, not_forecast=True)
+    if df.empty:
+        return pd.DataFrame(columns=["Campaign", "Channel", "Why not", "ID"])
+    found = queries.campaign_names(engine, df["campaign_id"].astype(str).unique())
+    df = df.assign(campaign_name=[found.get(c, ("", ""))[0] for c in df["campaign_id"]],
+                   channel=[found.get(c, ("", None))[1] for c in df["campaign_id"]])
+    if channels:
+        df = df[df["channel"].isin(channels)]
+    return pd.DataFrame({
+        "Campaign": _names(df),
+        "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else fmt.DASH),
+        "Why not": df["method_reason"], "ID": df["campaign_id"]}).reset_index(drop=True)
 
 
 def backtest_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
@@ -133,7 +185,12 @@ def backtest_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 def show_model_run(run: Mapping[str, Any]) -> None:
     """A training's backtest against the baselines, feature importance, window and time."""
     metrics = run.get("metrics") or {}
-    if "model" not in metrics:
+    if metrics.get("method") == "small":
+        st.markdown(":blue-badge[Per-campaign forecasts] Not the pooled tree model: "
+                    f"{metrics.get('method_reason') or 'too little pooled data'}. Each campaign "
+                    "is forecast by the method its own backtest supports (shrinkage to its "
+                    "channel and the account, or its trailing 7 or 28 days).")
+    if "model" not in metrics and "cpa" not in metrics:
         st.info("The latest training recorded no backtest metrics.", icon=":material/info:")
         return
     seconds = run.get("duration_seconds")
@@ -146,6 +203,13 @@ def show_model_run(run: Mapping[str, Any]) -> None:
                 f"took {f'{seconds:.1f} s' if seconds is not None else fmt.DASH}"
                 + (" · :orange-badge[Stale: settings changed, retrain]"
                    if run.get("status") == "stale" else ""))
+    if "cpa" in metrics:
+        st.caption("Campaigns without revenue: CPA over the horizon (errors in the data's "
+                   "currency).")
+        st.dataframe(backtest_table(metrics["cpa"]), hide_index=True, width="stretch",
+                     key="prd_backtest_cpa", column_config=BACKTEST_COLUMNS)
+    if "model" not in metrics:
+        return
     table_df = backtest_table(metrics)
     st.dataframe(table_df, hide_index=True, width="stretch", key="prd_backtest",
                  column_config=BACKTEST_COLUMNS)
@@ -156,6 +220,8 @@ def show_model_run(run: Mapping[str, Any]) -> None:
         highlight=FORECASTER_LABELS["model"]), key="prd_wmae_chart", **CHART)
     importance = dict(sorted((metrics.get("importance") or {}).items(),
                              key=lambda kv: -(kv[1] or 0))[:12])
+    if not importance:
+        return
     right.plotly_chart(charts.metric_bars_figure(
         importance, title="Permutation importance (rise in spend-weighted MAE)"),
         key="prd_importance_chart", **CHART)
@@ -257,6 +323,20 @@ def _one_campaign(engine: sa.Engine, forecasts: pd.DataFrame, as_of: dt.date,
     row = forecasts[forecasts["campaign_id"] == pick].iloc[0]
     history = cache.campaign_history(engine, pick, as_of - dt.timedelta(days=41), as_of)
     currency = cache.reporting_currency(engine)
+    method = f" · {METHOD_WORDS.get(row['method'], row['method'] or 'Pooled model')}: " \
+             f"{row['method_reason'] or fmt.DASH}"
+    if row["metric"] == "cpa":
+        # No revenue: the ROI axis would be a line of zeros; the forecast is of CPA.
+        st.plotly_chart(charts.campaign_history_figure(history, currency=currency),
+                        key="prd_history", **CHART)
+        st.markdown(f"{RISK_BADGES.get(row['risk_level'], row['risk_level'])} · revenue not "
+                    f"tracked · forecast CPA **{fmt.money(row['predicted_cpa'], currency)}** "
+                    f"(P10–P90 {fmt.money(row['predicted_cpa_low'], currency)}–"
+                    f"{fmt.money(row['predicted_cpa_high'], currency)}) · probability it is "
+                    f"above the target {fmt.money(row['cpa_target'], currency)} "
+                    f"**{fmt.pct(row['prob_cpa_above'], 0)}**")
+        st.caption(method.removeprefix(" · "))
+        return
     fig = charts.forecast_band(charts.campaign_history_figure(history, currency=currency),
                                as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=horizon),
                                float(row["predicted_roi_low"]), float(row["predicted_roi"]),
@@ -266,6 +346,7 @@ def _one_campaign(engine: sa.Engine, forecasts: pd.DataFrame, as_of: dt.date,
                 f"**{fmt.roi(row['predicted_roi'])}** (P10–P90 "
                 f"{fmt.roi(row['predicted_roi_low'])}–{fmt.roi(row['predicted_roi_high'])})"
                 f" · probability of a loss **{fmt.pct(row['prob_loss'], 0)}**")
+    st.caption(method.removeprefix(" · "))
 
 
 def _forecasts(engine: sa.Engine, channels: tuple[str, ...]) -> None:
@@ -273,27 +354,54 @@ def _forecasts(engine: sa.Engine, channels: tuple[str, ...]) -> None:
     risks = st.multiselect("Risk", list(ml.RISK_LEVELS[::-1]), key="prd_risk",
                            format_func=RISK_WORDS.get, placeholder="All risk levels")
     forecasts = predictions_view(engine, channels, tuple(risks))
+    listed = not_forecast_view(engine, channels)
     if forecasts.empty:
-        if ml.latest_predictions(engine, limit=1).empty:
+        if not ml.latest_predictions(engine, limit=1).empty:
+            st.info("No forecasts match these filters.", icon=":material/filter_alt_off:")
+        elif listed.empty:
             st.caption("No predictions yet.")
         else:
-            st.info("No forecasts match these filters.", icon=":material/filter_alt_off:")
+            st.info("No campaign could be forecast: the campaigns below say why.",
+                    icon=":material/info:")
+        _not_forecast(listed)
         return
     first = forecasts.iloc[0]
     as_of, horizon = queries.as_date(first["as_of"]), int(first["horizon_days"])
     counts = forecasts["risk_level"].value_counts()
-    st.markdown(f"{len(forecasts):,} campaigns · ROI over the {horizon} days after "
+    kinds = forecasts["metric"].value_counts()
+    what = " and ".join(f"{label} of {int(kinds[k]):,}" for k, label in
+                        (("roi", "ROI"), ("cpa", "CPA (no revenue tracked)")) if k in kinds)
+    st.markdown(f"{len(forecasts):,} campaigns · {what} over the {horizon} days after "
                 f"{fmt.date(as_of)} · "
                 + " ".join(f"{RISK_BADGES[k]} {int(counts.get(k, 0))}"
                            for k in ("high", "medium", "low")))
     st.dataframe(risk_table(forecasts), hide_index=True, width="stretch", key="prd_table",
                  column_config=PREDICTION_COLUMNS, height=rows_height(len(forecasts)))
-    riskiest = forecasts.head(15)
-    st.plotly_chart(charts.forecast_intervals_figure(riskiest.assign(label=_names(riskiest))),
-                    key="prd_intervals", **CHART)
-    st.caption("The 15 riskiest campaigns: the point is the forecast ROI, the bar its P10–P90 "
-               "interval; the dotted line is break-even.")
+    for metric, caption in (
+            ("roi", "the point is the forecast ROI, the bar its P10–P90 interval; the dotted "
+                    "line is break-even."),
+            ("cpa", "campaigns without revenue: the point is the forecast cost per result, the "
+                    "bar its P10–P90 interval, the diamond the target CPA.")):
+        part = forecasts[forecasts["metric"] == metric].head(15)
+        if part.empty:
+            continue
+        st.plotly_chart(charts.forecast_intervals_figure(part.assign(label=_names(part)),
+                                                         metric=metric),
+                        key=f"prd_intervals{'' if metric == 'roi' else '_cpa'}", **CHART)
+        st.caption(f"The {len(part)} riskiest {'ROI' if metric == 'roi' else 'CPA'} forecasts: "
+                   + caption)
+    _not_forecast(listed)
     _one_campaign(engine, forecasts, as_of, horizon)
+
+
+def _not_forecast(listed: pd.DataFrame) -> None:
+    """Campaigns that spent recently but were not forecast, with the reason: never dropped
+    silently."""
+    if listed.empty:
+        return
+    st.markdown(f"**Not forecast ({len(listed)})** · campaigns that spent in the last 7 days "
+                f"but cannot be forecast, and why")
+    st.dataframe(listed, hide_index=True, width="stretch", key="prd_not_forecast")
 
 
 def render() -> None:

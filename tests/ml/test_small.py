@@ -1,0 +1,158 @@
+"""Accounts as they really are: no minimum number of campaigns, campaigns without revenue
+forecast on CPA, campaigns tracking nothing listed with the reason, never an ROI of 0."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from demetra.config import Settings
+from demetra.db.bulk import insert_campaign_rows
+from demetra.db.models import Prediction
+from demetra.ingest import import_file
+from demetra.ml import latest_predictions, predict, train
+from demetra.ml.features import MIN_CAMPAIGN_DAYS
+from demetra.ml.settings import ModelSettings, save_model_settings
+from demetra.seed import seed_database
+from tests.ml.world import END
+
+EXPORTS = Path(__file__).parents[2].parent / "shared" / "real-exports"
+
+
+def _rows(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(Prediction.__table__)).all()
+
+
+def _spending(engine: sa.Engine) -> dict[str, int]:
+    """Campaigns that spent in the last 7 days of data -> their days with spend."""
+    with engine.connect() as conn:
+        last = conn.execute(sa.text("SELECT MAX(date) FROM campaigns")).scalar_one()
+        last = dt.date.fromisoformat(str(last)[:10])
+        recent = {r[0] for r in conn.execute(sa.text(
+            "SELECT DISTINCT campaign_id FROM campaigns WHERE date > :d AND cost > 0"),
+            {"d": last - dt.timedelta(days=7)})}
+        days = dict(conn.execute(sa.text(
+            "SELECT campaign_id, COUNT(*) FROM campaigns WHERE cost > 0 GROUP BY campaign_id")).all())
+    return {c: int(days[c]) for c in recent}
+
+
+def _check_forecast(r) -> None:
+    assert r.method and r.method_reason
+    if r.metric == "roi":
+        values = (r.predicted_roi_low, r.predicted_roi, r.predicted_roi_high)
+        assert all(math.isfinite(v) for v in values) and values == tuple(sorted(values))
+        assert 0 <= r.prob_loss <= 1 and r.predicted_cpa is None
+    else:
+        assert r.metric == "cpa" and r.predicted_roi is None and r.prob_loss is None
+        values = (r.predicted_cpa_low, r.predicted_cpa, r.predicted_cpa_high)
+        assert all(math.isfinite(v) and v > 0 for v in values)
+        assert values == tuple(sorted(values))
+        assert 0 <= r.prob_cpa_above <= 1 and r.cpa_target > 0
+    assert r.risk_level in ("low", "medium", "high")
+
+
+@pytest.mark.parametrize("name", ["07b_credibility_daily.csv",
+                                  "08_meta_api_movexercise8_daily_ad_level.csv"])
+def test_real_exports_forecast_every_active_campaign_above_the_minimum(
+        engine: sa.Engine, tmp_path: Path, name: str) -> None:
+    path = EXPORTS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared real exports are not on this machine)")
+    import_file(engine, path, platform="generic", channel="facebook")
+    settings = Settings(model_dir=str(tmp_path))
+    trained = train(engine, settings)
+    assert trained.method == "small"
+    done = predict(engine, settings)
+    spending = _spending(engine)
+    rows = {r.campaign_id: r for r in _rows(engine)}
+    assert set(rows) == set(spending)        # nobody dropped silently
+    for cid, days in spending.items():
+        r = rows[cid]
+        assert r.predicted_roi is None and r.prob_loss is None   # never an ROI for no revenue
+        if r.metric == "none":
+            assert r.method_reason and r.risk_level == "none"
+        else:
+            assert days >= MIN_CAMPAIGN_DAYS
+            _check_forecast(r)
+    if name.startswith("07b"):
+        # No revenue and no results: nothing to forecast, said so for every campaign.
+        assert done.written == 0 and len(done.not_forecast) == len(spending)
+        assert all("revenue and results not tracked" in why for why in done.not_forecast.values())
+    else:
+        assert done.written >= 1 and done.metrics == {"cpa": done.written}
+        assert all(r.metric == "cpa" for r in rows.values() if spending[r.campaign_id]
+                   >= MIN_CAMPAIGN_DAYS)
+    assert "Not forecast" in done.summary() or not done.not_forecast
+    listed = latest_predictions(engine, not_forecast=True)
+    assert set(listed["campaign_id"]) == {c for c, r in rows.items() if r.metric == "none"}
+
+
+def test_a_three_campaign_account_gets_a_forecast_for_every_campaign(
+        engine: sa.Engine, tmp_path: Path) -> None:
+    seed_database(engine, campaigns=3, days=120, seed=5, end_date=END, small=True, pauses=False)
+    settings = Settings(model_dir=str(tmp_path))
+    trained = train(engine, settings)
+    assert trained.method == "small" and "needs 20" in trained.method_reason
+    assert trained.metrics["model"]["n"] > 0
+    done = predict(engine, settings)
+    rows = _rows(engine)
+    assert len(rows) == done.written == len(_spending(engine)) == 3
+    for r in rows:
+        assert r.metric == "roi"
+        _check_forecast(r)
+    assert set(done.methods) <= {"shrinkage", "trailing_28d", "trailing_7d"}
+
+
+def test_one_campaign_with_four_weeks_gets_a_finite_interval(engine: sa.Engine,
+                                                               tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    days = [END - dt.timedelta(days=27 - i) for i in range(28)]
+    cost = rng.uniform(80, 120, 28).round(2)
+    conversions = rng.poisson(6, 28).astype(float)
+    frame = pd.DataFrame({
+        "campaign_id": "FACEBOOK_only", "campaign_name": "The only one", "channel": "facebook",
+        "date": days, "cost": cost, "clicks": rng.poisson(300, 28),
+        "impressions": rng.poisson(20_000, 28), "engagement": rng.poisson(50, 28),
+        "conversions": conversions, "revenue": (conversions * rng.uniform(25, 40, 28)).round(2)})
+    with engine.begin() as conn:
+        insert_campaign_rows(conn, frame)
+    settings = Settings(model_dir=str(tmp_path))
+    train(engine, settings)
+    done = predict(engine, settings)
+    assert done.written == 1
+    (r,) = _rows(engine)
+    _check_forecast(r)
+    assert r.predicted_roi_high > r.predicted_roi_low
+    assert 0.5 < r.predicted_roi < 3.0
+
+
+def test_a_lead_generation_account_is_forecast_on_cpa(engine: sa.Engine, tmp_path: Path) -> None:
+    seed_database(engine, campaigns=5, days=120, seed=2, end_date=END, small=True,
+                  outcome="results")
+    settings = Settings(model_dir=str(tmp_path))
+    trained = train(engine, settings)
+    assert "cpa" in trained.metrics and "model" not in trained.metrics
+    assert "CPA backtest" in trained.summary() and "ROI backtest" not in trained.summary()
+    done = predict(engine, settings)
+    rows = _rows(engine)
+    assert rows and done.written == len([r for r in rows if r.metric != "none"])
+    served = [r for r in rows if r.metric != "none"]
+    assert served
+    for r in served:
+        assert r.metric == "cpa"
+        _check_forecast(r)
+    # A target per channel moves P(CPA > target): a very high target makes it unlikely.
+    channel = pd.read_sql(sa.text("SELECT DISTINCT channel FROM campaigns"), engine)["channel"]
+    values = {f"cpa_target_{c}": 1e6 for c in channel}
+    save_model_settings(engine, ModelSettings(**values))
+    predict(engine, settings)
+    for r in _rows(engine):
+        if r.metric == "cpa":
+            assert r.cpa_target == 1e6 and r.prob_cpa_above < 0.05 and r.risk_level == "low"
