@@ -98,7 +98,7 @@ def test_a_200_mb_file_with_one_bad_row_near_the_end_stores_nothing_and_names_th
     finally:
         path.unlink(missing_ok=True)  # pytest keeps the last runs' tmp_path: not 200 MB each
     message = str(refused.value)
-    assert "1 rejected rows" in message and "nothing was imported" in message
+    assert "1 rejected row carries" in message and "nothing was imported" in message
     assert f"The first is row {bad_row}, column “Amount spent (USD)”" in message
     assert f"'{BAD_SPEND}' is not a number" in message
     for table in ("campaigns", "channel_days", "campaign_months", "imports"):
