@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from tests.app.helpers import money
 
-pytestmark = pytest.mark.browser
+# One worker runs them all, so the seeded database, the server and Chromium start once.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
