@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from demetra.errors import ImportFileError
@@ -335,7 +336,14 @@ def iter_chunks(opened: OpenedFile, chunk_rows: int, usecols: list[str] | None =
 
 
 def _drop_blank(chunk: pd.DataFrame) -> pd.DataFrame:
-    blank = (chunk.apply(lambda s: s.str.strip()) == "").all(axis=1)
+    # Column by column over the rows still blank: the first column rules out nearly every
+    # row, so the rest are stripped for a handful (stripping every cell took 1 s per 1M rows).
+    blank = np.ones(len(chunk), bool)
+    for j in range(chunk.shape[1]):
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            return chunk
+        blank[rows] = (chunk.iloc[rows, j].str.strip() == "").to_numpy(bool)
     return chunk[~blank] if blank.any() else chunk
 
 

@@ -95,6 +95,8 @@ class Chunk:
     skipped: int  # summary ("Total …") rows
     # CARRIED sums over the rejected rows (of the values that parsed)
     rejected_totals: dict[str, float] = field(default_factory=dict)
+    # rejected rows whose spend is no sound amount (unreadable, negative): not in the sums
+    spend_unknown: int = 0
 
 
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
@@ -371,6 +373,7 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
 
     # Numbers.
     values: dict[str, pd.Series] = {}
+    unread_cost = pd.Series(False, index=chunk.index)
     for name in (*AMOUNT_FIELDS, *COUNT_FIELDS):
         if name not in m:
             # Revenue or conversions the file has no column for are not tracked (NULL), which
@@ -405,6 +408,8 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
             # wraps round to a negative number.
             rejects.add(number > MAX_COUNT, m[name], text,
                         lambda v, label=label: f"{label} '{v}' is too large")
+        if name == "cost":
+            unread_cost = number.isna()
         values[name] = number.fillna(0.0)
     if "result_type" in m and "conversions" in m:
         # Meta's "Results" count whatever the campaign optimises for: link clicks and reach
@@ -439,8 +444,11 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
 
     keep = ~rejects.mask
     # Only the values that parsed as sound amounts count (a negative or absurd one does not).
-    carried = {k: float(values[k][rejects.mask].where(lambda v: (v >= 0) & (v <= MAX_COUNT), 0.0)
-                        .sum()) for k in CARRIED}
+    def sound(v: pd.Series) -> pd.Series:
+        return (v >= 0) & (v <= MAX_COUNT)
+
+    carried = {k: float(values[k][rejects.mask].where(sound, 0.0).sum()) for k in CARRIED}
+    spend_unknown = int((unread_cost | ~sound(values["cost"]))[rejects.mask].sum())
     rows = pd.DataFrame({
         "campaign_id": campaign_id[keep],
         "campaign_name": names.where(names != "", ids)[keep],
@@ -453,7 +461,7 @@ def normalize(chunk: pd.DataFrame, plan: Plan, state: ParseState, *,
         "conversions": values["conversions"][keep],
         "revenue": values["revenue"][keep],
     })
-    return Chunk(rows, rejects.items, int(rejects.mask.sum()), skipped, carried)
+    return Chunk(rows, rejects.items, int(rejects.mask.sum()), skipped, carried, spend_unknown)
 
 
 def _channels(chunk: pd.DataFrame, plan: Plan, rejects: _Rejects) -> pd.Series:

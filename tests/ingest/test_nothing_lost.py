@@ -74,6 +74,20 @@ def test_rejected_rows_are_said_in_money_and_share() -> None:
     assert preview.summary().endswith("spend stored 100.00 of 400.00 in the file")
 
 
+def test_a_rejected_spend_that_cannot_be_read_is_not_said_as_zero() -> None:
+    # Row 3's date is bad but its spend counts; rows 4 and 5 have a spend that is no amount.
+    data = (META_HEADER + "A,2026-09-01,100.00,1000,50,1\nA,someday,300.00,900,40,1\n"
+            "A,2026-09-03,ten,900,40,1\nB,2026-09-03,-5,10,1,1\n").encode()
+    preview = ingest.preview(data, name="meta.csv")
+    assert (preview.accepted, preview.rejected, preview.rejected_spend_unknown) == (1, 3, 2)
+    assert ("3 rejected rows carry spend 300.00 (75.0% of the file's) and 2 spend values that "
+            "cannot be counted (unreadable or negative), clicks 81") in preview.summary()
+    only = ingest.preview((META_HEADER + "A,2026-09-01,100.00,1000,50,1\n"
+                           "A,2026-09-03,ten,900,40,1\n").encode(), name="meta.csv")
+    assert only.rejected_note().startswith("1 rejected row carries spend that cannot be counted")
+    assert "spend 0.00" not in only.summary()
+
+
 def test_an_import_with_rejects_needs_the_users_yes(engine: sa.Engine) -> None:
     data = (META_HEADER + "A,2026-09-01,100.00,1000,50,1\nA,someday,300.00,900,40,1\n").encode()
     with pytest.raises(ImportFileError) as refused:
