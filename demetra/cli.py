@@ -362,6 +362,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from demetra.api import serve
+
+    settings = _settings(args)
+    print(f"Demetra API on http://{args.host}:{args.port} (OpenAPI at /openapi.json, docs at "
+          f"/docs; database {safe_url(settings.database_url)}; "
+          f"{'bearer token required' if settings.api_token else 'no token: loopback only'})")
+    serve(args.host, args.port, settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from demetra import seed
     from demetra.ingest.platforms import PLATFORM_CHOICES
@@ -480,6 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("api", help="serve the JSON API (FastAPI; /openapi.json, /docs)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (another than loopback needs API_TOKEN)")
+    p.add_argument("--port", type=_positive, default=8000)
+    p.set_defaults(func=cmd_api)
     return parser
 
 

@@ -137,6 +137,9 @@ class Settings:
         "data/models", "Folder where trained ROI models (joblib files) are kept")
     max_upload_mb: int = setting(
         200, "Largest export file the Data page accepts for import, in MB", min=1, max=10_000)
+    api_token: str = setting(
+        "", "Bearer token every JSON API request but /health must carry (never shown or "
+        "logged); required to serve the API on an address other than loopback")
     reporting_currency: str = setting(
         "", "ISO 4217 code of the one currency the database reports in (EUR, USD…); empty: "
         "that of the first import. Files in another currency need an exchange rate",
@@ -151,6 +154,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["database_url"] = safe_url(self.database_url)
         shown["openai_api_key"] = "***" if self.openai_api_key else ""
+        shown["api_token"] = "***" if self.api_token else ""
         return "Settings(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
 

@@ -19,26 +19,10 @@ from demetra.app import cache
 from demetra.app.runtime import backend_name
 from demetra.app.widgets import empty_state
 from demetra.channels import CHANNELS, channel_label
-from demetra.queries import Filters
-
-PRESETS = ("Last 7 days", "Last 30 days", "Last 90 days", "This month", "All time", "Custom")
-DEFAULT_PRESET = "Last 30 days"
-_PRESET_DAYS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
+from demetra.queries import DEFAULT_PRESET, PRESETS, Filters, preset_range
 
 KEY_PRESET, KEY_CUSTOM, KEY_CHANNELS, KEY_ACTIVE = ("flt_period", "flt_custom", "flt_channels",
                                                     "flt_active")
-
-
-def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
-    """The dates a preset stands for, counted back from the data's last day (not today, so an
-    old import still shows), never before the data's first day."""
-    if preset in _PRESET_DAYS:
-        start = last - dt.timedelta(days=_PRESET_DAYS[preset] - 1)
-    elif preset == "This month":
-        start = last.replace(day=1)
-    else:  # All time (and the default of Custom)
-        start = first
-    return max(start, first), last
 
 
 def _custom_range(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:

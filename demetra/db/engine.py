@@ -18,7 +18,7 @@ from demetra.db.urls import normalize_url, safe_url
 from demetra.errors import DatabaseUnavailable
 
 # normalize_url, safe_url and DatabaseUnavailable are imported from here by callers too.
-__all__ = ["DatabaseUnavailable", "alembic_config", "current_revision", "downgrade",
+__all__ = ["DatabaseUnavailable", "alembic_config", "current_revision", "downgrade", "head_revision",
            "make_engine", "normalize_url", "safe_url", "upgrade"]
 
 log = logging.getLogger(__name__)
@@ -118,3 +118,13 @@ def current_revision(engine: sa.Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision the migrations know (what ``make_engine`` brings a database to)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    return ScriptDirectory.from_config(cfg).get_current_head()

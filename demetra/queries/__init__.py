@@ -5,12 +5,15 @@ and gets back at most one row per campaign, per channel or per (period, channel)
 
 Where things are
 ----------------
-* ``filters``: ``Filters`` (what the sidebar selects) and ``as_date``.
+* ``filters``: ``Filters`` (what the sidebar selects), the periods it offers (``PRESETS``,
+  ``preset_range``) and ``as_date``.
 * ``kpi``: the totals of a filter: ``kpis``, ``kpis_with_delta``, ``trend``,
-  ``channel_breakdown``.
-* ``campaigns``: per campaign: ``campaign_table``, ``top_campaigns``, ``campaign_choices``,
-  ``campaign_names``, ``campaign_history``.
-* ``summary``: data about the data: ``date_span``, ``data_summary``, ``reporting_currency``.
+  ``channel_breakdown``; ``why_missing`` says why a figure is None.
+* ``campaigns``: per campaign: ``campaign_table`` (by page) and ``campaign_rows`` (by limit
+  and offset), ``top_campaigns``, ``campaign_choices``, ``campaign_names``,
+  ``campaign_history``.
+* ``summary``: data about the data: ``date_span``, ``data_summary``, ``channels_present``,
+  ``reporting_currency``.
 * ``export``: ``export_csv``, the filtered rows as CSV.
 * ``sql``: the statement building they share, and where the numbers come from (which rollup
   serves which read, measured at 1M rows).
@@ -40,11 +43,12 @@ from demetra.queries.campaigns import (
     campaign_choices,
     campaign_history,
     campaign_names,
+    campaign_rows,
     campaign_table,
     top_campaigns,
 )
 from demetra.queries.export import EXPORT_COLUMNS, export_csv
-from demetra.queries.filters import Filters, as_date
+from demetra.queries.filters import DEFAULT_PRESET, PRESETS, Filters, as_date, preset_range
 from demetra.queries.kpi import (
     KPI_KEYS,
     KpiDelta,
@@ -53,19 +57,22 @@ from demetra.queries.kpi import (
     kpis_with_delta,
     resolve_grain,
     trend,
+    why_missing,
 )
 from demetra.queries.summary import (
     CURRENCY_KEY,
     SUMMARY_TABLES,
+    channels_present,
     data_summary,
     date_span,
     reporting_currency,
 )
 
 __all__ = [
-    "CAMPAIGN_COLUMNS", "CURRENCY_KEY", "DEFAULT_MIN_SHARE", "EXPORT_COLUMNS", "Filters", "KPI_KEYS",
-    "KpiDelta", "SOURCE_COLUMNS", "SUMMARY_TABLES", "as_date", "campaign_choices",
-    "campaign_history", "campaign_names", "campaign_table", "channel_breakdown", "data_summary",
-    "date_span", "export_csv", "kpis",
-    "kpis_with_delta", "reporting_currency", "resolve_grain", "top_campaigns", "trend",
+    "CAMPAIGN_COLUMNS", "CURRENCY_KEY", "DEFAULT_MIN_SHARE", "DEFAULT_PRESET", "EXPORT_COLUMNS",
+    "Filters", "KPI_KEYS", "KpiDelta", "PRESETS", "SOURCE_COLUMNS", "SUMMARY_TABLES", "as_date",
+    "campaign_choices", "campaign_history", "campaign_names", "campaign_rows", "campaign_table",
+    "channel_breakdown", "channels_present", "data_summary", "date_span", "export_csv", "kpis",
+    "kpis_with_delta", "preset_range", "reporting_currency", "resolve_grain", "top_campaigns",
+    "trend", "why_missing",
 ]

@@ -14,7 +14,8 @@ from demetra.queries.filters import Filters, as_date
 from demetra.queries.sql import _Q, RATIOS, SUMS, _campaign_select, _frame, _ratio_sql, _sum
 
 __all__ = ["CAMPAIGN_COLUMNS", "DEFAULT_MIN_SHARE", "SOURCE_COLUMNS", "campaign_choices",
-           "campaign_history", "campaign_names", "campaign_table", "top_campaigns"]
+           "campaign_history", "campaign_names", "campaign_rows", "campaign_table",
+           "top_campaigns"]
 
 CAMPAIGN_COLUMNS = ("campaign_id", "campaign_name", "channel", "days", "cost", "revenue", "clicks",
                     "impressions", "conversions", "roi", "ctr", "conversion_rate", "cpc", "cpa",
@@ -56,12 +57,20 @@ def campaign_table(engine: sa.Engine, f: Filters, *, sort: str = "cost", descend
     ``sort`` is one of ``CAMPAIGN_COLUMNS`` (ValueError otherwise); NULL ratios sort last in
     both directions, ties break by campaign_id. ``days`` counts days with data in the range.
     """
-    order = _order(sort, descending)
     if page < 1 or page_size < 1:
         raise BadInput("page and page_size must be at least 1")
+    return campaign_rows(engine, f, sort=sort, descending=descending, limit=page_size,
+                         offset=(page - 1) * page_size)
+
+
+def campaign_rows(engine: sa.Engine, f: Filters, *, sort: str = "cost", descending: bool = True,
+                  limit: int = 25, offset: int = 0) -> tuple[pd.DataFrame, int]:
+    """``campaign_table`` by ``limit`` and ``offset`` (the JSON API pages this way)."""
+    order = _order(sort, descending)
+    if limit < 1 or offset < 0:
+        raise BadInput("limit must be at least 1 and offset at least 0")
     with engine.connect() as conn:
-        df = _campaign_frame(conn, f, order=order, limit=page_size,
-                             offset=(page - 1) * page_size, with_total=True)
+        df = _campaign_frame(conn, f, order=order, limit=limit, offset=offset, with_total=True)
         if len(df):
             total = int(df["total_rows"].iloc[0])
         else:  # past the last page (or nothing matches): count separately

@@ -1,5 +1,6 @@
-"""What the sidebar selects (``Filters``) and ``as_date``, which turns what a driver returns
-into a ``datetime.date``."""
+"""What the sidebar selects (``Filters``), the periods it offers (``PRESETS``, counted back
+from the data's last day by ``preset_range``; the app and the JSON API share them) and
+``as_date``, which turns what a driver returns into a ``datetime.date``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 
 from demetra.errors import BadInput
 
-__all__ = ["Filters", "as_date"]
+__all__ = ["DEFAULT_PRESET", "PRESETS", "Filters", "as_date", "preset_range"]
+
+PRESETS = ("Last 7 days", "Last 30 days", "Last 90 days", "This month", "All time", "Custom")
+DEFAULT_PRESET = "Last 30 days"
+_PRESET_DAYS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90}
 
 
 def as_date(value: Any) -> dt.date | None:
@@ -56,3 +61,15 @@ class Filters:
         """The period of equal length immediately before this one, same channels and search."""
         end = self.start - dt.timedelta(days=1)
         return Filters(end - dt.timedelta(days=self.days - 1), end, self.channels, self.search)
+
+
+def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The dates a preset stands for, counted back from the data's last day (not today, so an
+    old import still shows), never before the data's first day."""
+    if preset in _PRESET_DAYS:
+        start = last - dt.timedelta(days=_PRESET_DAYS[preset] - 1)
+    elif preset == "This month":
+        start = last.replace(day=1)
+    else:  # All time (and the default of Custom)
+        start = first
+    return max(start, first), last

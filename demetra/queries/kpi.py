@@ -8,6 +8,8 @@ function).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from demetra.queries.sql import (
 )
 
 __all__ = ["KPI_KEYS", "KpiDelta", "channel_breakdown", "kpis", "kpis_with_delta", "resolve_grain",
-           "trend"]
+           "trend", "why_missing"]
 
 # --------------------------------------------------------------------------------------------
 # KPIs
@@ -72,6 +74,34 @@ def _kpis(conn: sa.Connection, f: Filters) -> dict[str, float | int | None]:
     for name, (num, den) in RATIOS.items():
         result[name] = _ratio(result[num], result[den])
     return {k: result[k] for k in KPI_KEYS}
+
+
+_NOT_TRACKED = {"revenue": "revenue not tracked", "conversions": "conversions (results) not tracked"}
+_NO_DENOMINATOR = {"revenue_cost": "no spend on campaigns that track revenue",
+                   "impressions": "no impressions", "clicks": "no clicks",
+                   "result_clicks": "no clicks on campaigns that track conversions",
+                   "conversions": "no conversions"}
+
+
+def why_missing(name: str, values: Mapping[str, Any]) -> str | None:
+    """Why ``values[name]`` (a KPI or a campaign's figure) is None: not tracked, or a zero
+    denominator; None when it is not missing."""
+    if values.get(name) is not None and not (isinstance(values[name], float)
+                                             and math.isnan(values[name])):
+        return None
+    if name in _NOT_TRACKED:
+        return _NOT_TRACKED[name]
+    if name not in RATIOS:
+        return "no data"
+    num, den = RATIOS[name]
+    for outcome in ("revenue", "conversions"):
+        if outcome in (num, den) and _missing(values.get(outcome)):
+            return _NOT_TRACKED[outcome]
+    return _NO_DENOMINATOR.get(den, f"no {den}")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def kpis(engine: sa.Engine, f: Filters) -> dict[str, float | int | None]:

@@ -68,3 +68,10 @@ def data_summary(engine: sa.Engine) -> dict[str, Any]:
         present = {r[0] for r in conn.execute(sa.text("SELECT DISTINCT channel FROM channel_days"))}
     return {"tables": tables, "rows": tables["campaigns"], "campaigns": distinct,
             "first_date": as_date(lo), "last_date": as_date(hi), "channels": ordered(present)}
+
+
+def channels_present(engine: sa.Engine) -> list[str]:
+    """The channels with data, in config order (one read of the small daily rollup)."""
+    with engine.connect() as conn:
+        return ordered({r[0] for r in conn.execute(sa.text(
+            "SELECT DISTINCT channel FROM channel_days"))})
