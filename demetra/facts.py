@@ -10,9 +10,11 @@ Revenue an account does not track is not a zero. The facts say what is tracked
 (``revenue_tracked`` / ``results_tracked``: true, false or "partly", per channel too); a
 revenue or an ROI that is not tracked is null, and the account is then read through its results
 (conversions) and CPA: the costliest and cheapest CPA campaigns, the campaigns that spent
-without a single result, the budget split for the most results. ``grounding_problems`` rejects
-an answer that speaks of ROI or revenue for an account, a channel or a campaign that does not
-track revenue.
+without a single result, the budget split for the most results. An account that tracks
+neither (``outcome_tracked`` false) has no outcome to judge a budget move on: only its spend,
+clicks, CTR and CPC can be described. ``grounding_problems`` rejects an answer that speaks of
+ROI or revenue for an account, a channel or a campaign that does not track revenue, and any
+budget move on an account that tracks no outcome.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import datetime as dt
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +31,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from demetra import queries
+from demetra.alerts.messages import campaign_label
+from demetra.format import is_missing
 from demetra.queries import Filters
 
 BREAK_EVEN_ROI = 1.0
@@ -52,11 +57,28 @@ class Context:
     def targets(self) -> set[str]:
         return {*self.channels, *self.campaigns}
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """How each campaign of the facts is named to people (``campaign_labels``)."""
+        return campaign_labels(self.campaigns)
+
     def data_block(self) -> str:
         """The facts as JSON for a prompt. Every imported string stays inside a JSON string;
         ``<`` and ``>`` are escaped too, so no name can close the block it sits in."""
         text = json.dumps(self.facts, ensure_ascii=True, indent=1, sort_keys=False)
         return text.replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def campaign_labels(campaigns: Mapping[str, Any]) -> dict[str, str]:
+    """campaign_id -> how people name it: its name, "name (id)" only where another campaign of
+    ``campaigns`` has the same name, the id when it has none (as the alerts do,
+    ``alerts.messages.campaign_label``)."""
+    def text(name: Any) -> str:
+        return "" if is_missing(name) else str(name).strip()
+
+    holders = Counter(text(name) for name in campaigns.values())
+    return {str(cid): campaign_label(cid, name, holders[text(name)] > 1)
+            for cid, name in campaigns.items()}
 
 
 # -- rounding: the facts hold numbers as they may be quoted ---------------------------------
@@ -102,6 +124,8 @@ def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90
                            raw["cost"].value)
     facts["revenue_tracked"] = revenue_state
     facts["results_tracked"] = results_state
+    # Spend, clicks and impressions alone are no outcome: nothing to judge a budget move on.
+    facts["outcome_tracked"] = bool(revenue_state or results_state)
     if revenue_state:
         facts["break_even_roi"] = BREAK_EVEN_ROI
     facts["kpis"] = _kpis(raw, revenue_state, results_state)
@@ -155,7 +179,7 @@ def _kpis(raw: Mapping[str, Any], revenue_state: bool | str,
           results_state: bool | str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     kinds = {"cost": money, "revenue": money, "conversions": money, "clicks": _int,
-             "roi": ratio, "ctr": pct, "conversion_rate": pct, "cpa": money}
+             "roi": ratio, "ctr": pct, "conversion_rate": pct, "cpc": money, "cpa": money}
     names = {"cost": "spend", "ctr": "ctr_pct", "conversion_rate": "conversion_rate_pct"}
     if revenue_state == "partly":
         kinds["revenue_cost"] = money   # the spend the account's ROI is of
@@ -197,6 +221,15 @@ def _channels(engine: sa.Engine, f: Filters) -> list[dict[str, Any]]:
 
 def _tracking_notes(facts: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> None:
     """Say in words what is not tracked, so that no null is read as a zero."""
+    if not facts["outcome_tracked"]:
+        notes.append("Neither revenue nor results (conversions) are tracked in this account: "
+                     "revenue, ROI, CPA and conversion rate are unknown, not zero, and there is "
+                     "no outcome to judge a budget move on. Recommend no increase, decrease, "
+                     "pause or test of spend; say so, and that an export with a revenue "
+                     "(conversion value) or results (conversions) column must be imported, or "
+                     "such a column mapped, first. Only spend, clicks, CTR and CPC can be "
+                     "described.")
+        return
     if not facts["revenue_tracked"]:
         notes.append("Revenue is not tracked in this account (no revenue or conversion value "
                      "column was imported): revenue and ROI are unknown, not zero. Judge "
@@ -486,7 +519,8 @@ def is_grounded(stated: Stated, numbers: list[float]) -> bool:
 
 def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
     """What is wrong with a validated answer: numbers not in the facts, targets that don't
-    exist, ROI or revenue spoken of where revenue is not tracked (see ``revenue_problems``).
+    exist, a budget move where no outcome is tracked (``outcome_problems``), ROI or revenue
+    spoken of where revenue is not tracked (``revenue_problems``).
     Empty when every stated number and every target is found."""
     labels = [*context.campaigns, *context.campaigns.values()]
     # Names and ids with a letter are removed where they stand whole; a purely numeric one
@@ -505,7 +539,7 @@ def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]
         for s in stated_numbers(text, ignore=ignore):
             if not is_grounded(s, numbers):
                 problems.append(f"{where}: the number {s.text!r} is not in the data")
-    return problems + revenue_problems(answer, context)
+    return problems + outcome_problems(answer, context) + revenue_problems(answer, context)
 
 
 # Words that speak of revenue or a return on spend; "return to normal" is not one.
@@ -518,6 +552,20 @@ _NOT_TRACKED = re.compile(
     r"no\s+revenue|without\s+revenue|unknown|not\s+available|isn['’]t\s+available|"
     r"\bneither\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def outcome_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
+    """Budget moves on an account that tracks neither revenue nor results
+    (``outcome_tracked`` false): with no outcome there is nothing to judge an increase, a
+    decrease, a pause or a test on; only a fix (import or map an outcome) may be recommended.
+    Facts without ``outcome_tracked`` (older sets) are not checked."""
+    if context.facts.get("outcome_tracked", True) is not False:
+        return []
+    return [f"recommendation {i}: {rec.get('action')!r} on {rec.get('target')}, but the account "
+            "tracks neither revenue nor results: there is no outcome to judge a budget move on; "
+            "recommend a fix (import or map a revenue or results column) instead"
+            for i, rec in enumerate(answer.get("recommendations", []), 1)
+            if rec.get("action") != "fix"]
 
 
 def revenue_problems(answer: Mapping[str, Any], context: Context) -> list[str]:

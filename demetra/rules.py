@@ -7,14 +7,18 @@ its answers pass the same grounding check the LLM's must pass.
 An account, a channel or a campaign that does not track revenue is never judged by ROI: where
 ``revenue_tracked`` is false the rules speak of results and CPA (the allocator's split for the
 most results, marginal CPA, the costliest CPA against the account's, campaigns that spent
-without a result); ROI rules apply only to what tracks revenue. Facts without the tracking keys
-(older stored sets) read as revenue tracked.
+without a result); ROI rules apply only to what tracks revenue. An account that tracks neither
+(``outcome_tracked`` false) gets no budget move, which would rest on nothing: a fix per
+channel saying what to import or map, and a summary of what can be said (spend, clicks, CPC).
+Facts without the tracking keys (older stored sets) read as revenue tracked.
+
+Campaigns are named by ``Context.labels``: the name, with the id only where two share it.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from demetra import format as fmt
@@ -33,7 +37,7 @@ PAUSE_NO_RESULT_SPEND = 5.0  # ... ≥ 5 × : pause it
 def _label(target: str, channels: frozenset[str] = frozenset(),
            names: Mapping[str, str] | None = None) -> str:
     """A channel as people name it, in prose (a channel of the file's own too: "Quora Ads");
-    a campaign target is its name where the facts have one, else its id."""
+    a campaign target by its label in ``names`` (``Context.labels``), else its id."""
     if target in CHANNEL_LABELS or target in channels:
         return channel_label(target)
     return (names or {}).get(target) or target
@@ -54,18 +58,25 @@ def _pct(v: float | None) -> str:
 def recommend(context: Context) -> dict[str, Any]:
     """``{"summary": str, "recommendations": [...]}`` in the LLM's schema."""
     facts = context.facts
+    names = context.labels
     recs: list[dict[str, Any]] = []
-    recs += _budget_moves(facts, context)
+    if facts.get("outcome_tracked", True) is False:
+        # No outcome: no move rests on anything, so the advice is to track one.
+        recs += _track_an_outcome(facts)
+        recs += _alerts(facts, {r["target"] for r in recs})
+        return {"summary": _summary(facts, recs, names),
+                "recommendations": recs[:MAX_RECOMMENDATIONS]}
+    recs += _budget_moves(facts, names)
     if not any(r["action"] == "increase" for r in recs):
         recs += _far_above(facts)
-    recs += _no_results(facts, {r["target"] for r in recs})
+    recs += _no_results(facts, {r["target"] for r in recs}, names)
     recs += _risky_campaigns(facts)
     recs += _alerts(facts, {r["target"] for r in recs})
     recs += _losing_channels(facts, {r["target"] for r in recs})
-    recs += _costly_cpa(facts, {r["target"] for r in recs})
+    recs += _costly_cpa(facts, {r["target"] for r in recs}, names)
     if not recs:
         recs.append(_steady(facts))
-    return {"summary": _summary(facts, recs, context.campaigns),
+    return {"summary": _summary(facts, recs, names),
             "recommendations": recs[:MAX_RECOMMENDATIONS]}
 
 
@@ -86,26 +97,38 @@ def _results(v: float | None) -> str:
     return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
 
 
-def _name(context: Context | None, campaign_id: str) -> str:
-    name = (context.campaigns.get(campaign_id) if context else None) or ""
-    return f"{name} ({campaign_id})" if name and name != campaign_id else campaign_id
+def _called(names: Mapping[str, str], c: Mapping[str, Any]) -> str:
+    """A campaign of the facts as people name it: its label, else its name, else its id."""
+    return names.get(c["campaign_id"]) or c.get("name") or c["campaign_id"]
 
 
-def _budget_moves(facts: dict[str, Any], context: Context | None = None) -> list[dict[str, Any]]:
+def _moves(rows: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], float, bool]]:
+    """The rows of a split whose change is worth advice, the biggest move first: (row, change
+    in %, whether it is up)."""
+    for r in sorted(rows, key=lambda r: -abs(r.get("change_daily_spend") or 0)):
+        change = r.get("change_pct")
+        if change is None or abs(change) < MIN_CHANGE_PCT:
+            continue
+        yield r, change, change > 0
+
+
+def _spend_change(facts: dict[str, Any], r: dict[str, Any], change: float,
+                  whose: str = "") -> str:
+    return (f"{'Raise' if change > 0 else 'Lower'} {whose}daily spend from "
+            f"{_money(facts, r['current_daily_spend'])} to "
+            f"{_money(facts, r['recommended_daily_spend'])} ({_pct(change)}).")
+
+
+def _budget_moves(facts: dict[str, Any], names: Mapping[str, str]) -> list[dict[str, Any]]:
     b = facts.get("budget") or {}
     if not b.get("available") or not b.get("feasible"):
         return []
     if b.get("outcome", "revenue") == "results":
-        return _results_moves(facts, b, context)
+        return _results_moves(facts, b, names)
     uplift_sure = (b.get("expected_daily_revenue_low") or 0) > (b.get("current_expected_daily_revenue")
                                                                 or 0)
     out = []
-    moves = sorted(b.get("channels", []), key=lambda r: -abs(r.get("change_daily_spend") or 0))
-    for r in moves:
-        change = r.get("change_pct")
-        if change is None or abs(change) < MIN_CHANGE_PCT:
-            continue
-        up = change > 0
+    for r, change, up in _moves(b.get("channels", [])):
         now, after = r.get("marginal_roi_now"), r.get("marginal_roi_after")
         why = (f"Each extra dollar on {channel_label(r['channel'])} returns about {_roi(now)} in "
                "revenue at the "
@@ -115,9 +138,7 @@ def _budget_moves(facts: dict[str, Any], context: Context | None = None) -> list
                 else ", less than the other channels' next dollar.")
         if after is not None:
             why += f" At the recommended spend its marginal ROI becomes {_roi(after)}."
-        impact = (f"{'Raise' if up else 'Lower'} daily spend from "
-                  f"{_money(facts, r['current_daily_spend'])} to "
-                  f"{_money(facts, r['recommended_daily_spend'])} ({_pct(change)}).")
+        impact = _spend_change(facts, r, change)
         if (b.get("current_expected_daily_revenue") is not None
                 and b.get("recommended_expected_daily_revenue") is not None):
             impact += (f" The whole reallocation moves expected daily revenue from "
@@ -126,7 +147,7 @@ def _budget_moves(facts: dict[str, Any], context: Context | None = None) -> list
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
                         ["marginal_roi", "daily_spend", "expected_daily_revenue"]))
-    out += _campaign_moves(facts, b, context)
+    out += _campaign_moves(facts, b, names)
     return out
 
 
@@ -143,17 +164,12 @@ def _results_line(facts: dict[str, Any], split: dict[str, Any], what: str) -> st
 
 
 def _results_moves(facts: dict[str, Any], b: dict[str, Any],
-                   context: Context | None) -> list[dict[str, Any]]:
+                   names: Mapping[str, str]) -> list[dict[str, Any]]:
     """The allocator's moves on a results split: marginal CPA, expected results and CPA."""
     uplift_sure = ((b.get("expected_daily_results_low") or 0)
                    > (b.get("current_expected_daily_results") or 0))
     out = []
-    moves = sorted(b.get("channels", []), key=lambda r: -abs(r.get("change_daily_spend") or 0))
-    for r in moves:
-        change = r.get("change_pct")
-        if change is None or abs(change) < MIN_CHANGE_PCT:
-            continue
-        up = change > 0
+    for r, change, up in _moves(b.get("channels", [])):
         label = channel_label(r["channel"])
         now, after = r.get("marginal_cpa_now"), r.get("marginal_cpa_after")
         why = (f"One more result on {label} costs about {_money(facts, now)} at the margin at the "
@@ -163,19 +179,17 @@ def _results_moves(facts: dict[str, Any], b: dict[str, Any],
                 else ", more than the other channels' next result.")
         if after is not None:
             why += f" At the recommended spend its marginal CPA becomes {_money(facts, after)}."
-        impact = (f"{'Raise' if up else 'Lower'} daily spend from "
-                  f"{_money(facts, r['current_daily_spend'])} to "
-                  f"{_money(facts, r['recommended_daily_spend'])} ({_pct(change)}).")
+        impact = _spend_change(facts, r, change)
         impact += _results_line(facts, b, "The whole reallocation")
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
                         ["marginal_cpa", "daily_spend", "expected_daily_results"]))
-    out += _campaign_moves(facts, b, context)
+    out += _campaign_moves(facts, b, names)
     return out
 
 
 def _campaign_moves(facts: dict[str, Any], b: dict[str, Any],
-                    context: Context | None) -> list[dict[str, Any]]:
+                    names: Mapping[str, str]) -> list[dict[str, Any]]:
     """With a single channel there is nothing to split across channels: the moves are among
     its campaigns (the allocator's campaign split), in the split's outcome."""
     split = b.get("campaign_split") or {}
@@ -188,13 +202,9 @@ def _campaign_moves(facts: dict[str, Any], b: dict[str, Any],
     now_key = "current_expected_daily_results" if results else "current_expected_daily_revenue"
     uplift_sure = (split.get(sure_key) or 0) > (split.get(now_key) or 0)
     out = []
-    for r in sorted(rows, key=lambda r: -abs(r.get("change_daily_spend") or 0)):
-        change = r.get("change_pct")
-        if change is None or abs(change) < MIN_CHANGE_PCT:
-            continue
-        up = change > 0
+    for r, change, up in _moves(rows):
         cid = r["campaign_id"]
-        name = _name(context, cid)
+        name = _called(names, r)
         if results:
             now = r.get("marginal_cpa_now")
             why = (f"Only {channel} has a results curve, so the budget is split among its "
@@ -221,10 +231,7 @@ def _campaign_moves(facts: dict[str, Any], b: dict[str, Any],
                                f"{_money(facts, split['current_expected_daily_revenue'])} to "
                                f"{_money(facts, split['recommended_expected_daily_revenue'])}.")
             metrics = ["marginal_roi", "daily_spend", "expected_daily_revenue"]
-        impact = (f"{'Raise' if up else 'Lower'} its daily spend from "
-                  f"{_money(facts, r['current_daily_spend'])} to "
-                  f"{_money(facts, r['recommended_daily_spend'])} ({_pct(change)})."
-                  + impact_tail)
+        impact = _spend_change(facts, r, change, whose="its ") + impact_tail
         # A campaign's curve also moves with its channel's other campaigns: less sure.
         out.append(_rec("increase" if up else "decrease", cid, why, impact,
                         "medium" if uplift_sure else "low", metrics))
@@ -288,7 +295,8 @@ def _account_cpa(facts: dict[str, Any]) -> float | None:
     return ((facts.get("kpis") or {}).get("cpa") or {}).get("value")
 
 
-def _no_results(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
+def _no_results(facts: dict[str, Any], taken: set[str],
+                names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Campaigns that spent many times the account's CPA without a single result."""
     cpa = _account_cpa(facts)
     if not cpa or cpa <= 0:
@@ -301,7 +309,7 @@ def _no_results(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
         pause = spend >= PAUSE_NO_RESULT_SPEND * cpa
         out.append(_rec(
             "pause" if pause else "fix", c["campaign_id"],
-            f"{c.get('name') or c['campaign_id']} spent "
+            f"{_called(names, c)} spent "
             f"{_money(facts, spend)} over the period without any result, while the account "
             f"paid {_money(facts, cpa)} per result.",
             "Stops spend that brings no results; check its conversion tracking and objective "
@@ -312,7 +320,8 @@ def _no_results(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
     return out
 
 
-def _costly_cpa(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
+def _costly_cpa(facts: dict[str, Any], taken: set[str],
+                names: Mapping[str, str]) -> list[dict[str, Any]]:
     """Channels and campaigns whose CPA is far above the account's (results accounts and the
     channels of a mixed account that have no revenue)."""
     cpa = _account_cpa(facts)
@@ -342,7 +351,7 @@ def _costly_cpa(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
             continue
         out.append(_rec(
             "decrease", c["campaign_id"],
-            f"{c.get('name') or c['campaign_id']} paid {_money(facts, own)} per result over the "
+            f"{_called(names, c)} paid {_money(facts, own)} per result over the "
             f"period, far above the account's CPA of {_money(facts, cpa)} "
             f"({_results(c.get('conversions'))} results for {_money(facts, c.get('spend'))}).",
             "Lowering its spend, or fixing its audience and creative, lowers the account's cost "
@@ -410,6 +419,25 @@ def _losing_channels(facts: dict[str, Any], taken: set[str]) -> list[dict[str, A
     return out
 
 
+def _track_an_outcome(facts: dict[str, Any]) -> list[dict[str, Any]]:
+    """On an account that tracks neither revenue nor results: a fix per channel, the largest
+    first, saying there is nothing to judge a move on and how to get something."""
+    out = []
+    for r in facts.get("channels", []):
+        label = channel_label(r["channel"])
+        out.append(_rec(
+            "fix", r["channel"],
+            f"Neither revenue nor results are tracked on {label}: its exports hold no revenue "
+            "(conversion value) or results (conversions) column, so there is no outcome to "
+            f"judge a budget move on, and none is recommended for its "
+            f"{_money(facts, r.get('spend'))} of spend.",
+            f"Import an export of {label} with a revenue (conversion value) or results "
+            "(conversions) column, or map such a column on the Data page: until then revenue "
+            "and results are unknown and no move of its spend can be judged.",
+            "high", ["spend"]))
+    return out
+
+
 def _steady(facts: dict[str, Any]) -> dict[str, Any]:
     # build_context's caller refuses a period without channels: there is always a target.
     target = facts["channels"][0]["channel"]
@@ -430,6 +458,26 @@ def _steady(facts: dict[str, Any]) -> dict[str, Any]:
     return _rec("test", target, why + ".",
                 "A controlled test with results tracked shows what more spend here brings.",
                 "low", ["spend"])
+
+
+def _change(kpi: Mapping[str, Any]) -> str:
+    change = kpi.get("change_pct")
+    if change is None:
+        return ""
+    return f" ({'up' if change >= 0 else 'down'} {_pct(change)} on the period before)"
+
+
+def _traffic_line(facts: dict[str, Any], span: str, spend: float) -> str:
+    """What can be said without an outcome: spend, clicks and their cost, and how they moved."""
+    k = facts.get("kpis", {})
+    line = f"{span}, {_money(facts, spend)} was spent{_change(k.get('spend') or {})}"
+    clicks = (k.get("clicks") or {}).get("value")
+    cpc = k.get("cpc") or {}
+    if clicks:
+        line += f" on {clicks:,} clicks"
+        if cpc.get("value") is not None:
+            line += f", a CPC of {_money(facts, cpc['value'])}{_change(cpc)}"
+    return line + "."
 
 
 def _summary(facts: dict[str, Any], recs: list[dict[str, Any]],
@@ -466,6 +514,8 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]],
                 line += (f", CPA {'up' if change >= 0 else 'down'} {_pct(change)} on the period "
                          "before")
             parts.append(line + ".")
+        elif facts.get("outcome_tracked", True) is False:
+            parts.append(_traffic_line(facts, span, spend))
         else:
             parts.append(f"{span}, {_money(facts, spend)} was spent.")
         tracked_spend = (k.get("spend_tracking_revenue") or {}).get("value")
@@ -477,8 +527,9 @@ def _summary(facts: dict[str, Any], recs: list[dict[str, Any]],
         elif not revenue_state:
             parts.append("Revenue is not tracked, so the account is judged by its results and "
                          "their cost (CPA)." if facts.get("results_tracked", True)
-                         else "Neither revenue nor results are tracked, so no return can be "
-                              "judged.")
+                         else "Neither revenue nor results are tracked, so there is no outcome "
+                              "to judge a budget move on until an export with a revenue or "
+                              "results column is imported or mapped.")
     b = facts.get("budget") or {}
     if b.get("available") and b.get("feasible"):
         word = "results" if b.get("outcome", "revenue") == "results" else "revenue"

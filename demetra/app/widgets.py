@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import fields, is_dataclass
 from typing import IO, Any, NoReturn
 
 import pandas as pd
@@ -20,8 +21,8 @@ import streamlit as st
 from demetra import format as fmt
 from demetra import queries
 from demetra.app import cache
-from demetra.app.runtime import backend_name, progress, rerun_with
-from demetra.channels import channel_label
+from demetra.app.runtime import backend_name, get_engine, progress, rerun_with
+from demetra.channels import CHANNELS, channel_label, ordered
 from demetra.config import Setting
 from demetra.db.engine import safe_url
 from demetra.errors import SeedRefused, SettingsError
@@ -368,14 +369,51 @@ def settings_inputs(specs: Mapping[str, Setting], current: Any, *, key_prefix: s
     return values
 
 
+def per_channel_settings(current: Any) -> dict[str, Setting]:
+    """The fields of a settings dataclass that hold one value per channel (declared with
+    ``metadata={"per_channel": spec}``), by field name."""
+    if not is_dataclass(current):
+        return {}
+    return {f.name: f.metadata["per_channel"] for f in fields(current)
+            if "per_channel" in f.metadata}
+
+
+def channel_inputs(spec: Setting, current: Mapping[str, float], channels: Iterable[str], *,
+                   key_prefix: str, step: float = 1.0) -> dict[str, float]:
+    """One number input per channel, six to a row, 0 for "none set"; the channels given a
+    value (a negative one too: the settings' validation refuses it with its reason)."""
+    st.caption(f"{spec.label} per channel (leave at 0 for none)")
+    stem = spec.field.removesuffix("_by_channel")
+    shown = ordered(channels)
+    values: dict[str, float] = {}
+    for start in range(0, len(shown), 6):
+        for col, channel in zip(st.columns(6), shown[start:start + 6], strict=False):
+            values[channel] = col.number_input(
+                f"{spec.label}, {channel_label(channel)}", value=float(current.get(channel, 0.0)),
+                step=step, format=f"%.{_decimals(step)}f",
+                help=f"{spec.help}. Allowed: above 0, up to {spec.max:g}.",
+                key=f"{key_prefix}{stem}_{channel}")
+    return {c: v for c, v in values.items() if v}
+
+
+def _form_channels(saved: Mapping[str, float]) -> set[str]:
+    # The demo's six, every channel the data holds (an import's own too) and any already set.
+    return {*CHANNELS, *cache.data_summary(get_engine())["channels"], *saved}
+
+
 def settings_form(form_key: str, specs: Mapping[str, Setting], current: Any, *,
                   key_prefix: str, save: Callable[[dict[str, Any]], str], clear: bool = True,
                   extra: Callable[[], dict[str, Any]] | None = None, **inputs: Any) -> None:
-    """A form of ``settings_inputs`` (plus what ``extra`` draws and returns) and a Save button:
+    """A form of ``settings_inputs``, ``channel_inputs`` for each per-channel setting of
+    ``current`` (plus what ``extra`` draws and returns) and a Save button:
     ``save(values)`` stores them and returns the message to flash, or raises ``SettingsError``,
     which is shown and stores nothing."""
     with st.form(form_key):
         values = settings_inputs(specs, current, key_prefix=key_prefix, **inputs)
+        for name, spec in per_channel_settings(current).items():
+            saved = getattr(current, name)
+            values[name] = channel_inputs(spec, saved, _form_channels(saved),
+                                          key_prefix=key_prefix)
         if extra is not None:
             values.update(extra())
         if st.form_submit_button("Save settings", icon=":material/save:"):

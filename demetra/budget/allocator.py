@@ -55,6 +55,15 @@ class Guardrails:
     max_change_pct: float | None = None
 
 
+def _only(outcome: str, figure: str) -> Any:
+    """A property: the field ``figure`` on a split of ``outcome``, NaN on a split of another
+    (a results split has no expected revenue, and the reverse)."""
+    def read(self: Allocation) -> float:
+        return getattr(self, figure) if self.outcome == outcome else math.nan
+
+    return property(read)
+
+
 @dataclass(frozen=True)
 class Allocation:
     """The recommended daily split and what the curves expect of it.
@@ -103,21 +112,10 @@ class Allocation:
     def current_total(self) -> float:
         return float(sum(self.current.values()))
 
-    @property
-    def expected_revenue(self) -> float:
-        return self.expected if self._revenue else math.nan
-
-    @property
-    def current_revenue(self) -> float:
-        return self.current_expected if self._revenue else math.nan
-
-    @property
-    def revenue_low(self) -> float:
-        return self.low if self._revenue else math.nan
-
-    @property
-    def revenue_high(self) -> float:
-        return self.high if self._revenue else math.nan
+    expected_revenue = _only("revenue", "expected")
+    current_revenue = _only("revenue", "current_expected")
+    revenue_low = _only("revenue", "low")
+    revenue_high = _only("revenue", "high")
 
     @property
     def expected_roi(self) -> float | None:
@@ -145,21 +143,10 @@ class Allocation:
     def _results(self) -> bool:
         return self.outcome == "results"
 
-    @property
-    def expected_results(self) -> float:
-        return self.expected if self._results else math.nan
-
-    @property
-    def current_results(self) -> float:
-        return self.current_expected if self._results else math.nan
-
-    @property
-    def results_low(self) -> float:
-        return self.low if self._results else math.nan
-
-    @property
-    def results_high(self) -> float:
-        return self.high if self._results else math.nan
+    expected_results = _only("results", "expected")
+    current_results = _only("results", "current_expected")
+    results_low = _only("results", "low")
+    results_high = _only("results", "high")
 
     @property
     def results_change(self) -> float:

@@ -46,7 +46,12 @@ def test_target_label_names_channels_from_the_facts_and_campaigns() -> None:
     campaigns = {"FACEBOOK_1": "Spring sale"}
     assert target_label("google_ads", campaigns) == "Google Ads"
     assert target_label("quora_ads", campaigns, {"quora_ads"}) == "Quora Ads"
-    assert target_label("FACEBOOK_1", campaigns, {"quora_ads"}) == "Spring sale (FACEBOOK_1)"
+    assert target_label("FACEBOOK_1", campaigns, {"quora_ads"}) == "Spring sale"
+    # Two campaigns of the set with one name: each with its id.
+    twins = {**campaigns, "GOOGLE_ADS_2": "Spring sale", "GOOGLE_ADS_3": "Brand"}
+    assert target_label("FACEBOOK_1", twins) == "Spring sale (FACEBOOK_1)"
+    assert target_label("GOOGLE_ADS_2", twins) == "Spring sale (GOOGLE_ADS_2)"
+    assert target_label("GOOGLE_ADS_3", twins) == "Brand"
     # Not a channel of the set and no campaign's name: the id as it is.
     assert target_label("quora_ads", campaigns) == "quora_ads"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -48,6 +49,40 @@ def _guardrails(curves: Any, cap: float | None, currency: str) -> budget.Guardra
     return budget.guardrails_from_rows(edited.to_dict("records"), cap)
 
 
+_SETTLED = "Equal across the channels no guardrail holds: no money can move for more"
+
+
+def _margin_columns(kind: str, currency: str, *, now_help: str | None = None,
+                    after_help: str | None = _SETTLED) -> dict[str, Any]:
+    """The marginal ROI (``kind`` "roi") or marginal CPA ("cpa") columns, now and after."""
+    if kind == "roi":
+        return {"marginal_roi_now": st.column_config.NumberColumn(
+                    "Marginal ROI now", format="%.2f", help=now_help),
+                "marginal_roi_after": st.column_config.NumberColumn(
+                    "Marginal ROI after", format="%.2f", help=after_help)}
+    return {"marginal_cpa_now": money_column("Marginal CPA now", currency, cents=True,
+                                             help=now_help),
+            "marginal_cpa_after": money_column("Marginal CPA after", currency, cents=True,
+                                               help=after_help)}
+
+
+def _split_dataframe(result: budget.Allocation, currency: str, *, key: str,
+                     names: Callable[[str], str], name_column: Any,
+                     margins: dict[str, Any]) -> None:
+    """A split's table: each row's current, recommended and changed daily spend, and its
+    margins; rows (channels or campaigns) named by ``names``."""
+    table = budget.split_table(result)
+    table["channel"] = table["channel"].map(names)
+    table["change_pct"] = table["change_pct"] * 100
+    st.dataframe(table, hide_index=True, width="stretch", key=key, column_config={
+        "channel": name_column,
+        "current": _daily("Current", currency),
+        "recommended": _daily("Recommended", currency),
+        "change": _daily("Change", currency),
+        "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
+        **margins})
+
+
 def _recommendation(result: budget.Allocation, currency: str) -> None:
     st.subheader("Recommended split", anchor=False)
     if not result.feasible:
@@ -71,22 +106,11 @@ def _recommendation(result: budget.Allocation, currency: str) -> None:
                     f"{money(result.revenue_high)}",
                     help="The central 80 % of the expected revenue over the curves' parameter "
                          "uncertainty (the fit's covariance).")
-    table = budget.split_table(result)
-    table["channel"] = table["channel"].map(channel_label)
-    table["change_pct"] = table["change_pct"] * 100
-    st.dataframe(table, hide_index=True, width="stretch", key="bud_split", column_config={
-        "channel": st.column_config.TextColumn("Channel"),
-        "current": _daily("Current", currency),
-        "recommended": _daily("Recommended", currency),
-        "change": _daily("Change", currency),
-        "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
-        "marginal_roi_now": st.column_config.NumberColumn(
-            "Marginal ROI now", format="%.2f",
-            help=f"Revenue one more {money(1)} a day earns there"),
-        "marginal_roi_after": st.column_config.NumberColumn(
-            "Marginal ROI after", format="%.2f",
-            help="Equal across the channels no guardrail holds: no money can move for more"),
-    })
+    _split_dataframe(result, currency, key="bud_split", names=channel_label,
+                     name_column=st.column_config.TextColumn("Channel"),
+                     margins=_margin_columns("roi", currency,
+                                             now_help=f"Revenue one more {money(1)} a day "
+                                                      "earns there"))
     split_col, mroi_col = st.columns(2)
     split_col.plotly_chart(figures.split_figure(result, currency=currency), width="stretch",
                            key="bud_split_chart")
@@ -111,38 +135,17 @@ def _results_split(result: budget.Allocation, currency: str) -> None:
                     f"{result.results_high:,.1f}",
                     help="The central 80 % of the expected results over the curves' parameter "
                          "uncertainty (the fit's covariance).")
-    table = budget.split_table(result)
-    table["channel"] = table["channel"].map(channel_label)
-    table["change_pct"] = table["change_pct"] * 100
-    st.dataframe(table, hide_index=True, width="stretch", key="bud_split", column_config={
-        "channel": st.column_config.TextColumn("Channel"),
-        "current": _daily("Current", currency),
-        "recommended": _daily("Recommended", currency),
-        "change": _daily("Change", currency),
-        "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
-        "marginal_cpa_now": money_column("Marginal CPA now", currency, cents=True,
-                                         help="What one more result costs there"),
-        "marginal_cpa_after": money_column(
-            "Marginal CPA after", currency, cents=True,
-            help="Equal across the channels no guardrail holds: no money can move for more"),
-    })
+    _split_dataframe(result, currency, key="bud_split", names=channel_label,
+                     name_column=st.column_config.TextColumn("Channel"),
+                     margins=_margin_columns("cpa", currency,
+                                             now_help="What one more result costs there"))
     inner = result.campaigns
     if inner is not None and inner.feasible:
         st.markdown("**Inside the channel**: the same spend split among its campaigns")
-        camp = budget.split_table(inner)
-        camp["channel"] = camp["channel"].map(lambda c: inner.labels.get(c, c))
-        camp["change_pct"] = camp["change_pct"] * 100
-        st.dataframe(camp, hide_index=True, width="stretch", key="bud_split_campaigns",
-                     column_config={
-                         "channel": st.column_config.TextColumn("Campaign", width="large"),
-                         "current": _daily("Current", currency),
-                         "recommended": _daily("Recommended", currency),
-                         "change": _daily("Change", currency),
-                         "change_pct": st.column_config.NumberColumn("Change", format="%+.0f%%"),
-                         "marginal_cpa_now": money_column("Marginal CPA now", currency,
-                                                          cents=True),
-                         "marginal_cpa_after": money_column("Marginal CPA after", currency,
-                                                            cents=True)})
+        _split_dataframe(inner, currency, key="bud_split_campaigns",
+                         names=lambda c: inner.labels.get(c, c),
+                         name_column=st.column_config.TextColumn("Campaign", width="large"),
+                         margins=_margin_columns("cpa", currency, after_help=None))
     st.plotly_chart(figures.split_figure(result, currency=currency), width="stretch",
                     key="bud_split_chart")
 

@@ -3,6 +3,7 @@ download of the filtered rows, loading the demo world."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -26,6 +27,7 @@ from demetra.channels import CHANNEL_ID_FORM, KNOWN_CHANNELS, channel_label
 from demetra.db.engine import safe_url
 from demetra.errors import ImportFileError, as_sentence
 from demetra.ingest import currency, diagnose
+from demetra.queries import Filters
 
 FROM_FILE = "from_file"
 OTHER_CHANNEL = "other_channel"  # a channel Demetra does not know by name, typed as its id
@@ -67,7 +69,26 @@ def database_overview(engine: sa.Engine) -> dict[str, Any]:
         labels = [channel_label(c) for c in summary["channels"]]
         st.markdown("**Channels:** " + (" ".join(f":primary-badge[{x}]" for x in labels)
                                         if labels else fmt.DASH))
+        zeros = stored_zero_outcomes(engine, summary)
+        if zeros:
+            one = len(zeros) == 1
+            st.caption(f"{', '.join(zeros)} {'stores' if one else 'store'} a revenue or "
+                       f"conversions of exactly 0 on all {'its' if one else 'their'} spend: rows "
+                       "stored before an outcome could be “not tracked” keep that stored 0 until "
+                       "their file is imported again.")
     return summary
+
+
+def stored_zero_outcomes(engine: sa.Engine, summary: Mapping[str, Any]) -> list[str]:
+    """The channels (as people name them) whose whole stored revenue or conversions is 0 on
+    spend that tracks it: what rows imported before "not tracked" existed look like, since the
+    migration to it (0006) could not tell such a 0 from a real one and kept it."""
+    if summary["first_date"] is None:
+        return []
+    rows = cache.channel_breakdown(engine, Filters(summary["first_date"], summary["last_date"]))
+    zero = ((rows["revenue"].eq(0) & rows["revenue_cost"].gt(0))
+            | (rows["conversions"].eq(0) & rows["result_cost"].gt(0)))
+    return [channel_label(c) for c in rows.loc[zero, "channel"]]
 
 
 # --------------------------------------------------------------------------------------------

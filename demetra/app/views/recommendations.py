@@ -18,6 +18,7 @@ from demetra.app.widgets import page_header, plain
 from demetra.channels import CHANNEL_LABELS, channel_label
 from demetra.config import Settings
 from demetra.errors import DemetraError
+from demetra.facts import campaign_labels
 from demetra.queries import Filters
 
 KEY_SHOWN = "rec_shown"
@@ -39,11 +40,10 @@ def target_label(target: str, campaigns: Mapping[str, str],
                  channels: Collection[str] = ()) -> str:
     """A recommendation's target as people name it: a channel by its label (any channel of
     the set's facts, "quora_ads" -> "Quora Ads", not only the known ones), a campaign by its
-    name with its id."""
+    name, with its id only where another campaign of the set has the same name."""
     if target in CHANNEL_LABELS or target in channels:
         return channel_label(target)
-    name = campaigns.get(target)
-    return f"{name} ({target})" if name else target
+    return campaign_labels(campaigns).get(target, target)
 
 
 def context_channels(context: Mapping[str, Any]) -> set[str]:
