@@ -65,9 +65,10 @@ def forecast_intervals_figure(df: pd.DataFrame, *, metric: str = "roi") -> go.Fi
 
     ``df`` has ``label``, ``risk_level`` and, for ``metric="roi"``, ``predicted_roi``,
     ``predicted_roi_low``, ``predicted_roi_high``; for ``metric="cpa"`` (campaigns without
-    revenue: cost per result, no break-even line, the target as a diamond) ``predicted_cpa``,
-    ``predicted_cpa_low``, ``predicted_cpa_high`` and ``cpa_target``. In the order to show
-    (top first)."""
+    revenue: cost per result, no break-even line, the target as a diamond) or ``"cpc"``
+    (neither revenue nor results tracked: cost per click, stored in the same columns)
+    ``predicted_cpa``, ``predicted_cpa_low``, ``predicted_cpa_high`` and ``cpa_target``. In
+    the order to show (top first)."""
     if df is None or df.empty:
         return empty_figure("No predictions for this selection")
     col = "predicted_roi" if metric == "roi" else "predicted_cpa"
@@ -92,9 +93,11 @@ def forecast_intervals_figure(df: pd.DataFrame, *, metric: str = "roi") -> go.Fi
         break_even(fig, vertical=True, text=None)
         fig.update_xaxes(title="Forecast ROI (P10–P90)", ticksuffix="×")
     else:
+        word = "CPC" if metric == "cpc" else "CPA"
         fig.add_scatter(x=df["cpa_target"].astype(float), y=df["label"], mode="markers",
-                        name="Target CPA", marker={"symbol": "diamond-open", "size": 10,
-                                                   "color": "#334155"},
+                        name=f"Target {word}", marker={"symbol": "diamond-open", "size": 10,
+                                                       "color": "#334155"},
                         hovertemplate="%{y}: target %{x:.2f}<extra></extra>")
-        fig.update_xaxes(title="Forecast cost per result (P10–P90)")
+        fig.update_xaxes(title="Forecast CPC (neither revenue nor results tracked), P10–P90"
+                         if metric == "cpc" else "Forecast cost per result (P10–P90)")
     return fig

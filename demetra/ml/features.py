@@ -37,7 +37,7 @@ MIN_CAMPAIGNS = 20                 # campaigns with revenue the pooled tree mode
 MIN_CAMPAIGN_DAYS = 14             # days with spend in the lookback a campaign needs a forecast
 QUALITY_PRIOR = 100.0              # $ of pseudo-revenue at the channel's ROI (new campaigns)
 _METRICS = ("cost", "revenue", "clicks", "impressions", "conversions")
-_LONG_METRICS = ("cost", "revenue", "conversions")   # read over the whole lookback
+_LONG_METRICS = ("cost", "revenue", "conversions", "clicks")   # read over the whole lookback
 TRACKED = {"revenue": "revenue_cost", "conversions": "result_cost"}  # metric -> its tracked spend
 
 FEATURES = [
@@ -147,8 +147,9 @@ def data_range(engine: sa.Engine) -> tuple[dt.date | None, dt.date | None]:
 def load_panel(engine: sa.Engine, start: dt.date, end: dt.date, *,
                full_days: int | None = None) -> Panel:
     """The daily rows with ``start <= date <= end`` as a grid. With ``full_days``, days before
-    the last ``full_days`` are read for spend and revenue only (the other metrics' features
-    look back 28 days at most): what a forecast at ``end`` needs, at half the reading."""
+    the last ``full_days`` are read for spend, revenue, results and clicks only (the other
+    metrics' features look back 28 days at most; the per-campaign forecasts backtest ROI, CPA
+    and CPC over months): what a forecast at ``end`` needs, at a fraction of the reading."""
     days = (end - start).days + 1
     split = start if full_days is None else max(start, end - dt.timedelta(days=full_days - 1))
     reads = [(split, end, _METRICS)]

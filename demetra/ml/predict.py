@@ -1,8 +1,10 @@
 """Predictions: forecast every campaign that spent in the last 7 days of data, write them.
 
-ROI where a campaign tracks revenue, CPA (cost per result) where it tracks results only; by the
-pooled tree model where it was trained, else per campaign (``demetra.ml.small``). Each row
-names its method and why; a campaign that cannot be forecast is listed with its reason.
+ROI where a campaign tracks revenue, CPA (cost per result) where it tracks results only, CPC
+(cost per click) where it tracks neither; by the pooled tree model where it was trained (ROI),
+else per campaign (``demetra.ml.small``). CPA and CPC share the cost-per-outcome columns, told
+apart by ``metric``. Each row names its method and why; a campaign that cannot be forecast is
+listed with its reason.
 
 One batch per (as-of day, horizon): re-running on the same data replaces the batch instead of
 adding to it, so a cron job can run ``python -m demetra predict`` as often as it likes.
@@ -39,6 +41,7 @@ from demetra.ml.small import METHOD_LABELS, campaign_status, forecast
 from demetra.ml.train import load_latest_model
 
 _BATCH = 1000
+METRIC_WORDS = {"roi": "ROI", "cpa": "CPA", "cpc": "CPC"}
 
 
 @dataclass
@@ -52,12 +55,12 @@ class PredictResult:
     risk_counts: dict[str, int]
     seconds: float
     methods: dict[str, int] = field(default_factory=dict)        # method -> forecasts it served
-    metrics: dict[str, int] = field(default_factory=dict)        # "roi" / "cpa" -> forecasts
+    metrics: dict[str, int] = field(default_factory=dict)        # "roi" / "cpa" / "cpc" -> forecasts
     not_forecast: dict[str, str] = field(default_factory=dict)   # campaign -> why not (listed)
 
     def summary(self) -> str:
         risks = ", ".join(f"{self.risk_counts.get(k, 0)} {k}" for k in ("high", "medium", "low"))
-        kinds = ", ".join(f"{n} {'ROI' if k == 'roi' else 'CPA'}" for k, n in self.metrics.items())
+        kinds = ", ".join(f"{n} {METRIC_WORDS.get(k, k)}" for k, n in self.metrics.items())
         methods = ", ".join(f"{n} by {METHOD_LABELS.get(k, k)}" for k, n in self.methods.items())
         text = (f"Wrote {self.written} predictions (as of {self.as_of}, {self.horizon_days}-day "
                 f"horizon, model run {self.model_run_id})"
@@ -90,8 +93,9 @@ def predict(engine: sa.Engine, settings: Settings | None = None, *,
             model_settings: ModelSettings | None = None,
             progress: Callable[[float, str], None] | None = None) -> PredictResult:
     """Forecast the next ``horizon`` days after the newest day of data for every campaign
-    that spent in the 7 days up to it (ROI where it tracks revenue, else CPA), and write the
-    predictions. A campaign that cannot be forecast (too short a history, nothing tracked) is
+    that spent in the 7 days up to it (ROI where it tracks revenue, else CPA where it tracks
+    results, else CPC), and write the predictions. A campaign that cannot be forecast (too
+    short a history, no outcome at all, not even clicks) is
     written as a ``metric = "none"`` row with its reason, so that it is listed, not lost.
 
     Raises ``RetrainNeeded`` without a usable model and ``NotEnoughData`` without data.
@@ -188,9 +192,10 @@ PREDICTION_COLUMNS = ["campaign_id", "metric", "method", "method_reason", "predi
 def latest_predictions(engine: sa.Engine, *, limit: int = 10_000,
                        not_forecast: bool = False) -> pd.DataFrame:
     """The newest forecast of each campaign (of the newest as-of day), riskiest first (by
-    P(ROI < 1), or P(CPA > target) for CPA forecasts). ``metric`` is "roi" or "cpa" (NULL on
-    rows written before it existed: ROI). With ``not_forecast``, the campaigns listed as not
-    forecast (``metric = "none"``, the reason in ``method_reason``) instead."""
+    P(ROI < 1), or P(CPA > target) / P(CPC > target) for CPA and CPC forecasts). ``metric``
+    is "roi", "cpa" or "cpc" (NULL on rows written before it existed: ROI). With
+    ``not_forecast``, the campaigns listed as not forecast (``metric = "none"``, the reason
+    in ``method_reason``) instead."""
     p = Prediction.__table__.c
     with engine.connect() as conn:
         newest = conn.execute(sa.select(sa.func.max(p.as_of))).scalar()

@@ -1,29 +1,35 @@
 """Forecasts that need no pooled model: for small accounts and campaigns without revenue.
 
 A campaign is forecast on what it tracks: ROI (revenue per unit of spend) when it tracks
-revenue, else CPA (cost per result) when it tracks results, else nothing ("revenue and results
-not tracked": listed with that reason, never an ROI of 0). It needs ``MIN_CAMPAIGN_DAYS`` days
-with spend in the lookback; below that it is listed with the reason.
+revenue, else CPA (cost per result) when it tracks results, else CPC (cost per click: every
+ad platform counts clicks); a campaign without any of them in ``METRIC_DAYS`` days is listed
+with that reason, never given an ROI of 0. It needs ``MIN_CAMPAIGN_DAYS`` days with spend in
+the lookback; below that it is listed with the reason.
 
-Everything is computed on the campaign's *yield*, outcome per unit of spend (revenue or
-results per $; CPA = 1 / yield), from sums over the rows that track the outcome. Three
-forecasters compete:
+Everything is computed on the campaign's *yield*, outcome per unit of spend (revenue, results
+or clicks per $; CPA and CPC = 1 / yield), from sums over the rows that track the outcome. The
+methods:
 
-* ``shrinkage``: the campaign's yield over the last ``SHRINK_WINDOW`` days shrunk towards its
-  channel's, itself shrunk towards the account's, with credibility n / (n + ``CREDIBILITY``),
-  n the volume behind the yield (results or conversions; days with spend when there are none);
-* ``trailing_28d`` and ``trailing_7d``: the campaign's own trailing yield.
+* ``trailing_28d`` (the baseline): the campaign's own trailing 28-day yield;
+* ``shrinkage``: its yield over the last ``SHRINK_WINDOW`` days shrunk towards its channel's,
+  itself shrunk towards the account's, with credibility n / (n + ``CREDIBILITY``), n the
+  volume behind the yield (results, clicks or conversions; days with spend when there are
+  none);
+* ``blend_7_56``: half its trailing 7 days' yield, half its trailing 56 days';
+* ``ewm_14d`` and ``ewm_28d``: exponentially weighted yields at those half-lives.
 
-A rolling-origin backtest (origins every horizon days back, labels known by the forecast date)
-of every campaign of the account with the same metric picks the method: ``trailing_28d`` unless
-another's pooled spend-weighted error is below ``SWITCH_MARGIN`` of it (chosen per campaign on
-a few weeks, the pick was noise as often as skill: benchmarks/RESULTS.md, "Forecasts on small
-accounts"); with no backtest at all, ``shrinkage``. The P10–P90 interval and the probabilities
-come from the realised / forecast ratios of the chosen method in the campaign's own backtest
-(when it has ``MIN_RATIOS``, else pooled; split-conformal order statistics, never narrower
-than the counting noise of the volume expected over the horizon), or, without enough of them,
-from a spread set by that volume. Every row says which method served it and
-why.
+The forecast served (``combined``) weighs the trailing 28 days against the equal-weight
+ensemble of all of them (``combine``): half each without evidence, moved towards the one that
+did better in a rolling-origin backtest of every campaign of the account with the same metric
+(origins every horizon days back, labels known by the forecast date; the ensemble has no
+fitted weights, so every origin scores it out of sample) by the positive-part James–Stein
+factor 1 − 1/t² of their per-origin error difference: a thin or noisy backtest moves nothing,
+and only a clear one serves either (nearly) alone (benchmarks/RESULTS.md, "Forecasts on small
+accounts"). The P10–P90 interval and the probabilities come from the realised / forecast
+ratios of the served combination in the campaign's own backtest (when it has ``MIN_RATIOS``,
+else pooled; split-conformal order statistics, never narrower than the counting noise of the
+volume expected over the horizon), or, without enough of them, from a spread set by that
+volume. Every row says which method served it, with the weights, and why.
 """
 
 from __future__ import annotations
@@ -37,18 +43,26 @@ import pandas as pd
 
 from demetra.ml.features import MIN_CAMPAIGN_DAYS, Panel, recent_spend
 
-SMALL_VERSION = "small-shrink-1"
-METHODS = ("shrinkage", "trailing_28d", "trailing_7d")
+SMALL_VERSION = "small-combine-2"
+HALF_LIVES = {"ewm_14d": 14, "ewm_28d": 28}
+# The candidates: the baseline and forecasts that average away more of a week's noise.
+METHODS = ("trailing_28d", "shrinkage", "blend_7_56", *HALF_LIVES)
+# Labels of every method a stored row may name (trailing_7d: rows of earlier versions).
 METHOD_LABELS = {"tree": "pooled tree model", "shrinkage": "shrinkage to channel and account",
-                 "trailing_28d": "trailing 28 days", "trailing_7d": "trailing 7 days"}
-OUTCOMES = {"roi": ("revenue", "revenue_cost"), "cpa": ("conversions", "result_cost")}
+                 "trailing_28d": "trailing 28 days", "trailing_7d": "trailing 7 days",
+                 "blend_7_56": "half trailing 7, half trailing 56 days",
+                 "ewm_14d": "exponentially weighted, 14-day half-life",
+                 "ewm_28d": "exponentially weighted, 28-day half-life",
+                 "combined": "trailing 28 days weighed against the ensemble of all methods"}
+# metric -> (outcome, the spend it is over): ROI revenue per $, CPA results, CPC clicks.
+OUTCOMES = {"roi": ("revenue", "revenue_cost"), "cpa": ("conversions", "result_cost"),
+            "cpc": ("clicks", "cost")}
 SHRINK_WINDOW = 56
+EWM_SPAN = 4              # half-lives of history an exponentially weighted yield reads
 CREDIBILITY = 20.0        # volume at which a campaign's own yield weighs half
 OWN_ORIGINS = 12
-MIN_OWN_ORIGINS = 3
 MIN_RATIOS = 6
 DEFAULT_METHOD = "trailing_28d"
-SWITCH_MARGIN = 0.9       # another method serves when its backtest error is below this share
 METRIC_DAYS = 91          # the window that decides what a campaign tracks
 CPA_HIGH_CAP = 20.0       # P90 of CPA at most this many times the point (a week without results)
 _Z90 = 1.2815515655446004
@@ -70,27 +84,31 @@ class SmallModel:
 
 
 def campaign_status(panel: Panel, t: int) -> pd.DataFrame:
-    """Per campaign at day ``t``: ``metric`` (roi, cpa or none), ``spend_days`` in the panel up
-    to t, ``recent`` (spent in the last 7 days), ``eligible`` and, where not, ``reason``."""
+    """Per campaign at day ``t``: ``metric`` (roi, cpa, cpc or none), ``spend_days`` in the
+    panel up to t, ``recent`` (spent in the last 7 days), ``eligible`` and, where not,
+    ``reason``."""
     lo = max(t + 1 - METRIC_DAYS, 0)
     cost = panel.grid["cost"][:, lo:t + 1].sum(axis=1)
     rev_cost = panel.grid["revenue_cost"][:, lo:t + 1].sum(axis=1)
     res_cost = panel.grid["result_cost"][:, lo:t + 1].sum(axis=1)
     results = panel.grid["conversions"][:, lo:t + 1].sum(axis=1)
+    clicks = panel.grid["clicks"][:, lo:t + 1].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rev_share = np.where(cost > 0, rev_cost / cost, 0.0)
         res_share = np.where(cost > 0, res_cost / cost, 0.0)
-    metric = np.where(rev_share >= 0.5, "roi", np.where(res_share >= 0.5, "cpa", "none"))
+    metric = np.where(rev_share >= 0.5, "roi", np.where(res_share >= 0.5, "cpa", "cpc"))
     days = (panel.grid["cost"][:, :t + 1] > 0).sum(axis=1)
     recent = recent_spend(panel, t) > 0
     reason = np.full(len(metric), "", dtype=object)
     no_results = (metric == "cpa") & (results <= 0)
-    reason[metric == "none"] = "nothing to forecast: revenue and results not tracked"
+    no_clicks = (metric == "cpc") & (clicks <= 0)
+    reason[no_clicks] = ("nothing to forecast: revenue and results not tracked, and no clicks "
+                         f"in the last {METRIC_DAYS} days for a CPC")
     reason[no_results] = f"no results in the last {METRIC_DAYS} days: CPA cannot be forecast"
-    short = (days < MIN_CAMPAIGN_DAYS) & (metric != "none") & ~no_results
+    short = (days < MIN_CAMPAIGN_DAYS) & ~no_clicks & ~no_results
     reason[short] = [f"only {d} days with spend (a forecast needs {MIN_CAMPAIGN_DAYS})"
                      for d in days[short]]
-    metric = np.where(no_results, "none", metric)
+    metric = np.where(no_results | no_clicks, "none", metric)
     return pd.DataFrame({"metric": metric, "spend_days": days, "recent": recent,
                          "eligible": recent & (reason == ""), "reason": reason},
                         index=pd.Index(panel.campaign_ids, name="campaign_id"))
@@ -99,6 +117,13 @@ def campaign_status(panel: Panel, t: int) -> pd.DataFrame:
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
+
+
+def _ewm(panel: Panel, metric: str, t: int, half_life: int) -> np.ndarray:
+    """Σ metric over the ``EWM_SPAN`` half-lives up to t, each day weighted 0.5^(age / half-life)."""
+    lo = max(t + 1 - EWM_SPAN * half_life, 0)
+    decay = 0.5 ** ((t - np.arange(lo, t + 1)) / half_life)
+    return panel.grid[metric][:, lo:t + 1] @ decay
 
 
 def candidates(panel: Panel, t: int, metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -110,8 +135,7 @@ def candidates(panel: Panel, t: int, metric: str) -> tuple[dict[str, np.ndarray]
     cw, ow = c[SHRINK_WINDOW], o[SHRINK_WINDOW]
     lo = max(t + 1 - SHRINK_WINDOW, 0)
     days = (panel.grid[cost_m][:, lo:t + 1] > 0).sum(axis=1).astype(float)
-    conv = panel.window("conversions", t, SHRINK_WINDOW)
-    volume = ow if metric == "cpa" else np.where(conv > 0, conv, days)
+    volume = _volume(panel, t, metric, ow, days)
     # Campaigns that do not track this metric must not move its channel's or account's yield.
     tracks = panel.window(cost_m, t, 91) >= 0.5 * np.maximum(panel.window("cost", t, 91), 1e-9)
     codes = np.where(np.isnan(panel.channel_codes), -1, panel.channel_codes).astype(int) + 1
@@ -127,18 +151,33 @@ def candidates(panel: Panel, t: int, metric: str) -> tuple[dict[str, np.ndarray]
     z = volume / (volume + CREDIBILITY)
     own = _div(ow, cw)
     shrunk = np.where(np.isfinite(own), z * own + (1 - z) * prior, prior)
-    y28 = _div(o[28], c[28])
-    y7 = _div(o[7], c[7])
-    if metric == "cpa":   # no result in the window: its CPA is undefined, not a forecast
-        y28 = np.where(y28 > 0, y28, np.nan)
-        y7 = np.where(y7 > 0, y7, np.nan)
-    return ({"shrinkage": shrunk, "trailing_28d": np.where(np.isfinite(y28), y28, shrunk),
-             "trailing_7d": np.where(np.isfinite(y7), y7, np.where(np.isfinite(y28), y28, shrunk))},
-            volume)
+    own_y = {"trailing_7d": _div(o[7], c[7]), "trailing_28d": _div(o[28], c[28]),
+             "trailing_56d": own}
+    own_y |= {m: _div(_ewm(panel, out_m, t, h), _ewm(panel, cost_m, t, h))
+              for m, h in HALF_LIVES.items()}
+    if metric != "roi":   # no outcome in the window: its CPA or CPC is undefined, not a forecast
+        own_y = {m: np.where(y > 0, y, np.nan) for m, y in own_y.items()}
+    # A window without a defined yield falls back to the longer one, then to the shrinkage.
+    y28 = np.where(np.isfinite(own_y["trailing_28d"]), own_y["trailing_28d"], shrunk)
+    y56 = np.where(np.isfinite(own_y["trailing_56d"]), own_y["trailing_56d"], y28)
+    y7 = np.where(np.isfinite(own_y["trailing_7d"]), own_y["trailing_7d"], y28)
+    fc = {"shrinkage": shrunk, "trailing_28d": y28, "blend_7_56": 0.5 * y7 + 0.5 * y56}
+    fc |= {m: np.where(np.isfinite(own_y[m]), own_y[m], y28) for m in HALF_LIVES}
+    return fc, volume
+
+
+def _volume(panel: Panel, t: int, metric: str, outcome: np.ndarray,
+            days: np.ndarray) -> np.ndarray:
+    """The count behind a yield over ``SHRINK_WINDOW`` days: results or clicks themselves,
+    for ROI the conversions behind the revenue (days with spend when there are none)."""
+    if metric != "roi":
+        return outcome
+    conv = panel.window("conversions", t, SHRINK_WINDOW)
+    return np.where(conv > 0, conv, days)
 
 
 def _value(y: np.ndarray, metric: str) -> np.ndarray:
-    """Yield to the metric shown: ROI itself, CPA its inverse."""
+    """Yield to the metric shown: ROI itself, CPA and CPC its inverse."""
     if metric == "roi":
         return y
     with np.errstate(divide="ignore"):
@@ -147,7 +186,7 @@ def _value(y: np.ndarray, metric: str) -> np.ndarray:
 
 def _offset(fc: Any, metric: str) -> Any:
     """Keeps a log ratio finite for a week without outcome: ROI's 0.01 (as the tree model's);
-    for results per $ (tiny numbers) a hundredth of the forecast, which is then positive."""
+    for results or clicks per $ (tiny numbers) a hundredth of the forecast, which is then positive."""
     return 0.01 if metric == "roi" else 0.01 * fc
 
 
@@ -159,48 +198,98 @@ def _log_ratio(real: np.ndarray, fc: np.ndarray, metric: str) -> np.ndarray:
 
 @dataclass
 class _OwnBacktest:
-    err: dict[str, np.ndarray]      # method -> (N, J) |error| × spend, NaN where not scored
-    spend: np.ndarray               # (N, J) realised spend, NaN where not scored
-    ratio: dict[str, np.ndarray]    # method -> (N, J) log realised / forecast yield
+    forecast: dict[str, np.ndarray]  # method -> (N, J) yield forecast, NaN where not scored
+    real: np.ndarray                 # (N, J) realised yield, NaN where not scored
+    spend: np.ndarray                # (N, J) realised spend, NaN where not scored
 
 
 def own_backtest(panel: Panel, t: int, horizon: int, metric: str) -> _OwnBacktest:
     """Every method's forecasts at origins t - horizon, t - 2·horizon, … (labels known by t)
-    against what followed them."""
+    and what followed them, on the forecasts where every method has one."""
     out_m, cost_m = OUTCOMES[metric]
     n = len(panel.campaign_ids)
     origins = [t - horizon * j for j in range(1, OWN_ORIGINS + 1)
                if t - horizon * j >= MIN_CAMPAIGN_DAYS - 1]
-    err = {m: np.full((n, len(origins)), np.nan) for m in METHODS}
-    ratio = {m: np.full((n, len(origins)), np.nan) for m in METHODS}
+    fcs = {m: np.full((n, len(origins)), np.nan) for m in METHODS}
+    real = np.full((n, len(origins)), np.nan)
     spend = np.full((n, len(origins)), np.nan)
     for j, o in enumerate(origins):
         fc, _ = candidates(panel, o, metric)
         cost = panel.ahead(cost_m, o, horizon)
-        real = _div(panel.ahead(out_m, o, horizon), cost)
+        y = _div(panel.ahead(out_m, o, horizon), cost)
         history = (panel.grid["cost"][:, :o + 1] > 0).sum(axis=1) >= MIN_CAMPAIGN_DAYS
-        ok = history & (recent_spend(panel, o) > 0) & np.isfinite(real)
+        ok = history & (recent_spend(panel, o) > 0) & np.isfinite(y)
+        for f in fc.values():
+            ok &= np.isfinite(f) & ((f > 0) | (metric == "roi") & (f >= 0))
         for m in METHODS:
-            f = fc[m]
-            good = ok & np.isfinite(f) & ((f > 0) | (metric == "roi") & (f >= 0))
-            e = np.abs(_value(f, metric) - _value(real, metric))
-            scored = good & np.isfinite(e)
-            err[m][scored, j] = (e * cost)[scored]
-            ratio[m][good, j] = _log_ratio(real, f, metric)[good]
+            fcs[m][ok, j] = fc[m][ok]
+        real[ok, j] = y[ok]
         spend[ok, j] = cost[ok]
-    return _OwnBacktest(err, spend, ratio)
+    return _OwnBacktest(fcs, real, spend)
+
+
+def _error(bt: _OwnBacktest, f: np.ndarray, metric: str) -> np.ndarray:
+    """|forecast − realised| of the metric shown, times the realised spend (NaN: not scored)."""
+    return np.abs(_value(f, metric) - _value(bt.real, metric)) * bt.spend
+
+
+def combine(bt: _OwnBacktest, peers: np.ndarray, metric: str) -> tuple[dict[str, float], str]:
+    """The account's weights of the methods (summing to 1) from its own backtest, and why.
+
+    Two forecasts compete: the trailing 28 days, and the equal-weight ensemble of every method
+    (the trailing 28 days among them), which averages away part of a small campaign's noise
+    at the cost of following a drift more slowly. The ensemble has no fitted weights, so every
+    origin of the backtest scores it out of sample. Without evidence they weigh half each; the
+    error difference summed per origin (t: its mean over its standard error) moves the weight
+    towards the better one by the positive-part James–Stein factor 1 − 1/t², so only a
+    backtest that clearly favours one serves it (nearly) alone.
+    """
+    scored = np.isfinite(bt.spend[peers]) & np.isfinite(_value(bt.real[peers], metric))
+    ensemble = {m: 1.0 / len(METHODS) for m in METHODS}
+    origins = scored.any(axis=0)
+    # Errors summed per origin: the campaigns of one week share its shocks, so they are one
+    # sample of the difference, not several.
+    base = np.where(scored, _error(bt, bt.forecast[DEFAULT_METHOD], metric)[peers], 0.0)
+    mixed = np.where(scored, _error(bt, _blend(bt.forecast, ensemble), metric)[peers], 0.0)
+    ahead = (base - mixed).sum(axis=0)[origins]
+    sd = float(ahead.std(ddof=1)) if len(ahead) > 1 else 0.0
+    t = float(ahead.mean()) / sd * math.sqrt(len(ahead)) if sd > 0 else 0.0
+    toward = math.copysign(1.0 - 1.0 / t ** 2, t) if abs(t) > 1 else 0.0
+    share = 0.5 + 0.5 * toward
+    weights = {m: share * w for m, w in ensemble.items()}
+    weights[DEFAULT_METHOD] += 1.0 - share
+    if not origins.any():
+        return weights, "no backtest yet: half the trailing 28 days, half the ensemble"
+    spend = float(np.where(scored, bt.spend[peers], 0.0).sum())
+    why = (f"the account's backtest ({int(scored.sum())} forecasts of its {metric.upper()} "
+           f"campaigns at {int(origins.sum())} origins; spend-weighted error: trailing 28 days "
+           f"{base.sum() / spend:.3g}, the equal-weight ensemble of all methods "
+           f"{mixed.sum() / spend:.3g}; t = {t:.2f} in the ensemble's favour): the ensemble "
+           f"weighs {share:.0%}, the trailing 28 days the rest")
+    return weights, why
+
+
+def _blend(fc: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    return sum(w * fc[m] for m, w in weights.items())
 
 
 def _label(method: str) -> str:
     return METHOD_LABELS.get(method, method)
 
 
+def _served(weights: dict[str, float]) -> str:
+    """The method a row names: the one method that carries all the weight, else ``combined``."""
+    top = max(weights, key=lambda m: weights[m])
+    return top if weights[top] >= 0.995 else "combined"
+
+
 def forecast(panel: Panel, t: int, horizon: int, status: pd.DataFrame,
              cpa_targets: np.ndarray | None = None) -> pd.DataFrame:
     """A forecast for every campaign ``status`` marks eligible (rows in panel order; others
     NaN). Columns: metric, method, method_reason, predicted_roi / _low / _high and prob_loss
-    (ROI campaigns), predicted_cpa / _low / _high, cpa_target and prob_cpa_above (CPA
-    campaigns), and baseline (the trailing 28-day value, for the backtest)."""
+    (ROI campaigns), predicted_cpa / _low / _high, cpa_target and prob_cpa_above (CPA and CPC
+    campaigns: the cost per result or per click, its target and P(above it)), and baseline
+    (the trailing 28-day value, for the backtest)."""
     n = len(panel.campaign_ids)
     cols = ["predicted_roi", "predicted_roi_low", "predicted_roi_high", "prob_loss",
             "predicted_cpa", "predicted_cpa_low", "predicted_cpa_high", "cpa_target",
@@ -211,70 +300,61 @@ def forecast(panel: Panel, t: int, horizon: int, status: pd.DataFrame,
     out.insert(1, "method", np.full(n, None, dtype=object))
     out.insert(2, "method_reason", np.full(n, None, dtype=object))
     eligible = status["eligible"].to_numpy(bool)
-    for metric in ("roi", "cpa"):
+    for metric in OUTCOMES:
         rows = np.flatnonzero(eligible & (status["metric"].to_numpy() == metric))
         if not len(rows):
             continue
         fc, volume = candidates(panel, t, metric)
         bt = own_backtest(panel, t, horizon, metric)
         peers = status["metric"].to_numpy() == metric
-        pooled = {m: np.nansum(bt.err[m][peers]) for m in METHODS}
-        pooled_n = int(np.isfinite(bt.err["shrinkage"][peers]).sum())
-        pooled_spend = np.nansum(np.where(np.isfinite(bt.err["shrinkage"][peers]),
-                                          bt.spend[peers], np.nan))
+        weights, why = combine(bt, peers, metric)
+        point = _blend(fc, weights)
+        past = _blend(bt.forecast, weights)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = _log_ratio(bt.real, past, metric)
         daily = panel.window(OUTCOMES[metric][1], t, 28) / 28
+        targets = cpa_targets if metric == "cpa" else None   # a CPC's target is its own
         for i in rows:
             try:
-                _forecast_one(out, i, metric, fc, volume, bt, peers, pooled, pooled_n,
-                              pooled_spend, daily, horizon, cpa_targets)
+                _forecast_one(out, i, metric, point[i], fc["trailing_28d"][i], volume[i],
+                              ratios, peers, weights, why, daily[i], horizon,
+                              None if targets is None else targets[i])
             except (ArithmeticError, ValueError) as exc:   # one campaign never stops the run
                 out.iloc[i, 1] = None
                 out.iloc[i, 2] = f"its forecast failed ({type(exc).__name__}: {exc})"
     return out
 
 
-def _choose(errs: dict[str, float]) -> str:
-    """The default method unless another's backtest error is clearly lower (by
-    ``SWITCH_MARGIN``): a few weeks of backtest pick noise as often as skill."""
-    best = min(METHODS, key=lambda m: errs[m])
-    return best if errs[best] < SWITCH_MARGIN * errs[DEFAULT_METHOD] else DEFAULT_METHOD
-
-
-def _forecast_one(out: pd.DataFrame, i: int, metric: str, fc: dict[str, np.ndarray],
-                  volume: np.ndarray, bt: _OwnBacktest, peers: np.ndarray,
-                  pooled: dict[str, float], pooled_n: int, pooled_spend: float,
-                  daily: np.ndarray, horizon: int, cpa_targets: np.ndarray | None) -> None:
-    if pooled_n >= MIN_OWN_ORIGINS and pooled_spend > 0:
-        errs = {m: pooled[m] / pooled_spend for m in METHODS}
-        method = _choose(errs)
-        why = (f"the account's backtest ({pooled_n} forecasts of its {metric.upper()} "
-               "campaigns; spend-weighted error "
-               + ", ".join(f"{_label(m)} {errs[m]:.3g}" for m in METHODS)
-               + f"): {_label(DEFAULT_METHOD)} unless another is clearly better")
+def _forecast_one(out: pd.DataFrame, i: int, metric: str, f: float, base: float,
+                  volume: float, ratios: np.ndarray, peers: np.ndarray,
+                  weights: dict[str, float], why: str, daily: float, horizon: int,
+                  target: float | None) -> None:
+    method = _served(weights)
+    if method == "combined":
+        mix = ", ".join(f"{_label(m)} {w:.0%}" for m, w in
+                        sorted(weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
+        served = f"{_label(method)} ({mix}): {why}"
     else:
-        method = "shrinkage"
-        why = ("too little history for any backtest: its yield shrunk towards its "
-               "channel and the account")
-    f = float(fc[method][i])
-    own = bt.ratio[method][i]
-    own = own[np.isfinite(own)]
+        served = f"{_label(method)}: {why}"
+    own = ratios[i][np.isfinite(ratios[i])]
     if len(own) >= MIN_RATIOS:
         ratios, source = np.sort(own), "its own backtest"
     else:
-        pool = bt.ratio[method][peers]
+        pool = ratios[peers]
         pool = pool[np.isfinite(pool)]
         ratios, source = (np.sort(pool), "the pooled backtest") if len(pool) >= MIN_RATIOS \
             else (None, "the volume expected over the horizon")
     out.iloc[i, 1] = method
-    out.iloc[i, 2] = f"{_label(method)}: {why}; interval from {source}"
-    out.loc[out.index[i], "baseline"] = _value(np.array([fc["trailing_28d"][i]]), metric)[0]
-    if not (math.isfinite(f) and f > 0) and metric == "cpa" or not math.isfinite(f):
+    out.iloc[i, 2] = f"{served}; interval from {source}"
+    out.loc[out.index[i], "baseline"] = _value(np.array([base]), metric)[0]
+    f = float(f)
+    if not math.isfinite(f) or metric != "roi" and f <= 0:
         out.iloc[i, 1] = None
         out.iloc[i, 2] = f"no finite {metric.upper()} forecast from its history"
         return
     c = _offset(f, metric)
-    expected = max(float(f * daily[i] * horizon) if metric == "cpa"
-                   else float(volume[i]) * horizon / SHRINK_WINDOW, 1.0)
+    expected = max(float(f * daily * horizon) if metric != "roi"
+                   else float(volume) * horizon / SHRINK_WINDOW, 1.0)
     if ratios is not None:
         # Order statistics that cover a new week about 80 % of the time (the split
         # conformal rule: with few ratios, the extremes), never narrower than the
@@ -301,14 +381,14 @@ def _forecast_one(out: pd.DataFrame, i: int, metric: str, fc: dict[str, np.ndarr
     if metric == "roi":
         out.loc[key, ["predicted_roi", "predicted_roi_low", "predicted_roi_high",
                       "prob_loss"]] = [f, ylo, yhi, below(1.0)]
-    else:
-        own_cpa = _value(np.array([fc["trailing_28d"][i]]), "cpa")[0]
-        target = (float(cpa_targets[i]) if cpa_targets is not None
-                  and math.isfinite(cpa_targets[i]) and cpa_targets[i] > 0 else own_cpa)
-        out.loc[key, ["predicted_cpa", "predicted_cpa_low", "predicted_cpa_high",
-                      "cpa_target", "prob_cpa_above"]] = [
-            1.0 / f, 1.0 / yhi, min(1.0 / max(ylo, 1e-300), CPA_HIGH_CAP / f), target,
-            below(1.0 / target) if target and math.isfinite(target) else np.nan]
+        return
+    own_cost = _value(np.array([base]), metric)[0]
+    if target is None or not (math.isfinite(target) and target > 0):
+        target = own_cost
+    out.loc[key, ["predicted_cpa", "predicted_cpa_low", "predicted_cpa_high",
+                  "cpa_target", "prob_cpa_above"]] = [
+        1.0 / f, 1.0 / yhi, min(1.0 / max(ylo, 1e-300), CPA_HIGH_CAP / f), target,
+        below(1.0 / target) if target and math.isfinite(target) else np.nan]
 
 
 def _point_scores(point: np.ndarray, real: np.ndarray, spend: np.ndarray) -> dict[str, Any]:
@@ -322,13 +402,14 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
                    n_origins: int = 8) -> dict[str, Any]:
     """Rolling-origin backtest of ``forecast`` (each origin sees only the days up to it)
     against the campaign's trailing 28-day value: ROI campaigns scored on ROI (``model``,
-    ``baselines``), CPA campaigns on CPA (``cpa``), pooled over the origins."""
+    ``baselines``), CPA campaigns on CPA (``cpa``), CPC campaigns on CPC (``cpc``), pooled
+    over the origins."""
     from demetra.ml.backtest import score  # backtest imports the tree model; only here
 
     last = panel.days - 1
     origin_days = [last - horizon * k for k in range(1, n_origins + 1)
                    if last - horizon * k >= MIN_CAMPAIGN_DAYS - 1]
-    parts: dict[str, list[pd.DataFrame]] = {"roi": [], "cpa": []}
+    parts: dict[str, list[pd.DataFrame]] = {m: [] for m in OUTCOMES}
     for o in origin_days:
         status = campaign_status(panel, o)
         fc = forecast(panel, o, horizon, status)
@@ -350,21 +431,26 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
         result["baselines"] = {"trailing_28d_roi": _point_scores(
             roi["baseline"].to_numpy(float), roi["real"].to_numpy(float),
             roi["spend"].to_numpy(float))}
-    if parts["cpa"]:
-        cpa = pd.concat(parts["cpa"])
-        real, spend = cpa["real"].to_numpy(float), cpa["spend"].to_numpy(float)
-        model = _point_scores(cpa["predicted_cpa"].to_numpy(float), real, spend)
-        inside = ((cpa["predicted_cpa_low"].to_numpy(float) <= real)
-                  & (real <= cpa["predicted_cpa_high"].to_numpy(float)))
-        prob = cpa["prob_cpa_above"].to_numpy(float)
-        above = real > cpa["cpa_target"].to_numpy(float)
-        ok = np.isfinite(prob)
-        model["coverage"] = float(inside.mean())
-        model["brier"] = float(np.mean((prob[ok] - above[ok]) ** 2)) if ok.any() else None
-        result["cpa"] = {"origins": result["origins"], "model": model,
-                         "baselines": {"trailing_28d_cpa": _point_scores(
-            cpa["baseline"].to_numpy(float), real, spend)}}
-    methods = pd.concat([*parts["roi"], *parts["cpa"]])["method"] if (parts["roi"] or parts["cpa"]) \
-        else pd.Series(dtype=object)
+    for metric in ("cpa", "cpc"):
+        if parts[metric]:
+            result[metric] = _cost_scores(pd.concat(parts[metric]), metric, result["origins"])
+    served = [p for ps in parts.values() for p in ps]
+    methods = pd.concat(served)["method"] if served else pd.Series(dtype=object)
     result["methods"] = {str(k): int(v) for k, v in methods.value_counts().items()}
     return result
+
+
+def _cost_scores(df: pd.DataFrame, metric: str, origins: list[str]) -> dict[str, Any]:
+    """A cost per outcome's backtest block: the forecasts' errors, P10–P90 coverage and the
+    Brier score of P(above target), beside the trailing 28-day value's errors."""
+    real, spend = df["real"].to_numpy(float), df["spend"].to_numpy(float)
+    model = _point_scores(df["predicted_cpa"].to_numpy(float), real, spend)
+    inside = ((df["predicted_cpa_low"].to_numpy(float) <= real)
+              & (real <= df["predicted_cpa_high"].to_numpy(float)))
+    prob = df["prob_cpa_above"].to_numpy(float)
+    above = real > df["cpa_target"].to_numpy(float)
+    ok = np.isfinite(prob)
+    model["coverage"] = float(inside.mean())
+    model["brier"] = float(np.mean((prob[ok] - above[ok]) ** 2)) if ok.any() else None
+    return {"origins": origins, "model": model, "baselines": {
+        f"trailing_28d_{metric}": _point_scores(df["baseline"].to_numpy(float), real, spend)}}

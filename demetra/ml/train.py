@@ -4,8 +4,10 @@ The artifact is one joblib file in ``Settings.model_dir`` holding the ``RoiModel
 scikit-learn models, version, feature list, training window, horizon and backtest metrics), or,
 when the pooled data are too small for it (fewer than ``MIN_CAMPAIGNS`` campaigns with revenue
 spending, too short a history, too few examples), a ``SmallModel``: per-campaign forecasts made
-at prediction time (``demetra.ml.small``), backtested the same way. There is no minimum number
-of campaigns; a campaign needs ``MIN_CAMPAIGN_DAYS`` days with spend.
+at prediction time (``demetra.ml.small``: ROI, CPA or CPC by what the campaign tracks),
+backtested the same way; a mixed account's campaigns without revenue are backtested on CPA
+or CPC beside the tree's ROI. There is no minimum number of campaigns; a campaign needs
+``MIN_CAMPAIGN_DAYS`` days with spend.
 ``load_latest_model`` loads the newest good run's file, or raises ``RetrainNeeded``.
 """
 
@@ -56,7 +58,7 @@ class TrainResult:
     rows: int
     campaigns: int
     examples: int
-    metrics: dict[str, Any]            # "model", "baselines", "origins", "per_origin", "cpa"
+    metrics: dict[str, Any]            # "model", "baselines", "origins", "per_origin", "cpa", "cpc"
     importance: dict[str, float]
     artifact_path: str
     seconds: float
@@ -81,13 +83,18 @@ class TrainResult:
             brier = "—" if m.get("brier") is None else f"{m['brier']:.3f}"
             parts.append(f"ROI backtest over {origins} origins: spend-weighted MAE {m['wmae']:.3f} "
                          f"(best baseline {best:.3f}), P10–P90 coverage {coverage}, Brier {brier}.")
-        c = (self.metrics.get("cpa") or {}).get("model") or {}
-        if c.get("wmae") is not None:
-            base = self.metrics["cpa"]["baselines"]["trailing_28d_cpa"]["wmae"]
-            n_cpa = len(self.metrics["cpa"].get("origins") or []) or origins
-            parts.append(f"CPA backtest (campaigns without revenue) over {n_cpa} origins: "
-                         f"spend-weighted MAE {c['wmae']:.2f} (trailing 28-day CPA {base:.2f}), "
-                         f"P10–P90 coverage {c['coverage']:.0%}.")
+        for metric, who in (("cpa", "campaigns without revenue"),
+                            ("cpc", "campaigns tracking neither revenue nor results")):
+            c = (self.metrics.get(metric) or {}).get("model") or {}
+            if c.get("wmae") is None:
+                continue
+            block = self.metrics[metric]
+            base = block["baselines"][f"trailing_28d_{metric}"]["wmae"]
+            n = len(block.get("origins") or []) or origins
+            word = metric.upper()
+            parts.append(f"{word} backtest ({who}) over {n} origins: spend-weighted MAE "
+                         f"{c['wmae']:.2f} (trailing 28-day {word} {base:.2f}), P10–P90 "
+                         f"coverage {c['coverage']:.0%}.")
         if self.not_forecast:
             listed = "; ".join(f"{cid}: {why}" for cid, why in list(self.not_forecast.items())[:10])
             more = len(self.not_forecast) - 10
@@ -187,7 +194,8 @@ def _train_small(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel
     model = SmallModel(horizon_days=horizon, train_start=start, train_end=end, reason=reason,
                        metrics=_finite(bt))
     examples = sum(int((m or {}).get("n") or 0) for m in
-                   (bt.get("model"), (bt.get("cpa") or {}).get("model")))
+                   (bt.get("model"), (bt.get("cpa") or {}).get("model"),
+                    (bt.get("cpc") or {}).get("model")))
     bt = {**bt, "method": "small", "method_reason": reason, "not_forecast": not_forecast}
     return _save(engine, settings, model, params, bt, {}, panel, start, end, examples, timings,
                  t0, report, "small", reason, not_forecast)
@@ -217,11 +225,11 @@ def _train_tree(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel:
         _record_failure(engine, params, start, end, exc, time.perf_counter() - t0)
         raise
     importance = bt.pop("importance")
-    if (campaign_status(panel, panel.days - 1)["metric"] == "cpa").any():
-        # A mixed account: its campaigns without revenue are forecast per campaign on CPA.
-        cpa = backtest_small(panel, horizon, ms.thresholds).get("cpa")
-        if cpa:
-            bt["cpa"] = cpa
+    if campaign_status(panel, panel.days - 1)["metric"].isin(["cpa", "cpc"]).any():
+        # A mixed account: its campaigns without revenue are forecast per campaign, on CPA
+        # (results tracked) or CPC (neither tracked).
+        small = backtest_small(panel, horizon, ms.thresholds)
+        bt |= {m: small[m] for m in ("cpa", "cpc") if small.get(m)}
     model.train_start, model.train_end = start, end
     model.metrics = _finite(bt)
     bt = {**bt, "method": "tree", "not_forecast": not_forecast}

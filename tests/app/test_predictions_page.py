@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from demetra.app import pages
-from demetra.app.views.predictions import training_lock
+from demetra.app.views.predictions import METHOD_WORDS, training_lock
 from demetra.ml import load_model_settings
 from tests.app import helpers
 from tests.app.helpers import last_day
@@ -145,30 +145,49 @@ def test_a_lead_generation_account_shows_cpa_forecasts_and_their_method(
     assert forecasts["Forecast ROI"].isna().all() and forecasts["P(loss)"].isna().all()
     assert forecasts["Forecast CPA"].gt(0).all()
     assert forecasts["P(CPA > target)"].between(0, 1).all()
-    assert set(forecasts["Method"]) <= {"Shrinkage", "Trailing 28 days", "Trailing 7 days"}
+    assert set(forecasts["Method"]) <= set(METHOD_WORDS.values()) - {"Pooled model"}
     assert forecasts["Why"].str.len().gt(0).all()
     assert not any("ROI **" in m.value for m in at.markdown)
     assert any("forecast CPA" in m.value for m in at.markdown)
 
 
-def test_an_account_tracking_nothing_lists_its_campaigns_with_the_reason(
+def test_an_account_tracking_only_clicks_shows_cpc_forecasts_never_cpa_or_roi(
         engine: sa.Engine, db_url: str, tmp_path: Path) -> None:
     import numpy as np
 
     from demetra.db.bulk import insert_campaign_rows
 
     end = dt.date(2026, 6, 30)
-    days = [end - dt.timedelta(days=i) for i in range(40)]
+    days = [end - dt.timedelta(days=i) for i in range(60)]
+    rng = np.random.default_rng(4)
+    # Two traffic campaigns (spend and clicks, revenue and results not tracked) and one that
+    # spends without a single click: nothing at all to forecast.
     frame = pd.DataFrame([{"campaign_id": f"FACEBOOK_c{k}", "campaign_name": f"Traffic {k}",
-                           "channel": "facebook", "date": d, "cost": 50.0 + k, "clicks": 100,
+                           "channel": "facebook", "date": d, "cost": 50.0 + k,
+                           "clicks": 0 if k == 2 else int(rng.poisson(100)),
                            "impressions": 5000, "engagement": 10, "conversions": np.nan,
-                           "revenue": np.nan} for k in range(2) for d in days])
+                           "revenue": np.nan} for k in range(3) for d in days])
     with engine.begin() as conn:
         insert_campaign_rows(conn, frame)
     at = open_page(db_url, tmp_path)
     at.button(key="prd_train").click().run()
     assert not at.exception and not at.error
+    backtest = frame_with(at, "Forecaster")
+    assert backtest is not None and "Trailing 28-day CPC" in set(backtest["Forecaster"])
+    forecasts = frame_with(at, "Forecast CPC")
+    assert forecasts is not None and set(forecasts["Campaign"]) == {"Traffic 0", "Traffic 1"}
+    assert forecasts["Forecast ROI"].isna().all() and forecasts["P(loss)"].isna().all()
+    assert not {"Forecast CPA", "Target CPA", "P(CPA > target)"} & set(forecasts.columns)
+    assert forecasts["Forecast CPC"].between(0.3, 0.8).all()   # about $51 for 100 clicks
+    assert forecasts["P(CPC > target)"].between(0, 1).all()
     listed = frame_with(at, "Why not")
-    assert listed is not None and set(listed["Campaign"]) == {"Traffic 0", "Traffic 1"}
-    assert listed["Why not"].str.contains("revenue and results not tracked").all()
-    assert frame_with(at, "P(loss)") is None
+    assert listed is not None and list(listed["Campaign"]) == ["Traffic 2"]
+    assert listed["Why not"].str.contains("no clicks").all()
+    shown = " ".join(m.value for m in (*at.markdown, *at.caption))
+    assert "CPC (neither revenue nor results tracked)" in shown and "forecast CPC" in shown
+    # (The model settings' target CPAs stay: they are settings, not a forecast.)
+    assert not any(word in shown for word in ("forecast CPA", "CPA forecasts", "CPA (no revenue",
+                                              "ROI **", "ROI forecasts"))
+    charts = [str(c.proto) for c in at.get("plotly_chart")]
+    assert any("Forecast CPC (neither revenue nor results tracked)" in c for c in charts)
+    assert not any("cost per result" in c or "Forecast ROI" in c for c in charts)

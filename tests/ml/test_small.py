@@ -1,5 +1,6 @@
 """Accounts as they really are: no minimum number of campaigns, campaigns without revenue
-forecast on CPA, campaigns tracking nothing listed with the reason, never an ROI of 0."""
+forecast on CPA, campaigns tracking neither revenue nor results on CPC (cost per click), those
+without even a click listed with the reason, never an ROI of 0."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ from demetra.db.models import Prediction
 from demetra.ingest import import_file
 from demetra.ml import latest_predictions, predict, train
 from demetra.ml.features import MIN_CAMPAIGN_DAYS
+from demetra.ml.risk import risk_level
 from demetra.ml.settings import ModelSettings, save_model_settings
+from demetra.ml.small import METHODS
 from demetra.seed import seed_database
 from tests.ml.world import END
 
@@ -50,7 +53,7 @@ def _check_forecast(r) -> None:
         assert all(math.isfinite(v) for v in values) and values == tuple(sorted(values))
         assert 0 <= r.prob_loss <= 1 and r.predicted_cpa is None
     else:
-        assert r.metric == "cpa" and r.predicted_roi is None and r.prob_loss is None
+        assert r.metric in ("cpa", "cpc") and r.predicted_roi is None and r.prob_loss is None
         values = (r.predicted_cpa_low, r.predicted_cpa, r.predicted_cpa_high)
         assert all(math.isfinite(v) and v > 0 for v in values)
         assert values == tuple(sorted(values))
@@ -82,9 +85,11 @@ def test_real_exports_forecast_every_active_campaign_above_the_minimum(
             assert days >= MIN_CAMPAIGN_DAYS
             _check_forecast(r)
     if name.startswith("07b"):
-        # No revenue and no results: nothing to forecast, said so for every campaign.
-        assert done.written == 0 and len(done.not_forecast) == len(spending)
-        assert all("revenue and results not tracked" in why for why in done.not_forecast.values())
+        # Spend and clicks only: every active campaign gets a CPC forecast.
+        assert spending and done.written == len(spending) and not done.not_forecast
+        assert done.metrics == {"cpc": len(spending)}
+        assert f"{len(spending)} CPC" in done.summary()
+        assert "CPC backtest" in trained.summary()
     else:
         assert done.written >= 1 and done.metrics == {"cpa": done.written}
         assert all(r.metric == "cpa" for r in rows.values() if spending[r.campaign_id]
@@ -107,7 +112,7 @@ def test_a_three_campaign_account_gets_a_forecast_for_every_campaign(
     for r in rows:
         assert r.metric == "roi"
         _check_forecast(r)
-    assert set(done.methods) <= {"shrinkage", "trailing_28d", "trailing_7d"}
+    assert set(done.methods) <= {*METHODS, "combined"}
 
 
 def test_one_campaign_with_four_weeks_gets_a_finite_interval(engine: sa.Engine,
@@ -150,9 +155,56 @@ def test_a_lead_generation_account_is_forecast_on_cpa(engine: sa.Engine, tmp_pat
         _check_forecast(r)
     # A target per channel moves P(CPA > target): a very high target makes it unlikely.
     channel = pd.read_sql(sa.text("SELECT DISTINCT channel FROM campaigns"), engine)["channel"]
-    values = {f"cpa_target_{c}": 1e6 for c in channel}
-    save_model_settings(engine, ModelSettings(**values))
+    save_model_settings(engine, ModelSettings(cpa_target_by_channel={c: 1e6 for c in channel}))
     predict(engine, settings)
     for r in _rows(engine):
         if r.metric == "cpa":
             assert r.cpa_target == 1e6 and r.prob_cpa_above < 0.05 and r.risk_level == "low"
+
+
+def _clicks_only(end: dt.date, days: int, seed: int) -> pd.DataFrame:
+    """Three campaigns reporting spend and clicks only (revenue and results not tracked: NULL),
+    and one that spends without a single click."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, (cpc, daily) in enumerate(((0.4, 60.0), (1.1, 35.0), (2.5, 120.0), (None, 20.0))):
+        for i in range(days):
+            cost = round(float(daily * rng.uniform(0.7, 1.3)), 2)
+            clicks = 0 if cpc is None else int(rng.poisson(cost / cpc))
+            rows.append({"campaign_id": f"FACEBOOK_click{k}", "campaign_name": f"Traffic {k}",
+                         "channel": "facebook", "date": end - dt.timedelta(days=days - 1 - i),
+                         "cost": cost, "clicks": clicks, "impressions": 40 * clicks + 100,
+                         "engagement": clicks // 10, "conversions": np.nan, "revenue": np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_campaigns_tracking_only_clicks_are_forecast_on_cpc(engine: sa.Engine,
+                                                             tmp_path: Path) -> None:
+    frame = _clicks_only(END, 120, seed=11)
+    with engine.begin() as conn:
+        insert_campaign_rows(conn, frame)
+    settings = Settings(model_dir=str(tmp_path))
+    trained = train(engine, settings)
+    assert trained.method == "small" and "cpc" in trained.metrics
+    assert "model" not in trained.metrics and "cpa" not in trained.metrics
+    assert "CPC backtest" in trained.summary()
+    done = predict(engine, settings)
+    rows = {r.campaign_id: r for r in _rows(engine)}
+    assert set(rows) == set(frame["campaign_id"])
+    # The campaign without a click has nothing at all to forecast: listed, with the reason.
+    silent = rows.pop("FACEBOOK_click3")
+    assert silent.metric == "none" and silent.risk_level == "none"
+    assert "no clicks" in silent.method_reason and silent.predicted_cpa is None
+    assert done.written == 3 and done.metrics == {"cpc": 3} and "3 CPC" in done.summary()
+    last28 = frame[frame["date"] > END - dt.timedelta(days=28)]
+    own = last28.groupby("campaign_id")["cost"].sum() / last28.groupby("campaign_id")["clicks"].sum()
+    for cid, r in rows.items():
+        _check_forecast(r)
+        assert r.metric == "cpc" and r.method in (*METHODS, "combined")
+        # Without a target of its own, a CPC is judged against its trailing 28 days.
+        assert r.cpa_target == pytest.approx(own[cid], rel=1e-9)
+        assert r.risk_level == risk_level(r.prob_cpa_above)
+        # A cost per click near the campaign's own, not a cost per result or an ROI.
+        assert 0.5 * own[cid] < r.predicted_cpa < 2 * own[cid]
+    listed = latest_predictions(engine, not_forecast=True)
+    assert list(listed["campaign_id"]) == ["FACEBOOK_click3"]

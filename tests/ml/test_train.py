@@ -69,6 +69,6 @@ def test_too_few_campaigns_for_the_tree_fall_back_to_per_campaign_forecasts(
         engine: sa.Engine, tmp_path: Path) -> None:
     seed_database(engine, campaigns=12, days=80, seed=1, end_date=END)
     result = train(engine, Settings(model_dir=str(tmp_path)))
-    assert result.method == "small" and result.version == "small-shrink-1"
+    assert result.method == "small" and result.version == "small-combine-2"
     assert "needs 20" in result.method_reason and "Per-campaign forecasts" in result.summary()
     assert result.metrics["model"]["wmae"] is not None

@@ -1,9 +1,10 @@
 """Predictions: train the ROI model (backtest vs. baselines), forecast every campaign, the risky
 ones first, and one campaign's history with its forecast band.
 
-A campaign is forecast on what it tracks: ROI with revenue, CPA (cost per result) without; each
-row says which method served it and why, and campaigns that cannot be forecast are listed with
-the reason (never an ROI of 0 for revenue that is not tracked)."""
+A campaign is forecast on what it tracks: ROI with revenue, CPA (cost per result) without, CPC
+(cost per click) when it tracks neither; each row says which method served it and why, and
+campaigns that cannot be forecast are listed with the reason (never an ROI of 0 for revenue
+that is not tracked)."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ RISK_WORDS = {"high": "High", "medium": "Medium", "low": "Low"}
 FORECASTER_LABELS = {"model": "Demetra model", "trailing_28d_roi": "Trailing 28-day ROI",
                      "trailing_7d_roi": "Trailing 7-day ROI",
                      "channel_28d_roi": "Channel 28-day ROI",
-                     "trailing_28d_cpa": "Trailing 28-day CPA"}
+                     "trailing_28d_cpa": "Trailing 28-day CPA",
+                     "trailing_28d_cpc": "Trailing 28-day CPC"}
 METHOD_WORDS = {"tree": "Pooled model", "shrinkage": "Shrinkage", "trailing_28d": "Trailing 28 days",
-                "trailing_7d": "Trailing 7 days"}
+                "trailing_7d": "Trailing 7 days", "blend_7_56": "Trailing 7 + 56 days",
+                "ewm_14d": "Weighted, 14-day half-life",
+                "ewm_28d": "Weighted, 28-day half-life", "combined": "Combination"}
+CPC_WORDS = "CPC (neither revenue nor results tracked)"
 KEY_TRAINING = "prd_training"
 CHART = {"width": "stretch", "config": {"displayModeBar": False}}
 PREDICTION_COLUMNS = {
@@ -62,6 +67,19 @@ PREDICTION_COLUMNS = {
         "P(CPA > target)", format="percent", min_value=0, max_value=1,
         help="Probability that CPA over the horizon is above the target: the risk of a "
              "campaign without revenue"),
+    "Forecast CPC": st.column_config.NumberColumn(
+        "Forecast CPC", format="%.2f",
+        help=f"{CPC_WORDS}: cost per click over the horizon"),
+    "CPC P10": st.column_config.NumberColumn("CPC P10", format="%.2f",
+                                             help="CPC is below this with 10% probability"),
+    "CPC P90": st.column_config.NumberColumn("CPC P90", format="%.2f",
+                                             help="CPC is below this with 90% probability"),
+    "Target CPC": st.column_config.NumberColumn(
+        "Target CPC", format="%.2f", help="The campaign's own trailing 28-day CPC"),
+    "P(CPC > target)": st.column_config.ProgressColumn(
+        "P(CPC > target)", format="percent", min_value=0, max_value=1,
+        help="Probability that CPC over the horizon is above the target: the risk of a "
+             "campaign tracking neither revenue nor results"),
     "Method": st.column_config.TextColumn("Method", width="small",
                                           help="Which forecaster served this campaign"),
     "Why": st.column_config.TextColumn("Why", width="medium",
@@ -126,8 +144,9 @@ def _names(df: pd.DataFrame) -> list[str]:
 
 def risk_table(df: pd.DataFrame) -> pd.DataFrame:
     """The forecast table with the risk level as a coloured label (``PREDICTION_COLUMNS``; no
-    emoji: not every browser has an emoji font). ROI columns are empty on CPA rows and CPA
-    columns on ROI rows; the CPA columns only appear when some campaign is forecast on CPA."""
+    emoji: not every browser has an emoji font). Each row fills the columns of its metric
+    only (ROI, CPA or CPC, the last two sharing the stored cost-per-outcome columns); the CPA
+    and CPC columns only appear when some campaign is forecast on them."""
     table = pd.DataFrame({
         "Campaign": _names(df),
         "Channel": df["channel"].map(lambda c: channel_label(c) if isinstance(c, str) else fmt.DASH),
@@ -136,13 +155,15 @@ def risk_table(df: pd.DataFrame) -> pd.DataFrame:
         "P90": df["predicted_roi_high"].astype(float),
         "P(loss)": df["prob_loss"].astype(float),
     })
-    if (df["metric"] == "cpa").any():
-        table = table.assign(**{
-            "Forecast CPA": df["predicted_cpa"].astype(float).to_numpy(),
-            "CPA P10": df["predicted_cpa_low"].astype(float).to_numpy(),
-            "CPA P90": df["predicted_cpa_high"].astype(float).to_numpy(),
-            "Target CPA": df["cpa_target"].astype(float).to_numpy(),
-            "P(CPA > target)": df["prob_cpa_above"].astype(float).to_numpy()})
+    for metric, word in (("cpa", "CPA"), ("cpc", "CPC")):
+        mine = (df["metric"] == metric).to_numpy()
+        if not mine.any():
+            continue
+        names = {"predicted_cpa": f"Forecast {word}", "predicted_cpa_low": f"{word} P10",
+                 "predicted_cpa_high": f"{word} P90", "cpa_target": f"Target {word}",
+                 "prob_cpa_above": f"P({word} > target)"}
+        table = table.assign(**{name: df[column].astype(float).where(mine).to_numpy()
+                                for column, name in names.items()})
     return table.assign(
         Risk=[[RISK_WORDS.get(r, str(r))] for r in df["risk_level"]],
         Method=[METHOD_WORDS.get(m, m or "Pooled model") for m in df["method"]],
@@ -188,9 +209,10 @@ def show_model_run(run: Mapping[str, Any]) -> None:
     if metrics.get("method") == "small":
         st.markdown(":blue-badge[Per-campaign forecasts] Not the pooled tree model: "
                     f"{metrics.get('method_reason') or 'too little pooled data'}. Each campaign "
-                    "is forecast by the method its own backtest supports (shrinkage to its "
-                    "channel and the account, or its trailing 7 or 28 days).")
-    if "model" not in metrics and "cpa" not in metrics:
+                    "is forecast by its trailing 28 days weighed against an ensemble of "
+                    "trailing, exponentially weighted and shrunk yields, by how clearly the "
+                    "account's own backtest favours one of them.")
+    if not {"model", "cpa", "cpc"} & set(metrics):
         st.info("The latest training recorded no backtest metrics.", icon=":material/info:")
         return
     seconds = run.get("duration_seconds")
@@ -208,6 +230,11 @@ def show_model_run(run: Mapping[str, Any]) -> None:
                    "currency).")
         st.dataframe(backtest_table(metrics["cpa"]), hide_index=True, width="stretch",
                      key="prd_backtest_cpa", column_config=BACKTEST_COLUMNS)
+    if "cpc" in metrics:
+        st.caption(f"{CPC_WORDS}: cost per click over the horizon (errors in the data's "
+                   "currency).")
+        st.dataframe(backtest_table(metrics["cpc"]), hide_index=True, width="stretch",
+                     key="prd_backtest_cpc", column_config=BACKTEST_COLUMNS)
     if "model" not in metrics:
         return
     table_df = backtest_table(metrics)
@@ -325,12 +352,14 @@ def _one_campaign(engine: sa.Engine, forecasts: pd.DataFrame, as_of: dt.date,
     currency = cache.reporting_currency(engine)
     method = f" · {METHOD_WORDS.get(row['method'], row['method'] or 'Pooled model')}: " \
              f"{row['method_reason'] or fmt.DASH}"
-    if row["metric"] == "cpa":
-        # No revenue: the ROI axis would be a line of zeros; the forecast is of CPA.
+    if row["metric"] in ("cpa", "cpc"):
+        # No revenue: the ROI axis would be a line of zeros; the forecast is of CPA or CPC.
         st.plotly_chart(charts.campaign_history_figure(history, currency=currency),
                         key="prd_history", **CHART)
-        st.markdown(f"{RISK_BADGES.get(row['risk_level'], row['risk_level'])} · revenue not "
-                    f"tracked · forecast CPA **{fmt.money(row['predicted_cpa'], currency)}** "
+        word, what = (("CPA", "revenue not tracked") if row["metric"] == "cpa"
+                      else ("CPC", "neither revenue nor results tracked"))
+        st.markdown(f"{RISK_BADGES.get(row['risk_level'], row['risk_level'])} · {what} · "
+                    f"forecast {word} **{fmt.money(row['predicted_cpa'], currency)}** "
                     f"(P10–P90 {fmt.money(row['predicted_cpa_low'], currency)}–"
                     f"{fmt.money(row['predicted_cpa_high'], currency)}) · probability it is "
                     f"above the target {fmt.money(row['cpa_target'], currency)} "
@@ -370,7 +399,8 @@ def _forecasts(engine: sa.Engine, channels: tuple[str, ...]) -> None:
     counts = forecasts["risk_level"].value_counts()
     kinds = forecasts["metric"].value_counts()
     what = " and ".join(f"{label} of {int(kinds[k]):,}" for k, label in
-                        (("roi", "ROI"), ("cpa", "CPA (no revenue tracked)")) if k in kinds)
+                        (("roi", "ROI"), ("cpa", "CPA (no revenue tracked)"),
+                         ("cpc", CPC_WORDS)) if k in kinds)
     st.markdown(f"{len(forecasts):,} campaigns · {what} over the {horizon} days after "
                 f"{fmt.date(as_of)} · "
                 + " ".join(f"{RISK_BADGES[k]} {int(counts.get(k, 0))}"
@@ -381,15 +411,18 @@ def _forecasts(engine: sa.Engine, channels: tuple[str, ...]) -> None:
             ("roi", "the point is the forecast ROI, the bar its P10–P90 interval; the dotted "
                     "line is break-even."),
             ("cpa", "campaigns without revenue: the point is the forecast cost per result, the "
-                    "bar its P10–P90 interval, the diamond the target CPA.")):
+                    "bar its P10–P90 interval, the diamond the target CPA."),
+            ("cpc", "campaigns tracking neither revenue nor results: the point is the forecast "
+                    "cost per click, the bar its P10–P90 interval, the diamond the target "
+                    "CPC (its own trailing 28 days).")):
         part = forecasts[forecasts["metric"] == metric].head(15)
         if part.empty:
             continue
         st.plotly_chart(charts.forecast_intervals_figure(part.assign(label=_names(part)),
                                                          metric=metric),
-                        key=f"prd_intervals{'' if metric == 'roi' else '_cpa'}", **CHART)
-        st.caption(f"The {len(part)} riskiest {'ROI' if metric == 'roi' else 'CPA'} forecasts: "
-                   + caption)
+                        key=f"prd_intervals{'' if metric == 'roi' else '_' + metric}", **CHART)
+        word = {"roi": "ROI", "cpa": "CPA", "cpc": CPC_WORDS}[metric]
+        st.caption(f"The {len(part)} riskiest {word} forecasts: " + caption)
     _not_forecast(listed)
     _one_campaign(engine, forecasts, as_of, horizon)
 
