@@ -38,6 +38,7 @@ SECTION = "## JSON API (issue 17)"
 END = dt.date(2026, 6, 30)
 CAMPAIGNS, DAYS, SEED = 1425, 730, 7
 TARGET_P99_MS = 100.0
+WORKERS = 1
 REQUESTS = [
     ("summary", "/api/analytics/summary", {}),
     ("summary", "/api/analytics/summary",
@@ -106,7 +107,8 @@ def run_backend(dbs: Databases, backend: str, clients: int, per_client: int,
     engine.dispose()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "API_TOKEN": ""}
-    proc = subprocess.Popen([sys.executable, "-m", "demetra", "api", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "demetra", "api", "--port", str(port),
+                             "--workers", str(WORKERS)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -167,7 +169,10 @@ def main() -> int:
     p.add_argument("--no-pg", action="store_true")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--quick", action="store_true", help="200 campaigns × 90 days, not written")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (1)")
     args = p.parse_args()
+    global WORKERS
+    WORKERS = args.workers
     size = args.size = (200, 90) if args.quick else (CAMPAIGNS, DAYS)
     pg_url = None if args.no_pg else loopback_pg_url(args.pg_url)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())

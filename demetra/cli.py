@@ -174,15 +174,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     from demetra import llm
-    from demetra.queries import Filters
 
     engine = _engine(args)
     settings = _settings(args)
-    f = llm.default_period(engine, args.days)
-    if args.until or args.since:
-        until = args.until or f.end
-        f = Filters(args.since or until - dt.timedelta(days=args.days - 1), until)
-    f = Filters(f.start, f.end, tuple(args.channel or ()))
+    f = _period(args, engine)
     out = llm.generate(engine, f, settings)
     if args.json:
         print(json.dumps({"id": out.id, "source": out.source, "model": out.model,
@@ -194,11 +189,12 @@ def cmd_recommend(args: argparse.Namespace) -> int:
            if out.source == "llm" else f"the rules engine: {out.fallback_reason}")
     print(f"Recommendations for {f.start} to {f.end}, written by {who}:\n")
     print(out.answer["summary"] + "\n")
-    names = out.context.campaigns
+    labels = out.context.labels
     for i, r in enumerate(out.answer["recommendations"], 1):
         target = r["target"]
-        # People read names: a campaign by its name (with its id), a channel as it is called.
-        shown = (f"{names[target]} ({target})" if names.get(target) and names[target] != target
+        # People read names: a campaign by its name (with its id only where two share it), a
+        # channel as it is called.
+        shown = (labels[target] if target in labels
                  else channel_label(target) if target in out.context.channels else target)
         print(f"{i}. {r['action'].upper()} {shown} ({r['confidence']} confidence)")
         print(f"   Why: {r['rationale']}")
@@ -346,12 +342,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from demetra.seed import campaign_row_count, seed_database
+    from demetra.demo import load_demo
+    from demetra.seed import campaign_row_count
 
     engine = _engine(args)
     if args.demo and campaign_row_count(engine) == 0:
-        report = seed_database(engine)
-        print(f"Loaded the demo world: {report.rows:,} rows in {report.seconds:.1f} s")
+        report = load_demo(engine, _settings(args))
+        print(f"Loaded the demo world in {report.seconds:.1f} s:")
+        for line in report.lines():
+            print(f"  {line}")
     engine.dispose()
     env = dict(os.environ)
     if args.database_url:
@@ -362,6 +361,67 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return subprocess.call(cmd, cwd=ROOT, env=env)
 
 
+def _period(args: argparse.Namespace, engine):
+    """The period of --days / --since / --until (default: the last --days days of data) and
+    the --channel filter."""
+    from demetra import llm
+    from demetra.queries import Filters
+
+    f = llm.default_period(engine, args.days)
+    if args.until or args.since:
+        until = args.until or f.end
+        f = Filters(args.since or until - dt.timedelta(days=args.days - 1), until)
+    return Filters(f.start, f.end, tuple(args.channel or ()))
+
+
+def cmd_charts(args: argparse.Namespace) -> int:
+    from demetra.charts import gallery
+    from demetra.charts.png import CHART_TYPES, render
+    from demetra.errors import BadInput
+
+    engine = _engine(args)
+    f = _period(args, engine)
+    kinds = args.type or list(CHART_TYPES)
+    unknown = [k for k in kinds if k not in CHART_TYPES]
+    if unknown:
+        raise BadInput(f"unknown chart type {unknown[0]!r}: choose one of {', '.join(CHART_TYPES)}")
+    saved, skipped = 0, 0
+    for kind in kinds:
+        t0 = time.perf_counter()
+        try:
+            chart = render(engine, kind, f)
+        except NotEnoughData as exc:
+            print(f"{kind}: skipped: {exc}", file=sys.stderr)
+            skipped += 1
+            continue
+        chart_id = gallery.save_chart(engine, chart)
+        saved += 1
+        where = ""
+        if args.out:
+            path = Path(args.out) / f"{kind}-{chart_id}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(chart.png)
+            where = f", written to {path}"
+        print(f"{kind}: saved chart {chart_id} “{chart.title}” ({len(chart.png) / 1024:,.0f} KB, "
+              f"{time.perf_counter() - t0:.2f} s{where})")
+    return 0 if saved or not skipped else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from demetra.report import build_report
+
+    t0 = time.perf_counter()
+    engine = _engine(args)
+    f = _period(args, engine)
+    pdf = build_report(engine, f)
+    out = Path(args.out or f"demetra-report-{f.start}-{f.end}.pdf")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    print(f"Wrote {out} ({len(pdf) / 1024:,.0f} KB) for {f.start} to {f.end} in "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     from demetra.api import serve
 
@@ -369,8 +429,17 @@ def cmd_api(args: argparse.Namespace) -> int:
     print(f"Demetra API on http://{args.host}:{args.port} (OpenAPI at /openapi.json, docs at "
           f"/docs; database {safe_url(settings.database_url)}; "
           f"{'bearer token required' if settings.api_token else 'no token: loopback only'})")
-    serve(args.host, args.port, settings)
+    serve(args.host, args.port, settings, workers=args.workers)
     return 0
+
+
+def _period_arguments(p: argparse.ArgumentParser) -> None:
+    """--days, --since, --until and --channel: the period and channels ``_period`` reads."""
+    p.add_argument("--days", type=_positive, default=30, help="length of the period (30)")
+    p.add_argument("--since", type=_date, default=None, help="first day (default: --days back)")
+    p.add_argument("--until", type=_date, default=None, help="last day (default: newest data)")
+    p.add_argument("--channel", action="append", type=_channel,
+                   help="only this channel (repeatable; default: all)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -458,11 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recommend", help="write budget and campaign recommendations (LLM, or the "
                                          "rules engine when no endpoint answers usefully)")
-    p.add_argument("--days", type=_positive, default=30, help="length of the period (30)")
-    p.add_argument("--since", type=_date, default=None, help="first day (default: --days back)")
-    p.add_argument("--until", type=_date, default=None, help="last day (default: newest data)")
-    p.add_argument("--channel", action="append", type=_channel,
-                   help="only this channel (repeatable; default: all)")
+    _period_arguments(p)
     p.add_argument("--json", action="store_true", help="print the stored set as JSON")
     p.set_defaults(func=cmd_recommend)
 
@@ -487,15 +552,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("serve", help="start the web app (streamlit run)")
-    p.add_argument("--demo", action="store_true", help="load the demo world if the database is empty")
+    p.add_argument("--demo", action="store_true",
+                   help="if the database is empty: load the demo world, train, predict, detect "
+                        "alerts and write recommendations")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--address", default="127.0.0.1")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("charts", help="render presentation charts (PNG) for a period and save "
+                                      "them in the database")
+    # Checked when it runs: importing the chart types here would load plotly for every command.
+    p.add_argument("--type", action="append", metavar="TYPE",
+                   help="roi_analysis, conversion_analysis, spend_efficiency, forecast or "
+                        "alerts_timeline (repeatable; default: every type)")
+    _period_arguments(p)
+    p.add_argument("--out", help="also write the PNG files to this folder")
+    p.set_defaults(func=cmd_charts)
+
+    p = sub.add_parser("report", help="write the stakeholder report (PDF) for a period")
+    p.add_argument("--out", help="the PDF file (default: demetra-report-START-END.pdf)")
+    _period_arguments(p)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("api", help="serve the JSON API (FastAPI; /openapi.json, /docs)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (another than loopback needs API_TOKEN)")
     p.add_argument("--port", type=_positive, default=8000)
+    p.add_argument("--workers", type=_positive, default=1,
+                   help="server processes (1; more serve concurrent clients on more cores)")
     p.set_defaults(func=cmd_api)
     return parser
 

@@ -283,9 +283,11 @@ def _scrub(text: str, settings: Settings) -> str:
 
 def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | None = None, *,
              client_factory: Callable[..., Any] | None = None, store: bool = True,
-             budget_window_days: int = 90) -> Outcome:
+             budget_window_days: int = 90, rules_reason: str | None = None) -> Outcome:
     """Recommendations for period ``f`` (default: the last 30 days of data), from the LLM when
-    it gives a usable answer, else from the rules engine; stored unless ``store`` is False."""
+    it gives a usable answer, else from the rules engine; stored unless ``store`` is False.
+    With ``rules_reason`` the rules engine writes them without asking the LLM, and that reason
+    is stored as why."""
     t0 = time.perf_counter()
     settings = settings or load_settings()
     f = f or default_period(engine)
@@ -296,8 +298,10 @@ def generate(engine: sa.Engine, f: Filters | None = None, settings: Settings | N
                             if f.channels else "")
                          + ": choose a period with data")
     talk = None
-    if not endpoint_configured(settings):
-        reason: str | None = "no LLM endpoint is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)"
+    if rules_reason:
+        reason: str | None = rules_reason
+    elif not endpoint_configured(settings):
+        reason = "no LLM endpoint is configured (set OPENAI_BASE_URL or OPENAI_API_KEY)"
     else:
         try:
             answer, talk = ask_llm(context, settings, client_factory=client_factory)

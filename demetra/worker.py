@@ -1,8 +1,9 @@
 """The background worker: every ``interval`` seconds, forecast ROI and detect alerts; once a day,
-write recommendations.
+write recommendations and render the standard set of charts.
 
 ``run_cycle`` runs the jobs once (predictions, training first when the model is missing or
-stale; then alert detection; then recommendations when the newest set is a day old) and
+stale; then alert detection; then recommendations and charts when the newest set is a day
+old) and
 returns one ``JobResult`` per job; a failing job is logged and
 reported, and the next job still runs. ``run_forever`` repeats cycles until its stop event is
 set (``python -m demetra worker`` sets it on SIGTERM/SIGINT), waiting on the event rather than
@@ -28,7 +29,7 @@ DEFAULT_INTERVAL = 3600
 
 @dataclass
 class JobResult:
-    job: str                 # "predict", "alerts" or "recommend"
+    job: str                 # "predict", "alerts", "recommend" or "charts"
     ok: bool
     message: str
     seconds: float
@@ -102,7 +103,35 @@ def _recommend_job(engine: sa.Engine, settings: Settings) -> JobResult:
     return JobResult("recommend", True, message, time.perf_counter() - t0)
 
 
-JOBS = {"predict": _predict_job, "alerts": _alerts_job, "recommend": _recommend_job}
+CHARTS_EVERY = dt.timedelta(days=1)
+
+
+def _charts_job(engine: sa.Engine, settings: Settings) -> JobResult:
+    """Once a day, the standard set of charts for the last 30 days of data."""
+    from demetra import llm
+    from demetra.charts import gallery
+    from demetra.charts.png import standard_set
+    from demetra.queries import date_span
+
+    t0 = time.perf_counter()
+    newest = gallery.newest_by(engine, "worker")
+    if newest is not None and dt.datetime.now(dt.UTC) - newest.to_pydatetime() < CHARTS_EVERY:
+        return JobResult("charts", True, f"the newest set is from {newest:%Y-%m-%d %H:%M} UTC",
+                         time.perf_counter() - t0, skipped=True)
+    if date_span(engine) is None:
+        return JobResult("charts", True, "no campaign data yet", time.perf_counter() - t0,
+                         skipped=True)
+    done, skipped = standard_set(engine, llm.default_period(engine))
+    for chart in done:
+        gallery.save_chart(engine, chart, by="worker")
+    message = (f"{len(done)} charts saved" + (f"; skipped {', '.join(skipped)} (no data)"
+                                              if skipped else ""))
+    log.info("charts: %s, %.1f s", message, time.perf_counter() - t0)
+    return JobResult("charts", True, message, time.perf_counter() - t0)
+
+
+JOBS = {"predict": _predict_job, "alerts": _alerts_job, "recommend": _recommend_job,
+        "charts": _charts_job}
 
 
 def run_cycle(engine: sa.Engine, settings: Settings | None = None) -> list[JobResult]:

@@ -305,3 +305,20 @@ def test_database_url_flag_reaches_the_settings(monkeypatch) -> None:
     assert settings.database_url == "sqlite:///flag.db" and settings.llm_model == "from-env"
     args = cli.build_parser().parse_args(["train"])
     assert cli._settings(args).database_url == "sqlite:///from-env.db"
+
+
+def test_charts_renders_saves_and_writes_pngs(seeded_engine: sa.Engine, db_url: str,
+                                              tmp_path) -> None:
+    out = run("charts", "--type", "conversion_analysis", "--type", "forecast", "--days", "14",
+              "--channel", "facebook", "--out", str(tmp_path), url=db_url)
+    # The forecast needs predictions first: said, skipped, the other chart still saved.
+    assert out.returncode == 0, out.stderr
+    assert "forecast: skipped: no forecasts yet" in out.stderr
+    with seeded_engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, dashboard_type, title FROM ml_dashboards")).all()
+    assert [(r[1]) for r in rows] == ["conversion_analysis"]
+    assert "Facebook" in rows[0][2] and f"saved chart {rows[0][0]}" in out.stdout
+    written = tmp_path / f"conversion_analysis-{rows[0][0]}.png"
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = run("charts", "--type", "pie", url=db_url)
+    assert bad.returncode == 2 and "unknown chart type 'pie'" in bad.stderr

@@ -29,7 +29,7 @@ def _count(engine: sa.Engine, table: str) -> int:
 def test_a_cycle_trains_predicts_and_detects(seeded_engine: sa.Engine, tmp_path: Path) -> None:
     settings = Settings(model_dir=str(tmp_path / "models"))
     results = worker.run_cycle(seeded_engine, settings)
-    assert [r.job for r in results] == ["predict", "alerts", "recommend"]
+    assert [r.job for r in results] == ["predict", "alerts", "recommend", "charts"]
     assert all(r.ok for r in results), results
     assert results[0].trained  # no model yet: trained first, once
     with seeded_engine.connect() as conn:
@@ -43,12 +43,15 @@ def test_a_cycle_trains_predicts_and_detects(seeded_engine: sa.Engine, tmp_path:
     assert _count(seeded_engine, "alerts") > 0
     assert _count(seeded_engine, "recommendations") == 1
     assert "rules engine (no LLM endpoint is configured" in results[2].message
+    # The standard set: every chart type this account has data for, saved by the worker.
+    assert _count(seeded_engine, "ml_dashboards") == 5 and "5 charts saved" in results[3].message
     # A second cycle reuses the model and replaces the day's batch; recommendations are daily.
     again = worker.run_cycle(seeded_engine, settings)
     assert all(r.ok for r in again) and not again[0].trained
     assert _count(seeded_engine, "model_runs") == 1
     assert _count(seeded_engine, "predictions") == spending
     assert again[2].skipped and _count(seeded_engine, "recommendations") == 1
+    assert again[3].skipped and _count(seeded_engine, "ml_dashboards") == 5
 
 
 def test_a_failing_job_is_reported_and_the_other_still_runs(

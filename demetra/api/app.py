@@ -127,12 +127,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str, port: int, settings: Settings) -> None:
-    """Run the API with uvicorn; a non-loopback address needs ``API_TOKEN``."""
+def serve(host: str, port: int, settings: Settings, *, workers: int = 1) -> None:
+    """Run the API with uvicorn (``workers`` processes); a non-loopback address needs
+    ``API_TOKEN``."""
     import uvicorn
 
     if not is_loopback(host) and not settings.api_token:
         raise DemetraError(f"refusing to serve the API on {host} without a token: anyone who "
                            "can reach it would read the account. Set API_TOKEN, or serve on "
                            "127.0.0.1")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    else:
+        # Each worker process builds its own app (and engine) from the environment.
+        uvicorn.run("demetra.api.app:create_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")

@@ -16,12 +16,13 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from demetra import queries
 from demetra.api import schemas
 from demetra.api.app import engine_of
 from demetra.channels import channel_choice
+from demetra.charts.kinds import CHART_TYPES
 from demetra.errors import BadInput
 
 health = APIRouter(tags=["health"])
@@ -260,3 +261,40 @@ def mark_alert_read(engine: Engine,
         raise HTTPException(404, f"no alert {alert_id}")
     changed = set_read(engine, [alert_id]) > 0
     return schemas.Marked(id=alert_id, is_read=True, changed=changed)
+
+
+# -- saved charts -------------------------------------------------------------------------------
+
+@api.get("/charts", response_model=schemas.Charts, tags=["charts"])
+def get_charts(
+    engine: Engine,
+    type: Annotated[Literal[tuple(CHART_TYPES)] | None,  # type: ignore[valid-type]  # noqa: A002
+                    Query(description="only this chart type")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> schemas.Charts:
+    """Saved charts, newest first, without their images (each has its image_url)."""
+    from demetra.charts import gallery
+
+    frame = gallery.list_charts(engine, kind=type, limit=limit, offset=offset)
+    items = [schemas.Chart(id=r["id"], chart_type=r["dashboard_type"], title=r["title"],
+                           filters={k: v for k, v in (r["parameters"] or {}).items()
+                                    if k in ("start", "end", "channels", "search")},
+                           period_start=r["period_start"], period_end=r["period_end"],
+                           created_at=r["created_at"], image_url=f"/api/charts/{r['id']}.png")
+             for r in _records(frame.drop(columns=["thumbnail"]))]
+    return schemas.Charts(total=gallery.chart_count(engine), items=items)
+
+
+@api.get("/charts/{chart_id}.png", response_class=Response, tags=["charts"],
+         responses={200: {"content": {"image/png": {}}, "description": "the PNG"},
+                    404: {"model": schemas.Problem}})
+def get_chart_image(engine: Engine,
+                    chart_id: Annotated[int, Path(ge=1, le=_INT32)]) -> Response:
+    """One saved chart's PNG."""
+    from demetra.charts import gallery
+
+    image = gallery.chart_image(engine, chart_id)
+    if image is None:
+        raise HTTPException(404, f"no chart {chart_id}")
+    return Response(image, media_type="image/png")

@@ -166,6 +166,22 @@ class Marked(BaseModel):
     changed: bool = Field(description="false when it was already read")
 
 
+class Chart(BaseModel):
+    id: int
+    chart_type: str
+    title: str
+    filters: dict[str, Any] = Field(description="the period, channels and search it shows")
+    period_start: dt.date | None
+    period_end: dt.date | None
+    created_at: Timestamp | None
+    image_url: str = Field(description="the PNG, at /api/charts/{id}.png")
+
+
+class Charts(BaseModel):
+    total: int
+    items: list[Chart]
+
+
 class Health(BaseModel):
     status: str = Field(description="ok, or the problem")
     database: str

@@ -41,9 +41,11 @@ RECOMMENDATIONS = Page("app_pages/recommendations.py", "Recommendations", ":mate
                        "recommendations", "Analytics")
 ALERTS = Page("app_pages/alerts.py", "Alerts", ":material/notifications:", "alerts", "Monitor",
               count=_unread_alerts)
+CHARTS = Page("app_pages/charts.py", "Charts", ":material/insert_chart:", "charts", "Share")
 DATA = Page("app_pages/data.py", "Data", ":material/database:", "data", "Manage")
 
-PAGES: tuple[Page, ...] = (OVERVIEW, CAMPAIGNS, PREDICTIONS, BUDGET, RECOMMENDATIONS, ALERTS, DATA)
+PAGES: tuple[Page, ...] = (OVERVIEW, CAMPAIGNS, PREDICTIONS, BUDGET, RECOMMENDATIONS, ALERTS,
+                           CHARTS, DATA)
 
 
 def nav_title(page: Page, engine: sa.Engine) -> str:

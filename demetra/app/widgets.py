@@ -21,7 +21,7 @@ import streamlit as st
 from demetra import format as fmt
 from demetra import queries
 from demetra.app import cache
-from demetra.app.runtime import backend_name, get_engine, progress, rerun_with
+from demetra.app.runtime import backend_name, get_engine, progress, rerun_with, settings
 from demetra.channels import CHANNELS, channel_label, ordered
 from demetra.config import Setting
 from demetra.db.engine import safe_url
@@ -267,41 +267,48 @@ def table(df: pd.DataFrame, columns: list[str], *, currency: str, height: int | 
 
 def load_demo(engine: sa.Engine, *, replace: bool = False, campaigns: int | None = None,
               days: int | None = None) -> None:
-    """Load the demo world with a progress bar, then clear the caches and rerun."""
-    from demetra.seed import DEFAULT_CAMPAIGNS, DEFAULT_DAYS, seed_database
+    """Load the demo world and fill every page from it (``demetra.demo``) under one progress
+    bar, then clear the caches and rerun."""
+    from demetra import demo
+    from demetra.seed import DEFAULT_CAMPAIGNS, DEFAULT_DAYS
 
     campaigns = campaigns or DEFAULT_CAMPAIGNS
     days = days or DEFAULT_DAYS
     with progress(f"Loading the demo world ({campaigns} campaigns × {days} days)…") as (
             status, report_progress):
         try:
-            report = seed_database(engine, campaigns=campaigns, days=days, replace=replace,
-                                   progress=report_progress)
+            report = demo.load_demo(engine, settings(), replace=replace, campaigns=campaigns,
+                                    days=days, progress=report_progress)
         except SeedRefused as exc:
             status.update(label="Nothing was loaded", state="error")
             st.error(f"{exc.sentence()} Tick “Replace the existing data” on the Data page to "
                      "load the demo world instead.")
             return
         except sa.exc.SQLAlchemyError as exc:
-            status.update(label="Nothing was loaded", state="error")
-            st.error(f"Writing to {safe_url(engine.url)} failed ({type(exc).__name__}); the "
-                     "database is unchanged. Check that it is writable and has free space.")
+            status.update(label="The demo world was not loaded", state="error")
+            st.error(f"Writing to {safe_url(engine.url)} failed ({type(exc).__name__}). Check "
+                     "that the database is writable and has free space, then load it again "
+                     "with “Replace the existing data” ticked.")
             return
-        status.update(label=f"Loaded {report.rows:,} rows", state="complete")
-    rerun_with(f"Demo world loaded: {report.rows:,} rows, {report.campaigns} campaigns, "
-               f"{fmt.date_range(report.start, report.end)}.")
+        status.update(label=f"Loaded {report.seeded.rows:,} rows", state="complete")
+    rerun_with(report.summary())
+
+
+#: The empty state's container key: the browser test looks for ``.st-key-empty_state``.
+EMPTY_STATE_KEY = "empty_state"
 
 
 def empty_state(engine: sa.Engine) -> NoReturn:
     """The page for a database without campaign data: say so and offer the demo world."""
-    with st.container(border=True):
+    with st.container(border=True, key=EMPTY_STATE_KEY):
         st.subheader(":material/rocket_launch: No campaign data yet", anchor=False)
         st.markdown(
             f"Demetra is connected to **{backend_name(engine)}** (`{safe_url(engine.url)}`), "
             "but it holds no campaign rows yet.\n\n"
             "Load the **demo world** to look around: 50 campaigns on six channels over the last "
             "90 days, with realistic seasonality, diminishing returns and a few injected "
-            "incidents. Or point `DATABASE_URL` at a database that has your data.")
+            "incidents, a trained model with its forecasts, the alerts it raises and a first "
+            "set of recommendations. Or point `DATABASE_URL` at a database that has your data.")
         if st.button("Load demo data", type="primary", icon=":material/play_arrow:",
                      key="empty_load_demo"):
             load_demo(engine)

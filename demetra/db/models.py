@@ -156,7 +156,8 @@ class Prediction(Base):
     predicted_roi_low: Mapped[float | None]
     predicted_roi_high: Mapped[float | None]
     prob_loss: Mapped[float | None]
-    # "roi", "cpa" (a campaign without revenue: cost per result) or "none" (nothing tracked
+    # "roi", "cpa" (a campaign without revenue: cost per result), "cpc" (neither revenue nor
+    # results tracked: cost per click, in the predicted_cpa* columns) or "none" (nothing
     # to forecast: the row lists the campaign with its reason and is not a forecast).
     metric: Mapped[str | None] = mapped_column(String(8))
     method: Mapped[str | None] = mapped_column(String(32))      # tree, shrinkage, trailing_7d, …
@@ -229,13 +230,18 @@ class AppSetting(Base):
 
 class MLDashboard(Base):
     __tablename__ = "ml_dashboards"
+    __table_args__ = (Index("ix_ml_dashboards_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dashboard_type: Mapped[str] = mapped_column(String(50))
     image_data: Mapped[bytes]
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
     title: Mapped[str] = mapped_column(String(200), server_default=sa.text("''"))
-    parameters: Mapped[dict[str, Any]] = mapped_column(server_default="{}")
+    parameters: Mapped[dict[str, Any]] = mapped_column(server_default="{}")  # the filters
+    # A small PNG for the gallery, which lists charts without reading their images.
+    thumbnail: Mapped[bytes | None]
+    period_start: Mapped[dt.date | None]     # the days of data the chart shows
+    period_end: Mapped[dt.date | None]
 
 
 class SeedTruth(Base):

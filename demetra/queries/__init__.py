@@ -6,7 +6,8 @@ and gets back at most one row per campaign, per channel or per (period, channel)
 Where things are
 ----------------
 * ``filters``: ``Filters`` (what the sidebar selects), the periods it offers (``PRESETS``,
-  ``preset_range``) and ``as_date``.
+  ``preset_range``), ``as_date``, and the same choice in a URL (``read_link``,
+  ``link_params``, ``LINK_KEYS``).
 * ``kpi``: the totals of a filter: ``kpis``, ``kpis_with_delta``, ``trend``,
   ``channel_breakdown``; ``why_missing`` says why a figure is None.
 * ``campaigns``: per campaign: ``campaign_table`` (by page) and ``campaign_rows`` (by limit
@@ -48,7 +49,17 @@ from demetra.queries.campaigns import (
     top_campaigns,
 )
 from demetra.queries.export import EXPORT_COLUMNS, export_csv
-from demetra.queries.filters import DEFAULT_PRESET, PRESETS, Filters, as_date, preset_range
+from demetra.queries.filters import (
+    DEFAULT_PRESET,
+    LINK_KEYS,
+    PRESETS,
+    FilterLink,
+    Filters,
+    as_date,
+    link_params,
+    preset_range,
+    read_link,
+)
 from demetra.queries.kpi import (
     KPI_KEYS,
     KpiDelta,
@@ -70,9 +81,9 @@ from demetra.queries.summary import (
 
 __all__ = [
     "CAMPAIGN_COLUMNS", "CURRENCY_KEY", "DEFAULT_MIN_SHARE", "DEFAULT_PRESET", "EXPORT_COLUMNS",
-    "Filters", "KPI_KEYS", "KpiDelta", "PRESETS", "SOURCE_COLUMNS", "SUMMARY_TABLES", "as_date",
-    "campaign_choices", "campaign_history", "campaign_names", "campaign_rows", "campaign_table",
-    "channel_breakdown", "channels_present", "data_summary", "date_span", "export_csv", "kpis",
-    "kpis_with_delta", "preset_range", "reporting_currency", "resolve_grain", "top_campaigns",
-    "trend", "why_missing",
+    "FilterLink", "Filters", "KPI_KEYS", "KpiDelta", "LINK_KEYS", "PRESETS", "SOURCE_COLUMNS",
+    "SUMMARY_TABLES", "as_date", "campaign_choices", "campaign_history", "campaign_names",
+    "campaign_rows", "campaign_table", "channel_breakdown", "channels_present", "data_summary",
+    "date_span", "export_csv", "kpis", "kpis_with_delta", "link_params", "preset_range",
+    "read_link", "reporting_currency", "resolve_grain", "top_campaigns", "trend", "why_missing",
 ]

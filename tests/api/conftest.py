@@ -9,31 +9,17 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from demetra.alerts import detect
 from demetra.api import create_app
-from demetra.config import Settings
-from demetra.db.engine import make_engine
-from demetra.llm import generate
-from demetra.ml import predict, train
-from demetra.seed import seed_database
-from tests.databases import BACKENDS, fresh_database_url
+from tests.accounts import filled_account
+from tests.databases import BACKENDS
 from tests.ml.world import WORLD
 
 
 @pytest.fixture(scope="package", params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    tmp = tmp_path_factory.mktemp(f"api-{request.param}")
-    url, cleanup = fresh_database_url(request.param, tmp)
-    engine = make_engine(url)
-    seeded = seed_database(engine, **WORLD)
-    settings = Settings(database_url=url, model_dir=str(tmp / "models"))
-    train(engine, settings)
-    predict(engine, settings)
-    detect(engine, since=seeded.start)
-    generate(engine, settings=settings)
-    yield {"engine": engine, "url": url, "settings": settings, "seeded": seeded}
-    engine.dispose()
-    cleanup()
+    with filled_account(request.param, tmp_path_factory.mktemp(f"api-{request.param}"),
+                        world=WORLD) as account:
+        yield account
 
 
 @pytest.fixture

@@ -55,11 +55,15 @@ def test_every_endpoint_has_a_response_model(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert set(paths) == {"/health", "/api/campaigns", "/api/analytics/summary",
                           "/api/predictions/latest", "/api/recommendations/latest",
-                          "/api/alerts/unread", "/api/alerts/{alert_id}/read"}
+                          "/api/alerts/unread", "/api/alerts/{alert_id}/read", "/api/charts",
+                          "/api/charts/{chart_id}.png"}
     for path, ops in paths.items():
         for op in ops.values():
-            ok = op["responses"]["200"]["content"]["application/json"]["schema"]
-            assert "$ref" in ok, (path, ok)
+            content = op["responses"]["200"]["content"]
+            if path.endswith(".png"):
+                assert list(content) == ["image/png"]
+                continue
+            assert "$ref" in content["application/json"]["schema"], (path, content)
 
 
 def test_serving_beyond_loopback_needs_a_token(world: dict) -> None:

@@ -210,3 +210,28 @@ def test_health_is_503_when_the_schema_is_behind(engine: sa.Engine, tmp_path) ->
         r = c.get("/health")
     assert r.status_code == 503
     assert r.json()["revision"] == "0006" and "migrate" in r.json()["status"]
+
+
+def test_saved_charts_are_listed_without_images_and_served_as_png(client: TestClient,
+                                                                   world: dict) -> None:
+    from demetra.charts import gallery
+    from demetra.charts.png import render
+
+    chart = render(world["engine"], "conversion_analysis",
+                   queries.Filters(END - dt.timedelta(days=29), END, ("facebook",)))
+    chart_id = gallery.save_chart(world["engine"], chart)
+    try:
+        listed = client.get("/api/charts", params={"type": "conversion_analysis"}).json()
+        item = next(i for i in listed["items"] if i["id"] == chart_id)
+        assert item["filters"] == {"start": (END - dt.timedelta(days=29)).isoformat(),
+                                   "end": END.isoformat(), "channels": ["facebook"],
+                                   "search": ""}
+        assert "image" not in str({k: v for k, v in item.items() if k != "image_url"})
+        assert listed["total"] == gallery.chart_count(world["engine"])
+        png = client.get(item["image_url"])
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        assert png.content == chart.png
+    finally:
+        gallery.delete_chart(world["engine"], chart_id)
+    assert client.get(f"/api/charts/{chart_id}.png").status_code == 404
+    assert client.get("/api/charts", params={"type": "pie"}).status_code == 422

@@ -122,19 +122,30 @@ def test_search_narrows_the_campaign_table(seeded_engine: sa.Engine, db_url: str
     assert any("No campaign matches" in i.value for i in at.info)
 
 
-def test_empty_state_loads_the_demo_world(engine: sa.Engine, db_url: str) -> None:
-    at = start(db_url)
+def test_empty_state_loads_the_demo_world(engine: sa.Engine, db_url: str, tmp_path) -> None:
+    at = start(db_url, MODEL_DIR=str(tmp_path / "models"))
     at.button(key="empty_load_demo").click().run()
     assert not at.exception and not at.error
     assert metric(at, "Spend").startswith("$")
     assert not any("No campaign data yet" in s.value for s in at.subheader)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM campaigns")).scalar_one() > 1000
+        # The whole demo, not only the campaigns: every page opens on something.
+        for table in ("model_runs", "predictions", "alerts", "recommendations"):
+            assert conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one() > 0, table
+    at.switch_page("app_pages/predictions.py").run()
+    assert any(c.value.startswith("The 15 riskiest ROI forecasts") for c in at.caption)
+    assert not any("No predictions yet" in c.value for c in at.caption)
+    at.switch_page("app_pages/alerts.py").run()
+    assert any(c.value.endswith("see the campaign") and " alerts · " in c.value
+               for c in at.caption), [c.value for c in at.caption]
+    at.switch_page("app_pages/recommendations.py").run()
+    assert any("Written by the rules engine: the demo loader" in i.value for i in at.info)
 
 
 def test_data_page_replaces_data_only_when_confirmed(seeded_engine: sa.Engine,
-                                                    db_url: str) -> None:
-    at = start(db_url)
+                                                    db_url: str, tmp_path) -> None:
+    at = start(db_url, MODEL_DIR=str(tmp_path / "models"))
     at.switch_page("app_pages/data.py").run()
     assert at.button(key="data_load_demo").disabled
     at.number_input(key="data_demo_campaigns").set_value(5)
@@ -240,6 +251,7 @@ def test_the_page_registry_keeps_every_page_and_address() -> None:
         ("app_pages/recommendations.py", "Recommendations", ":material/lightbulb:",
          "recommendations", "Analytics"),
         ("app_pages/alerts.py", "Alerts", ":material/notifications:", "alerts", "Monitor"),
+        ("app_pages/charts.py", "Charts", ":material/insert_chart:", "charts", "Share"),
         ("app_pages/data.py", "Data", ":material/database:", "data", "Manage"),
     ]
     assert [p for p in pages.PAGES if p.default] == [pages.OVERVIEW]

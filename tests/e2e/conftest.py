@@ -1,5 +1,6 @@
-"""Browser end-to-end fixtures: ``streamlit run`` on a free loopback port against a seeded SQLite
-file, and Debian's Chromium driven by Playwright (never ``playwright install``)."""
+"""Browser end-to-end fixtures: ``streamlit run`` on a free loopback port against a SQLite file
+holding a fresh demo (``demetra.demo``), and Debian's Chromium driven by Playwright (never
+``playwright install``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from demetra.config import SETTINGS
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SEED_END = dt.date(2026, 6, 30)
+DEMO_CAMPAIGNS = 16
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage"]
@@ -61,23 +63,35 @@ def seed_end() -> dt.date:
 
 
 @pytest.fixture(scope="session")
-def seeded_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite_url(tmp_path_factory: pytest.TempPathFactory, model_dir: Path) -> str:
+    """A fresh demo, as ``serve --demo`` loads it, in a world small enough to train in well
+    under a second (16 campaigns: per-campaign forecasts, not the pooled tree model)."""
+    from demetra.config import Settings
     from demetra.db import make_engine
-    from demetra.seed import seed_database
+    from demetra.demo import load_demo
 
     url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'demetra.db'}"
     engine = make_engine(url)
-    seed_database(engine, end_date=SEED_END)
+    report = load_demo(engine, Settings(model_dir=str(model_dir)), campaigns=DEMO_CAMPAIGNS,
+                       end_date=SEED_END)
     engine.dispose()
+    assert all(step.done for step in report.steps), report.lines()
     return url
 
 
 @pytest.fixture(scope="session")
-def server(seeded_sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(seeded_sqlite_url: str, model_dir: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {k: v for k, v in os.environ.items() if k not in {s.name for s in SETTINGS}}
     env["DATABASE_URL"] = seeded_sqlite_url
+    env["MODEL_DIR"] = str(model_dir)
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 
 import pytest
@@ -99,6 +100,81 @@ def test_budget_and_recommendations_in_the_browser(server, browser) -> None:
         expect(page.get_by_text("Written by the rules engine: no LLM endpoint is configured")
                ).to_be_visible(timeout=60_000)
         expect(page.get_by_text("Why:").first).to_be_visible()
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+    finally:
+        page.close()
+
+
+# What a page shows while it has nothing yet; a fresh demo must show none of them.
+NOTHING_YET = ("No predictions yet", "No model trained yet", "Train the model first",
+               "No alerts.", "No alerts match these filters", "No recommendations yet",
+               "No forecasts match these filters", "Nothing to download yet")
+
+
+def test_a_fresh_demo_opens_every_page_full(server, browser) -> None:
+    from playwright.sync_api import expect
+
+    from demetra.app.pages import PAGES
+    from demetra.app.widgets import EMPTY_STATE_KEY
+
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        for entry in PAGES:
+            page.goto(f"{server}/{entry.url_path or ''}")
+            page.wait_for_selector(READY, timeout=60_000)
+            expect(page.get_by_test_id("stHeading").filter(has_text=entry.title).first
+                   ).to_be_visible(timeout=30_000)
+            expect(page.locator(f".st-key-{EMPTY_STATE_KEY}")).to_have_count(0)
+            for text in NOTHING_YET:
+                expect(page.get_by_text(text), f"{entry.title}: {text}").to_have_count(0)
+            expect(page.get_by_test_id("stException")).to_have_count(0)
+            expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        # What the demo wrote, seen where a user looks for it.
+        page.goto(f"{server}/predictions")
+        page.wait_for_selector(READY, timeout=60_000)
+        expect(page.get_by_text(re.compile(r"^The \d+ riskiest ROI forecasts"))).to_be_visible(
+            timeout=30_000)
+        page.goto(f"{server}/recommendations")
+        page.wait_for_selector(READY, timeout=60_000)
+        # (Another test may have generated a newer set: any set from the rules engine will do.)
+        expect(page.get_by_text("Written by the rules engine:")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Why:").first).to_be_visible()
+    finally:
+        page.close()
+
+
+def test_a_deep_link_opens_the_filtered_view(server, browser, seeded_sqlite_url,
+                                             seed_end) -> None:
+    from playwright.sync_api import expect
+
+    start = seed_end - dt.timedelta(days=6)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    try:
+        page.goto(f"{server}/?channels=facebook&period=Last+7+days")
+        page.wait_for_selector(READY, timeout=60_000)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_test_id("stMultiSelect")).to_contain_text("Facebook")
+        expect(sidebar.get_by_role("combobox", name="Period")).to_have_value("Last 7 days")
+        spend_card = page.get_by_test_id("stMetric").filter(has_text="Spend").first
+        expect(spend_card.get_by_test_id("stMetricValue")).to_have_text(
+            money(spend(seeded_sqlite_url, start, seed_end, "facebook")), timeout=30_000)
+        expect(page.get_by_text("Ignored from the link")).to_have_count(0)
+
+        # Streamlit clears the query on navigation; the filters put it back.
+        sidebar.get_by_test_id("stSidebarNav").get_by_role("link", name="Campaigns").click()
+        expect(page.get_by_test_id("stHeading").filter(has_text="Campaigns").first
+               ).to_be_visible(timeout=30_000)
+        page.wait_for_url("**/campaigns?*channels=facebook*", timeout=30_000)
+        assert "period=Last+7+days" in page.url
+
+        # A bad link: the default view, and a note naming what was ignored.
+        page.goto(f"{server}/?channels=myspace&period=Last+century")
+        page.wait_for_selector(READY, timeout=60_000)
+        expect(page.get_by_text("Ignored from the link")).to_contain_text("myspace",
+                                                                          timeout=30_000)
+        expect(spend_card.get_by_test_id("stMetricValue")).to_have_text(
+            money(spend(seeded_sqlite_url, seed_end - dt.timedelta(days=29), seed_end)),
+            timeout=30_000)
         expect(page.get_by_test_id("stException")).to_have_count(0)
     finally:
         page.close()

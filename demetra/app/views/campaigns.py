@@ -2,7 +2,8 @@
 
 Page widget keys are dropped when the user navigates away, so the values that should survive
 (search, sort, order, page size, the picked campaign) are mirrored to plain keys
-(``remember``) and put back before the widgets are drawn (``restore``).
+(``remember``) and put back before the widgets are drawn (``restore``). The campaign shown is
+also in the URL (``?campaign=ID``), so a link opens on it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from demetra import format as fmt
 from demetra.app import cache
 from demetra.app.filters import active_filters, require_filters, with_search
 from demetra.app.runtime import get_engine
-from demetra.app.widgets import metric_cards, page_header, rows_height, table
+from demetra.app.widgets import metric_cards, page_header, plain, rows_height, table
 
 SORTS: dict[str, str] = {
     "cost": "Spend", "revenue": "Revenue", "roi": "ROI", "conversions": "Conversions",
@@ -28,6 +29,7 @@ SORTS: dict[str, str] = {
 }
 PAGE_SIZES = (25, 50, 100)
 KEY_PAGE = "cmp_page"
+KEY_LINK = "campaign"  # the query parameter of the campaign shown
 TABLE_COLUMNS = ["campaign_name", "channel", "cost", "revenue", "roi", "conversions", "cpa",
                  "ctr", "conversion_rate", "cpc", "days", "campaign_id"]
 
@@ -137,13 +139,20 @@ def render() -> None:
     # --- One campaign ------------------------------------------------------------------------
     st.subheader("Campaign history", anchor=False)
     choices = dict(cache.campaign_choices(engine, fs))
-    restore("cmp_pick_box", "cmp_pick", next(iter(choices)))
+    # A shared link names its campaign (?campaign=ID); every run writes the one shown back.
+    linked = st.query_params.get(KEY_LINK)
+    restore("cmp_pick_box", "cmp_pick", linked if linked in choices else next(iter(choices)))
     if st.session_state["cmp_pick_box"] not in choices:
         st.session_state["cmp_pick_box"] = next(iter(choices))
+    if linked and linked not in choices:
+        st.caption(f":material/link_off: The link's campaign “{plain(linked)}” has no data in "
+                   "this period and channels (or does not exist): showing another.")
     picked = st.selectbox(
         "Campaign", list(choices), key="cmp_pick_box", format_func=choices.get,
         help="Campaigns in the filter, biggest spend first",
         on_change=remember("cmp_pick_box", "cmp_pick", reset_page=False))
+    if linked != picked:
+        st.query_params[KEY_LINK] = picked
     history = cache.campaign_history(engine, picked, f.start, f.end)
     campaign_kpis(history, currency)
     st.plotly_chart(charts.campaign_history_figure(history, currency=currency), width="stretch",

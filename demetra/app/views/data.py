@@ -369,5 +369,7 @@ def render() -> None:
     with st.container(border=True):
         st.markdown("The demo world: campaigns on six channels with realistic seasonality, "
                     "diminishing returns and injected incidents (its ground truth is stored with "
-                    "it).")
+                    "it). Loading it also trains the model, forecasts, detects the alerts over "
+                    "its whole history and writes a first set of recommendations with the rules "
+                    "engine, so every page has something to show.")
         demo_loader(engine, summary["rows"])

@@ -17,6 +17,7 @@ from demetra.app.runtime import get_engine, rerun_with, settings
 from demetra.app.widgets import page_header, plain
 from demetra.channels import CHANNEL_LABELS, channel_label
 from demetra.config import Settings
+from demetra.demo import DEMO_RULES_REASON
 from demetra.errors import DemetraError
 from demetra.facts import campaign_labels
 from demetra.queries import Filters
@@ -109,7 +110,9 @@ def _source(row: pd.Series, cfg: Settings) -> None:
                    "was checked against the facts below.", icon=":material/verified:")
         return
     reason = plain(row["fallback_reason"] or "")
-    if llm.endpoint_configured(cfg) and "no LLM endpoint" not in reason:
+    if row["fallback_reason"] == DEMO_RULES_REASON:
+        st.info(f"Written by the rules engine: {reason}.", icon=":material/rule:")
+    elif llm.endpoint_configured(cfg) and "no LLM endpoint" not in reason:
         st.warning(f"Written by the rules engine because the LLM's answer could not be used: "
                    f"{reason}", icon=":material/rule:")
     else:
