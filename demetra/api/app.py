@@ -29,9 +29,8 @@ log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="the API_TOKEN setting, when it is set")
 
 
-class Unauthorized(HTTPException):
-    def __init__(self, detail: str) -> None:
-        super().__init__(401, detail, headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_token(request: Request, credentials: Annotated[
@@ -41,10 +40,10 @@ def require_token(request: Request, credentials: Annotated[
     if not token:
         return
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("this API needs a bearer token: send 'Authorization: Bearer <API_TOKEN>'")
+        raise _unauthorized("this API needs a bearer token: send 'Authorization: Bearer <API_TOKEN>'")
     # Constant time, so the answer's timing does not tell how much of a guess was right.
     if not hmac.compare_digest(credentials.credentials.encode(), token.encode()):
-        raise Unauthorized("the bearer token is not the API's token")
+        raise _unauthorized("the bearer token is not the API's token")
 
 
 def engine_of(request: Request) -> sa.Engine:
