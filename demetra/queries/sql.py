@@ -236,7 +236,8 @@ def _active_campaigns(q: _Q, f: Filters, *, by_channel: bool = False) -> str:
     filters without a search string (with one, the per-campaign select counts them).
 
     A campaign with a ``campaign_months`` row for a whole month inside the range has data
-    in it; the others (seen only in the partial months at the ends) are checked with one
+    in it; so has one whose first or last day of data in a partial month at the ends falls
+    inside the range. Only the rest with rows on both sides of the range are checked with a
     probe of the unique (campaign_id, date) index each.
     """
     plan = _Plan.of(f.start, f.end)
@@ -250,13 +251,21 @@ def _active_campaigns(q: _Q, f: Filters, *, by_channel: bool = False) -> str:
         known = ("0" if plan.months is None else
                  f"MAX(CASE WHEN month BETWEEN {q.bind(plan.months[0], 'm')} AND "
                  f"{q.bind(plan.months[1], 'm')} THEN 1 ELSE 0 END)")
-        inner = (f"SELECT campaign_id{channel}, {known} AS known FROM campaign_months WHERE "
+        a, b = q.bind(f.start, "d"), q.bind(f.end, "d")
+        # A month's first or last day with data inside the range proves the campaign ran in
+        # it; a month whose rows all lie before or after it proves nothing. Only a month with
+        # rows on both sides of the range (first before it, last after it) needs a probe of
+        # the raw rows: a range inside one month.
+        inner = (f"SELECT campaign_id{channel}, {known} AS known, MAX(CASE WHEN first_date "
+                 f"BETWEEN {a} AND {b} OR last_date BETWEEN {a} AND {b} THEN 1 ELSE 0 END) AS "
+                 f"sure, MAX(CASE WHEN first_date < {a} AND last_date > {b} THEN 1 ELSE 0 END) "
+                 f"AS spans FROM campaign_months WHERE "
                  f"month BETWEEN {q.bind(_month_start(f.start), 'm')} AND "
                  f"{q.bind(_month_start(f.end), 'm')}{q.channel_clause(f)} GROUP BY campaign_id")
         probes = " OR ".join(
-            f"r.date BETWEEN {q.bind(a, 'd')} AND {q.bind(b, 'd')}" for a, b in plan.raw)
-        cond = (" WHERE c.known = 1 OR EXISTS (SELECT 1 FROM campaigns r WHERE "
-                f"r.campaign_id = c.campaign_id AND ({probes}))")
+            f"r.date BETWEEN {q.bind(x, 'd')} AND {q.bind(y, 'd')}" for x, y in plan.raw)
+        cond = (" WHERE c.known = 1 OR c.sure = 1 OR (c.spans = 1 AND EXISTS (SELECT 1 FROM "
+                f"campaigns r WHERE r.campaign_id = c.campaign_id AND ({probes})))")
     if by_channel:
         return f"SELECT c.channel, COUNT(*) AS campaigns FROM ({inner}) c{cond} GROUP BY c.channel"
     return f"SELECT COUNT(*) AS campaigns FROM ({inner}) c{cond}"
