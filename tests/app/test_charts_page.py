@@ -56,3 +56,25 @@ def test_the_report_is_built_for_the_filters_and_offered_for_download(
     assert not at.exception
     offered = [b for b in at.get("download_button") if b.proto.label == "Download the PDF"]
     assert len(offered) == 1
+
+
+def test_a_link_names_the_chart_type_and_the_url_follows_the_choice(
+        seeded_engine: sa.Engine, db_url: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.helpers import APP
+
+    def linked(value: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.secrets["DATABASE_URL"] = db_url
+        at.query_params["chart"] = value
+        return at.run().switch_page(PAGE).run()
+
+    at = linked("spend_efficiency")
+    assert at.selectbox(key="chr_type").value == "spend_efficiency"
+    at.selectbox(key="chr_type").set_value("alerts_timeline").run()
+    assert at.query_params["chart"] == "alerts_timeline"
+    bad = linked("pie_chart")
+    assert bad.selectbox(key="chr_type").value == "roi_analysis"
+    assert any("The link's chart type “pie" in c.value for c in bad.caption)
+    assert not bad.exception

@@ -10,19 +10,29 @@ import streamlit as st
 from demetra import format as fmt
 from demetra.app.filters import require_filters
 from demetra.app.runtime import get_engine, progress, rerun_with
-from demetra.app.widgets import page_header
+from demetra.app.widgets import page_header, plain
 from demetra.charts import gallery
 from demetra.charts.png import CHART_TYPES
 from demetra.charts.png import render as render_chart
 from demetra.errors import NotEnoughData
 
 KEY_TYPE, KEY_OPEN, KEY_REPORT = "chr_type", "chr_open", "chr_report_pdf"
+KEY_LINK = "chart"  # the query parameter of the chart type
 PER_ROW = 3
 
 
 def _generate(engine: sa.Engine, f) -> None:
+    # A shared link names its chart type (?chart=roi_analysis); every run writes it back.
+    linked = st.query_params.get(KEY_LINK)
+    if linked in CHART_TYPES and KEY_TYPE not in st.session_state:
+        st.session_state[KEY_TYPE] = linked
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     kind = left.selectbox("Chart", list(CHART_TYPES), format_func=CHART_TYPES.get, key=KEY_TYPE)
+    if linked and linked not in CHART_TYPES:
+        left.caption(f":material/link_off: The link's chart type “{plain(linked)}” is not one "
+                     "of these: showing the first.")
+    if linked != kind:
+        st.query_params[KEY_LINK] = kind
     if right.button("Generate", type="primary", icon=":material/add_chart:", key="chr_generate",
                     width="stretch"):
         with st.spinner(f"Rendering “{CHART_TYPES[kind]}”…"):
