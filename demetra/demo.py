@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from demetra.config import Settings
-from demetra.errors import DemetraError, NotEnoughData
+from demetra.errors import DemetraError
 from demetra.seed import SeedReport, seed_database
 
 Progress = Callable[[float, str], None]
@@ -125,19 +125,12 @@ def _recommend(demo: Demo, _progress: Progress) -> str:
 def _charts(demo: Demo, progress: Progress) -> str:
     from demetra import llm
     from demetra.charts import gallery
-    from demetra.charts.png import CHART_TYPES, render
 
     # One chart of each type for the last 30 days, so the Charts page opens on a gallery.
-    f = llm.default_period(demo.engine)
-    saved, skipped = 0, []
-    for i, kind in enumerate(CHART_TYPES):
-        progress(i / len(CHART_TYPES), f"Charts: {CHART_TYPES[kind]}")
-        try:
-            gallery.save_chart(demo.engine, render(demo.engine, kind, f), by="demo")
-            saved += 1
-        except NotEnoughData:
-            skipped.append(kind)
-    return f"{saved} charts saved" + (f" (no data for {', '.join(skipped)})" if skipped else "")
+    saved, skipped = gallery.save_standard_set(demo.engine, llm.default_period(demo.engine),
+                                               by="demo", progress=progress)
+    return f"{len(saved)} charts saved" + (f" (no data for {', '.join(skipped)})"
+                                           if skipped else "")
 
 
 CORE_STEPS: tuple[DemoStep, ...] = (

@@ -32,19 +32,23 @@ Progress = Callable[[float, str], None]
 _INK, _MUTED = (17, 24, 39), (107, 114, 128)
 MAX_FORECASTS, MAX_ALERTS = 15, 25
 
-# (label, key, how to show it, higher is better): the Overview's cards, in the PDF's words.
-_KPIS: list[tuple[str, str, str, bool]] = [
-    ("Spend", "cost", "money", True), ("Revenue", "revenue", "money", True),
-    ("ROI", "roi", "roi", True), ("Conversions (results)", "conversions", "count", True),
-    ("Cost per result (CPA)", "cpa", "cents", False), ("Clicks", "clicks", "count", True),
-    ("Click-through rate", "ctr", "pct", True), ("Conversion rate", "conversion_rate", "pct", True),
-    ("Cost per click", "cpc", "cents", False), ("Active campaigns", "campaigns", "count", True),
+# (label, key, how to show it): the Overview's cards, in the PDF's words.
+_KPIS: list[tuple[str, str, str]] = [
+    ("Spend", "cost", "money"), ("Revenue", "revenue", "money"), ("ROI", "roi", "roi"),
+    ("Conversions (results)", "conversions", "count"), ("Cost per result (CPA)", "cpa", "cents"),
+    ("Clicks", "clicks", "count"), ("Click-through rate", "ctr", "pct"),
+    ("Conversion rate", "conversion_rate", "pct"), ("Cost per click", "cpc", "cents"),
+    ("Active campaigns", "campaigns", "count"),
 ]
 
 
-def _show(value: Any, how: str, currency: str) -> str:
-    if value is None:
-        return "not tracked"
+def _show(values: dict[str, Any], key: str, how: str, currency: str) -> str:
+    """``values[key]`` as the table shows it; a missing one says why (not tracked, or what
+    its ratio lacks: "no conversions"), never a 0."""
+    value = values.get(key)
+    if fmt.is_missing(value):
+        why = queries.why_missing(key, values) or "—"
+        return "not tracked" if why.endswith("not tracked") else why
     return {"money": lambda: fmt.money(value, currency),
             "cents": lambda: fmt.money(value, currency, decimals=2),
             "roi": lambda: fmt.roi(value), "pct": lambda: fmt.pct(value),
@@ -156,12 +160,10 @@ def _kpi_section(pdf: Any, engine: sa.Engine, f: queries.Filters, currency: str)
     _text(pdf, f"Against the {fmt.days(f.days)} before ({fmt.date_range(prev.start, prev.end)}).",
           9, _MUTED)
     now = queries.kpis_with_delta(engine, f)
-    rows = []
-    for label, key, how, _ in _KPIS:
-        d = now[key]
-        change = fmt.change(d.change) or "—"
-        rows.append([label, _show(d.value, how, currency), _show(d.previous, how, currency),
-                     change])
+    values = {k: d.value for k, d in now.items()}
+    before = {k: d.previous for k, d in now.items()}
+    rows = [[label, _show(values, key, how, currency), _show(before, key, how, currency),
+             fmt.change(now[key].change) or "—"] for label, key, how in _KPIS]
     _table(pdf, ["Figure", "This period", "Period before", "Change"], rows, (40, 25, 25, 15),
            size=9.5)
     from demetra.charts.png import trend_png
@@ -173,19 +175,12 @@ def _channel_section(pdf: Any, engine: sa.Engine, f: queries.Filters, currency: 
     frame = queries.channel_breakdown(engine, f)
     _heading(pdf, "Channels")
     rows = [[channel_label(r["channel"]), fmt.money(r["cost"], currency), fmt.pct(r["share_of_cost"], 1),
-             _show(r["revenue"], "money", currency), _show(r["roi"], "roi", currency),
-             _show(r["conversions"], "count", currency), _show(r["cpa"], "cents", currency),
+             _show(r, "revenue", "money", currency), _show(r, "roi", "roi", currency),
+             _show(r, "conversions", "count", currency), _show(r, "cpa", "cents", currency),
              fmt.pct(r["ctr"]), fmt.pct(r["conversion_rate"])]
-            for r in _rows(frame)]
+            for r in queries.records(frame)]
     _table(pdf, ["Channel", "Spend", "Share", "Revenue", "ROI", "Results", "CPA", "CTR", "Conv. rate"],
            rows, (22, 18, 10, 18, 10, 13, 13, 10, 12))
-
-
-def _rows(frame: Any) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.to_dict("records"):
-        out.append({k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()})
-    return out
 
 
 def _forecast_section(pdf: Any, engine: sa.Engine, f: queries.Filters, currency: str) -> None:
@@ -206,7 +201,7 @@ def _forecast_section(pdf: Any, engine: sa.Engine, f: queries.Filters, currency:
                f"{int(preds['horizon_days'].max())} days), the riskiest first; {len(preds)} in "
                "all.", 9, _MUTED)
     rows = []
-    for r in _rows(preds.head(MAX_FORECASTS)):
+    for r in queries.records(preds.head(MAX_FORECASTS)):
         name = names.get(r["campaign_id"], (r["campaign_id"], None))[0] or r["campaign_id"]
         if r["metric"] == "roi":
             point = (f"ROI {fmt.roi(r['predicted_roi'])} ({fmt.roi(r['predicted_roi_low'])}–"
@@ -241,7 +236,7 @@ def _alert_section(pdf: Any, engine: sa.Engine, f: queries.Filters) -> None:
                + (f"; the first {MAX_ALERTS} are listed." if len(alerts) > MAX_ALERTS else "."),
           9, _MUTED)
     rows = [[str(r["date"] or ""), r["severity"], r["alert_type"].replace("_", " "),
-             (r["message"] or "")[:160]] for r in _rows(alerts.head(MAX_ALERTS))]
+             (r["message"] or "")[:160]] for r in queries.records(alerts.head(MAX_ALERTS))]
     _table(pdf, ["Day", "Severity", "Type", "What happened"], rows, (16, 13, 18, 80), size=8)
 
 
@@ -255,7 +250,7 @@ def _recommendation_section(pdf: Any, engine: sa.Engine) -> None:
         _text(pdf, "No recommendation yet: write one on the Recommendations page or with "
                    "python -m demetra recommend.")
         return
-    r = _rows(latest)[0]
+    r = queries.records(latest)[0]
     who = (f"the LLM ({r['model']})" if r["source"] == "llm"
            else f"the rules engine ({r['fallback_reason'] or 'by choice'})")
     period = (fmt.date_range(r["period_start"], r["period_end"])

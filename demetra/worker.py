@@ -110,7 +110,6 @@ def _charts_job(engine: sa.Engine, settings: Settings) -> JobResult:
     """Once a day, the standard set of charts for the last 30 days of data."""
     from demetra import llm
     from demetra.charts import gallery
-    from demetra.charts.png import standard_set
     from demetra.queries import date_span
 
     t0 = time.perf_counter()
@@ -121,10 +120,8 @@ def _charts_job(engine: sa.Engine, settings: Settings) -> JobResult:
     if date_span(engine) is None:
         return JobResult("charts", True, "no campaign data yet", time.perf_counter() - t0,
                          skipped=True)
-    done, skipped = standard_set(engine, llm.default_period(engine))
-    for chart in done:
-        gallery.save_chart(engine, chart, by="worker")
-    message = (f"{len(done)} charts saved" + (f"; skipped {', '.join(skipped)} (no data)"
+    saved, skipped = gallery.save_standard_set(engine, llm.default_period(engine), by="worker")
+    message = (f"{len(saved)} charts saved" + (f"; skipped {', '.join(skipped)} (no data)"
                                               if skipped else ""))
     log.info("charts: %s, %.1f s", message, time.perf_counter() - t0)
     return JobResult("charts", True, message, time.perf_counter() - t0)

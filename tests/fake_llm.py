@@ -42,6 +42,16 @@ class FakeLLM:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    def settings(self, **overrides: Any) -> Any:
+        """Settings that send the real openai client to this server (model "fake", 10 s)."""
+        import dataclasses
+
+        from demetra.config import Settings
+
+        return dataclasses.replace(Settings(), openai_base_url=self.base_url,
+                                   openai_api_key="sk-test", llm_model="fake",
+                                   llm_timeout=10.0, **overrides)
+
     def next_reply(self, body: dict[str, Any]) -> Reply:
         if self.replies:
             return self.replies.pop(0)

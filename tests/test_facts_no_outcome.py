@@ -5,7 +5,6 @@ its CPC did, and the grounding check refuses any move an LLM would make on nothi
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -13,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from demetra import ingest, llm, rules
-from demetra.config import Settings
 from demetra.facts import Context, build_context, grounding_problems
 from demetra.queries import Filters
 from tests.fake_llm import FakeLLM, Reply
@@ -83,9 +81,7 @@ def test_the_grounding_check_refuses_a_move_on_nothing_and_the_rules_answer(traf
     fake = FakeLLM().start()
     try:
         fake.replies.extend([Reply(content=json.dumps(move))] * 2)
-        settings = dataclasses.replace(Settings(), openai_base_url=fake.base_url,
-                                       openai_api_key="sk-test", llm_model="fake",
-                                       llm_timeout=10.0)
+        settings = fake.settings()
         out = llm.generate(traffic, PERIOD, settings, store=False)
         assert out.source == "rules" and "no outcome" in out.fallback_reason
         assert '"outcome_tracked": false' in fake.requests[0]["messages"][1]["content"]

@@ -5,7 +5,6 @@ keeps ROI for the channels that track revenue only."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from typing import Any
@@ -14,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from demetra import llm, rules
-from demetra.config import Settings
 from demetra.facts import Context, build_context, grounding_problems
 from demetra.queries import Filters
 from tests.budget.leadgen import END, LEADS, MIXED, import_account
@@ -133,9 +131,7 @@ def test_an_llm_answer_with_an_roi_on_a_lead_gen_account_goes_to_the_rules(leads
     fake = FakeLLM().start()
     try:
         fake.replies.extend([Reply(content=json.dumps(roi_answer))] * 2)
-        settings = dataclasses.replace(Settings(), openai_base_url=fake.base_url,
-                                       openai_api_key="sk-test", llm_model="fake",
-                                       llm_timeout=10.0)
+        settings = fake.settings()
         out = llm.generate(leads, PERIOD, settings, store=False)
         assert out.source == "rules" and "does not track revenue" in out.fallback_reason
         # the retry told the model why

@@ -10,10 +10,8 @@ commas; a channel must have data) and ``search``.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Annotated, Any, Literal
 
-import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
@@ -34,24 +32,6 @@ MAX_SEARCH = 200
 # No advertising data is older or newer; the previous period of a range must stay a date.
 FIRST_DAY, LAST_DAY = dt.date(1990, 1, 1), dt.date(2199, 12, 31)
 _INT32 = 2**31 - 1
-
-
-def _value(v: Any) -> Any:
-    """A frame's cell as JSON has it: NaN and NaT are null, numpy scalars plain numbers."""
-    if v is None or v is pd.NaT:
-        return None
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if hasattr(v, "item"):            # numpy scalars
-        v = v.item()
-        return None if isinstance(v, float) and math.isnan(v) else v
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    return v
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _channels(raw: list[str], engine: sa.Engine) -> tuple[str, ...]:
@@ -150,7 +130,7 @@ def get_campaigns(
     frame, total = queries.campaign_rows(engine, f, sort=sort, descending=order == "desc",
                                          limit=limit, offset=offset)
     items = []
-    for row in _records(frame):
+    for row in queries.records(frame):
         missing = {k: why for k in ("revenue", "conversions", "roi", "ctr", "conversion_rate",
                                     "cpc", "cpa")
                    if (why := queries.why_missing(k, row)) is not None}
@@ -192,10 +172,10 @@ def get_predictions(
     listed = latest_predictions(engine, not_forecast=True, limit=limit)
     names = _names(engine, [*frame["campaign_id"], *listed["campaign_id"]])
     items = [schemas.Prediction(**r, campaign_name=names.get(r["campaign_id"]))
-             for r in _records(frame)]
+             for r in queries.records(frame)]
     not_forecast = [schemas.NotForecast(campaign_id=r["campaign_id"],
                                         campaign_name=names.get(r["campaign_id"]),
-                                        reason=r["method_reason"]) for r in _records(listed)]
+                                        reason=r["method_reason"]) for r in queries.records(listed)]
     run = latest_model_run(engine)
     model_run = schemas.ModelRun(**{k: run.get(k) for k in schemas.ModelRun.model_fields}) \
         if run else None
@@ -213,7 +193,7 @@ def get_recommendations(engine: Engine) -> schemas.RecommendationSet:
     if frame.empty:
         raise HTTPException(404, "no recommendation yet: run `python -m demetra recommend` or "
                                  "use the Recommendations page")
-    row = _records(frame)[0]
+    row = queries.records(frame)[0]
     return schemas.RecommendationSet(**{k: row.get(k) for k in schemas.RecommendationSet
                                         .model_fields if k != "recommendations"},
                                      recommendations=list(row.get("recommendations") or []))
@@ -242,7 +222,7 @@ def get_unread_alerts(
                                             channels=chosen, unread_only=True), limit=limit)
     names = _names(engine, [c for c in frame["campaign_id"] if c])
     items = [schemas.Alert(**r, campaign_name=names.get(r["campaign_id"]) if r["campaign_id"]
-                           else None) for r in _records(frame)]
+                           else None) for r in queries.records(frame)]
     return schemas.Alerts(currency=queries.reporting_currency(engine),
                           unread=unread_count(engine), items=items)
 
@@ -282,7 +262,7 @@ def get_charts(
                                     if k in ("start", "end", "channels", "search")},
                            period_start=r["period_start"], period_end=r["period_end"],
                            created_at=r["created_at"], image_url=f"/api/charts/{r['id']}.png")
-             for r in _records(frame.drop(columns=["thumbnail"]))]
+             for r in queries.records(frame.drop(columns=["thumbnail"]))]
     return schemas.Charts(total=gallery.chart_count(engine), items=items)
 
 

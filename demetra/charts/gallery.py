@@ -7,15 +7,18 @@ a thousand small PNGs, not a thousand full ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import sqlalchemy as sa
 
+from demetra import queries
 from demetra.charts.png import RenderedChart
 from demetra.db.models import MLDashboard
 from demetra.queries import as_date
 
 __all__ = ["LIST_COLUMNS", "chart_count", "chart_image", "delete_chart", "list_charts", "newest_by",
-           "save_chart"]
+           "save_chart", "save_standard_set"]
 
 LIST_COLUMNS = ["id", "dashboard_type", "title", "parameters", "created_at", "period_start",
                 "period_end", "thumbnail"]
@@ -30,6 +33,17 @@ def save_chart(engine: sa.Engine, chart: RenderedChart, *, by: str = "user") -> 
             parameters={**chart.filters, "notes": chart.notes, "by": by},
             period_start=chart.period[0], period_end=chart.period[1],
         ).returning(MLDashboard.id)).scalar_one())
+
+
+def save_standard_set(engine: sa.Engine, f: queries.Filters, *, by: str,
+                      progress: Callable[[float, str], None] | None = None,
+                      ) -> tuple[list[int], dict[str, str]]:
+    """Render and save every chart type that has data for the filters: the saved ids, and why
+    each other type was skipped."""
+    from demetra.charts.png import standard_set
+
+    done, skipped = standard_set(engine, f, progress=progress)
+    return [save_chart(engine, chart, by=by) for chart in done], skipped
 
 
 def list_charts(engine: sa.Engine, *, kind: str | None = None, limit: int = 200,

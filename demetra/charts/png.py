@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -364,10 +365,14 @@ def render(engine: sa.Engine, kind: str, f: queries.Filters) -> RenderedChart:
     return RenderedChart(kind, title, png, thumb, _filters_dict(f), (f.start, f.end), notes)
 
 
-def standard_set(engine: sa.Engine, f: queries.Filters) -> tuple[list[RenderedChart], dict[str, str]]:
+def standard_set(engine: sa.Engine, f: queries.Filters, *,
+                 progress: Callable[[float, str], None] | None = None,
+                 ) -> tuple[list[RenderedChart], dict[str, str]]:
     """Every chart type that has data for the filters, and why each other one was skipped."""
     done, skipped = [], {}
-    for kind in CHART_TYPES:
+    for i, kind in enumerate(CHART_TYPES):
+        if progress:
+            progress(i / len(CHART_TYPES), f"Charts: {CHART_TYPES[kind]}")
         try:
             done.append(render(engine, kind, f))
         except NotEnoughData as exc:

@@ -17,7 +17,7 @@ Where things are
   ``reporting_currency``.
 * ``export``: ``export_csv``, the filtered rows as CSV.
 * ``sql``: the statement building they share, and where the numbers come from (which rollup
-  serves which read, measured at 1M rows).
+  serves which read, measured at 1M rows); ``records`` turns a result frame into plain rows.
 
 Import the names from here (``from demetra.queries import Filters, kpis``); the submodules are
 the layout, this package is the interface.
@@ -70,6 +70,7 @@ from demetra.queries.kpi import (
     trend,
     why_missing,
 )
+from demetra.queries.sql import records
 from demetra.queries.summary import (
     CURRENCY_KEY,
     SUMMARY_TABLES,
@@ -85,5 +86,6 @@ __all__ = [
     "SUMMARY_TABLES", "as_date", "campaign_choices", "campaign_history", "campaign_names",
     "campaign_rows", "campaign_table", "channel_breakdown", "channels_present", "data_summary",
     "date_span", "export_csv", "kpis", "kpis_with_delta", "link_params", "preset_range",
-    "read_link", "reporting_currency", "resolve_grain", "top_campaigns", "trend", "why_missing",
+    "read_link", "records", "reporting_currency", "resolve_grain", "top_campaigns", "trend",
+    "why_missing",
 ]

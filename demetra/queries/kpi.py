@@ -8,7 +8,6 @@ function).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from demetra.errors import BadInput
+from demetra.format import is_missing
 from demetra.queries.filters import Filters
 from demetra.queries.sql import (
     _Q,
@@ -86,8 +86,7 @@ _NO_DENOMINATOR = {"revenue_cost": "no spend on campaigns that track revenue",
 def why_missing(name: str, values: Mapping[str, Any]) -> str | None:
     """Why ``values[name]`` (a KPI or a campaign's figure) is None: not tracked, or a zero
     denominator; None when it is not missing."""
-    if values.get(name) is not None and not (isinstance(values[name], float)
-                                             and math.isnan(values[name])):
+    if not is_missing(values.get(name)):
         return None
     if name in _NOT_TRACKED:
         return _NOT_TRACKED[name]
@@ -95,13 +94,9 @@ def why_missing(name: str, values: Mapping[str, Any]) -> str | None:
         return "no data"
     num, den = RATIOS[name]
     for outcome in ("revenue", "conversions"):
-        if outcome in (num, den) and _missing(values.get(outcome)):
+        if outcome in (num, den) and is_missing(values.get(outcome)):
             return _NOT_TRACKED[outcome]
     return _NO_DENOMINATOR.get(den, f"no {den}")
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def kpis(engine: sa.Engine, f: Filters) -> dict[str, float | int | None]:

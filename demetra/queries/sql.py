@@ -300,3 +300,19 @@ def _frame(result: sa.CursorResult, *, dates: Iterable[str] = (),
         with np.errstate(divide="ignore", invalid="ignore"):
             data[name] = np.where(d != 0, n / np.where(d != 0, d, 1.0), np.nan)
     return pd.DataFrame(data)
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NaT:
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        v = v.item()
+    return None if isinstance(v, float) and np.isnan(v) else v
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as plain dicts: NaN and NaT are None (missing, never 0), numpy scalars
+    Python numbers, timestamps datetimes (for JSON and for the report's tables)."""
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
