@@ -89,7 +89,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     engine = _engine(args)
     report = seed_database(engine, campaigns=args.campaigns, days=args.days, seed=args.seed,
                            end_date=args.end_date, replace=args.replace, outcome=args.outcome,
-                           small=args.small, channels=channels, pauses=args.pauses)
+                           small=args.small, channels=channels, pauses=args.pauses,
+                           world=args.world)
     kind = ("a lead-generation account (results, revenue not tracked)"
             if report.outcome == "results" else "revenue tracked")
     pauses = f", {report.pauses} pauses (days without rows)" if report.pauses else ""
@@ -479,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pauses", action=argparse.BooleanOptionalAction, default=None,
                    help="pause campaigns for days to weeks, then restart them; paused days have "
                         "no row (default: with --small)")
+    p.add_argument("--world", choices=seed.WORLDS, default="seeded",
+                   help="seeded (the demo world) or a world of another structure, for judging "
+                        "the forecasts and alerts: drift (drifting campaign states, budget "
+                        "steps, saturation), fatigue (creative fatigue, launches, pauses), "
+                        "promo (promotions and holidays) or leadgen (results only, drifting)")
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("truth", help="print the seeded world's ground truth as JSON")

@@ -18,6 +18,9 @@ DEFAULT_CAMPAIGNS = 50
 DEFAULT_DAYS = 90
 DEFAULT_SEED = 42
 OUTCOMES = ("revenue", "results")
+# The demo world and the worlds of other structure in demetra.zoo (named here, where the CLI
+# can read them without importing numpy).
+WORLDS = ("seeded", "drift", "fatigue", "promo", "leadgen")
 
 # Everything derived from campaign rows goes with them on --replace; model_runs is history.
 _REPLACED_TABLES = ("predictions", "alerts", "recommendations", "ml_dashboards", "seed_truth",
@@ -53,13 +56,15 @@ def seed_database(engine: sa.Engine, *, campaigns: int | None = None,
                   end_date: dt.date | None = None, replace: bool = False,
                   progress: bulk.Progress | None = None, outcome: str = "revenue",
                   small: bool = False, channels: int | Sequence[str] | None = None,
-                  pauses: bool | None = None) -> SeedReport:
+                  pauses: bool | None = None, world: str = "seeded") -> SeedReport:
     """Generate the demo world and write it in one transaction.
 
     ``campaigns`` defaults to ``DEFAULT_CAMPAIGNS`` (3–8, drawn from the seed, with ``small``);
     ``outcome``, ``small``, ``channels`` and ``pauses`` are those of
     :func:`demetra.seed_world.generate_world` (a results world stores revenue as NULL: not
-    tracked). Refuses (``SeedRefused``) when campaign rows exist, unless ``replace``.
+    tracked). ``world``: another world of :mod:`demetra.zoo` (``drift``, ``fatigue``,
+    ``promo``, ``leadgen``), of ``campaigns`` (default 40) × ``days``; the other options are
+    the seeded world's. Refuses (``SeedRefused``) when campaign rows exist, unless ``replace``.
     """
     from demetra.seed_world import generate_world
 
@@ -67,7 +72,7 @@ def seed_database(engine: sa.Engine, *, campaigns: int | None = None,
         raise BadInput("--campaigns and --days must be at least 1")
     if outcome not in OUTCOMES:
         raise BadInput(f"--outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
-    if campaigns is None and not small:
+    if campaigns is None and not small and world == "seeded":
         campaigns = DEFAULT_CAMPAIGNS
     existing = campaign_row_count(engine)
     if existing and not replace:
@@ -78,29 +83,35 @@ def seed_database(engine: sa.Engine, *, campaigns: int | None = None,
     report(0.0, "Generating the demo world")
     t0 = time.perf_counter()
     try:
-        world = generate_world(campaigns=campaigns, days=days, seed=seed, end_date=end_date,
-                               outcome=outcome, small=small, channels=channels, pauses=pauses)
-    except ValueError as exc:   # a bad --channels
+        if world == "seeded":
+            made = generate_world(campaigns=campaigns, days=days, seed=seed, end_date=end_date,
+                                  outcome=outcome, small=small, channels=channels, pauses=pauses)
+        else:
+            from demetra.zoo import make_world
+
+            made = make_world(world, campaigns=campaigns, days=days, seed=seed,
+                              end_date=end_date)
+    except ValueError as exc:   # a bad --channels, --world or --days
         raise BadInput(str(exc)) from None
     t1 = time.perf_counter()
     with engine.begin() as conn:
         if replace:
             for table in _REPLACED_TABLES:
                 conn.execute(sa.text(f"DELETE FROM {table}"))
-        report(0.05, f"Writing {len(world.rows):,} rows")
+        report(0.05, f"Writing {len(made.rows):,} rows")
         rows = bulk.insert_campaign_rows(
-            conn, world.rows,
+            conn, made.rows,
             progress=lambda f, text: report(0.05 + 0.85 * f, text))
-        conn.execute(sa.insert(SeedTruth).values(truth=world.truth))
+        conn.execute(sa.insert(SeedTruth).values(truth=made.truth))
         report(0.92, "Updating statistics")
         bulk.analyze(conn)
     t2 = time.perf_counter()
     report(1.0, f"Loaded {rows:,} rows")
-    truth: dict[str, Any] = world.truth
+    truth: dict[str, Any] = made.truth
     return SeedReport(rows=rows, campaigns=len(truth["campaigns"]),
                       start=dt.date.fromisoformat(truth["start_date"]),
                       end=dt.date.fromisoformat(truth["end_date"]),
-                      incidents=len(truth["incidents"]),
+                      incidents=len(truth.get("incident_spans", truth["incidents"])),
                       generate_seconds=t1 - t0, write_seconds=t2 - t1,
                       outcome=truth["outcome"], channels=len(truth["channels"]),
                       pauses=len(truth["pauses"]))
