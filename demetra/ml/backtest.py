@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from demetra.errors import NotEnoughData
+from demetra.ml.adapt import CANDIDATES, TREE, Blend, Record, fit_blend, roi_candidates
 from demetra.ml.features import MIN_HISTORY_DAYS, Panel, features_at, labels_at, recent_spend
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET, RoiModel, from_z
 from demetra.ml.risk import risk_level
@@ -148,14 +149,18 @@ def origins(last_day: int, horizon: int, n: int) -> list[int]:
 
 def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_origins: int = 4,
              progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
-    """Backtest metrics of the model and of the baselines, pooled over the origins, plus
-    permutation importance of each feature (on the pooled forecasts)."""
+    """Backtest metrics of the served forecast (``model``: the blend of the trees and the simple
+    forecasts, :mod:`demetra.ml.adapt`), of the trees alone (``tree``) and of the baselines,
+    pooled over the origins, plus permutation importance of each feature (on the trees'
+    forecasts). ``_blend`` (the blend to serve) and ``_forecasts`` (every forecast, for the
+    benchmarks) are for the caller to pop: they are not JSON."""
     last = panel.days - 1
     origin_days = origins(last, horizon, n_origins)
     if not origin_days:
         raise ValueError("not enough days for a backtest origin")
-    forecasts: dict[str, list[pd.DataFrame]] = {"model": [], **{b: [] for b in BASELINES}}
-    rois, spends, evals, per_origin = [], [], [], []
+    forecasts: dict[str, list[pd.DataFrame]] = {"tree": [], **{b: [] for b in BASELINES}}
+    rois, spends, evals, per_origin, records, kept = [], [], [], [], [], []
+    position = {c: i for i, c in enumerate(panel.campaign_ids)}
     for k, o in enumerate(origin_days):
         if progress:
             progress(k / len(origin_days),
@@ -165,22 +170,53 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
         if len(test) == 0:
             continue
         fc = model.predict(test.X)
-        forecasts["model"].append(fc)
+        forecasts["tree"].append(fc)
         for name, column in BASELINES.items():
             forecasts[name].append(baseline_forecast(train, test.X, column))
         rois.append(test.roi)
         spends.append(test.spend)
         evals.append((model, test))
+        pos = np.array([position[c] for c in test.X.index], dtype=int)
+        tree = np.full(len(panel.campaign_ids), np.nan)
+        tree[pos] = fc["predicted_roi"].to_numpy(float)
+        cands = roi_candidates(panel, o, tree)
+        records.append(Record({m: f[pos] for m, f in cands.items()}, test.roi, test.spend))
+        kept.append((o, test.X.index))
         row = {"origin": panel.date_of(o).isoformat(), "train_examples": len(train),
                **score(fc, test.roi, test.spend, thresholds)}
         per_origin.append(row)
+    # The served forecast at each origin is weighed on the origins before it only (their
+    # labels are known by then), and so is its interval: the backtest scores what would have
+    # served. Origins run newest first above; the blend needs them in time order.
+    order = np.argsort([o for o, _ in kept])
+    served, details = [None] * len(kept), []
+    for rank, j in enumerate(order):
+        before = [records[i] for i in order[:rank]]
+        blend = fit_blend(before) if before else Blend({TREE: 1.0})
+        point = blend.point(records[j].fc)
+        low, high, prob = blend.interval(point)
+        tree_fc = forecasts["tree"][j]
+        no_interval = ~np.isfinite(low)
+        low = np.where(no_interval, tree_fc["predicted_roi_low"].to_numpy(float), low)
+        high = np.where(no_interval, tree_fc["predicted_roi_high"].to_numpy(float), high)
+        prob = np.where(no_interval, tree_fc["prob_loss"].to_numpy(float), prob)
+        served[j] = pd.DataFrame({"predicted_roi": point, "predicted_roi_low": low,
+                                  "predicted_roi_high": high, "prob_loss": prob},
+                                 index=tree_fc.index)
+        o, ids = kept[j]
+        details.append(pd.DataFrame({"origin": o, "campaign_id": ids, "served": point,
+                                     "real": records[j].real, "spend": records[j].spend,
+                                     **{m: records[j].fc[m] for m in CANDIDATES}}))
     roi, spend = np.concatenate(rois), np.concatenate(spends)
     result: dict[str, Any] = {
         "origins": [r["origin"] for r in per_origin],
         "per_origin": per_origin,
-        "model": score(pd.concat(forecasts["model"]), roi, spend, thresholds),
+        "model": score(pd.concat(served), roi, spend, thresholds),
+        "tree": score(pd.concat(forecasts["tree"]), roi, spend, thresholds),
         "baselines": {name: score(pd.concat(forecasts[name]), roi, spend, thresholds)
                       for name in BASELINES},
+        "_blend": fit_blend([records[i] for i in order]),
+        "_forecasts": pd.concat(details, ignore_index=True),
     }
     # On the newest origin only: it costs a prediction per feature and repeat.
     result["importance"] = permutation_importance(evals[:1])

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from demetra.ml.features import CATEGORICAL, FEATURES
 
-MODEL_VERSION = "roi-hgb-2"
+MODEL_VERSION = "roi-hgb-3"   # 3: served as a blend with the simple forecasts (ml.adapt)
 OFFSET = 0.01            # c above: keeps log finite for a week without revenue
 LOW_Q, HIGH_Q = 0.1, 0.9
 # Small, strongly regularised trees: most of a week's ROI beyond the reference is noise
@@ -62,6 +62,7 @@ class RoiModel:
     point_shrink: float = 1.0
     bins: dict[str, np.ndarray] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
+    blend: Any = None        # demetra.ml.adapt.Blend: what serves, the trees among the candidates
 
     def _params(self, n: int) -> dict[str, Any]:
         cats = [f in CATEGORICAL for f in self.features]

@@ -26,9 +26,11 @@ from demetra import queries
 from demetra.config import Settings
 from demetra.db.models import Prediction
 from demetra.errors import NotEnoughData
+from demetra.ml.adapt import Blend, roi_candidates
 from demetra.ml.features import (
     FULL_METRIC_DAYS,
     LOOKBACK_DAYS,
+    Panel,
     data_range,
     features_at,
     load_panel,
@@ -89,6 +91,22 @@ def _number(value: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _blended(blend: Blend, panel: Panel, t: int, tree: np.ndarray,
+             fc: pd.DataFrame) -> pd.DataFrame:
+    """The trees' forecasts of the campaigns ``tree`` marks, blended with the simple ones by
+    the account's backtest, with the blend's interval (the trees' where it has none)."""
+    full = np.full(len(tree), np.nan)
+    full[tree] = fc["predicted_roi"].to_numpy(float)
+    point = blend.point(roi_candidates(panel, t, full))[tree]
+    low, high, prob = blend.interval(point)
+    none = ~np.isfinite(low)
+    return pd.DataFrame({
+        "predicted_roi": point,
+        "predicted_roi_low": np.where(none, fc["predicted_roi_low"].to_numpy(float), low),
+        "predicted_roi_high": np.where(none, fc["predicted_roi_high"].to_numpy(float), high),
+        "prob_loss": np.where(none, fc["prob_loss"].to_numpy(float), prob)}, index=fc.index)
+
+
 def predict(engine: sa.Engine, settings: Settings | None = None, *,
             model_settings: ModelSettings | None = None,
             progress: Callable[[float, str], None] | None = None) -> PredictResult:
@@ -124,8 +142,13 @@ def predict(engine: sa.Engine, settings: Settings | None = None, *,
         if tree.any():
             X = features_at(panel, t)
             fc = model.predict(X[tree])
+            if model.blend is not None:
+                fc = _blended(model.blend, panel, t, tree, fc)
             out = out.join(fc)
-    reason_tree = "pooled tree model: trained on every campaign with revenue of the account"
+    reason_tree = ("pooled tree model: trained on every campaign with revenue of the account"
+                   if getattr(model, "blend", None) is None else
+                   f"pooled tree model and simple forecasts, {model.blend.describe()}")
+    method_tree = "tree" if getattr(model, "blend", None) is None else "adaptive"
     targets = np.array([ms.cpa_target(str(c)) or np.nan for c in panel.channels], dtype=float)
     rest = status.assign(eligible=eligible & ~tree)
     small = forecast(panel, t, horizon, rest, targets) if rest["eligible"].any() else None
@@ -138,7 +161,8 @@ def predict(engine: sa.Engine, settings: Settings | None = None, *,
         if tree[i]:
             r = out.iloc[i]
             values = {c: _number(r.get(c)) for c in _ROW_COLUMNS}
-            row = {**base, **values, "metric": "roi", "method": "tree", "method_reason": reason_tree}
+            row = {**base, **values, "metric": "roi", "method": method_tree,
+                   "method_reason": reason_tree}
         elif eligible[i] and small is not None and small["method"].iloc[i] is not None:
             r = small.iloc[i]
             values = {c: _number(r[c]) for c in _ROW_COLUMNS}

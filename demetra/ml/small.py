@@ -48,7 +48,9 @@ HALF_LIVES = {"ewm_14d": 14, "ewm_28d": 28}
 # The candidates: the baseline and forecasts that average away more of a week's noise.
 METHODS = ("trailing_28d", "shrinkage", "blend_7_56", *HALF_LIVES)
 # Labels of every method a stored row may name (trailing_7d: rows of earlier versions).
-METHOD_LABELS = {"tree": "pooled tree model", "shrinkage": "shrinkage to channel and account",
+METHOD_LABELS = {"tree": "pooled tree model",
+                 "adaptive": "pooled tree model and simple forecasts, weighed by the backtest",
+                 "shrinkage": "shrinkage to channel and account",
                  "trailing_28d": "trailing 28 days", "trailing_7d": "trailing 7 days",
                  "blend_7_56": "half trailing 7, half trailing 56 days",
                  "ewm_14d": "exponentially weighted, 14-day half-life",

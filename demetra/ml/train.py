@@ -225,6 +225,9 @@ def _train_tree(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel:
         _record_failure(engine, params, start, end, exc, time.perf_counter() - t0)
         raise
     importance = bt.pop("importance")
+    bt.pop("_forecasts")
+    model.blend = bt.pop("_blend")
+    bt["blend"] = {"weights": model.blend.weights, "errors": model.blend.errors}
     if campaign_status(panel, panel.days - 1)["metric"].isin(["cpa", "cpc"]).any():
         # A mixed account: its campaigns without revenue are forecast per campaign, on CPA
         # (results tracked) or CPC (neither tracked).

@@ -69,7 +69,7 @@ def test_a_mixed_account_gets_one_forecast_per_campaign_of_the_metric_it_tracks(
     for r in rows:
         assert r.metric == expected[r.campaign_id], r.campaign_id
         if r.metric == "roi":
-            assert r.method == "tree" and r.predicted_roi is not None
+            assert r.method == "adaptive" and r.predicted_roi is not None
             assert r.predicted_cpa is None and r.prob_cpa_above is None
         else:
             assert r.method in SMALL_METHODS and r.predicted_cpa is not None
@@ -77,5 +77,5 @@ def test_a_mixed_account_gets_one_forecast_per_campaign_of_the_metric_it_tracks(
             assert r.predicted_cpa_low <= r.predicted_cpa <= r.predicted_cpa_high
     counts = {m: sum(expected[c] == m for c in active) for m in ("roi", "cpa", "cpc")}
     assert done.metrics == counts and done.written == len(active)
-    assert done.methods["tree"] == counts["roi"] and set(done.methods) - {"tree"} <= SMALL_METHODS
+    assert done.methods["adaptive"] == counts["roi"] and set(done.methods) - {"adaptive"} <= SMALL_METHODS
     assert f"{counts['cpa']} CPA" in done.summary() and f"{counts['cpc']} CPC" in done.summary()

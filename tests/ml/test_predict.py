@@ -45,9 +45,9 @@ def test_predictions_are_one_consistent_row_per_recently_spending_campaign(train
         assert r.model_run_id == trained["result"].run_id and r.horizon_days == 7
         assert r.as_of == END
         # The seeded world tracks revenue everywhere: ROI by the pooled model, no CPA.
-        assert r.metric == "roi" and r.method == "tree" and r.method_reason
+        assert r.metric == "roi" and r.method == "adaptive" and r.method_reason
         assert r.predicted_cpa is None and r.prob_cpa_above is None
-    assert done.methods == {"tree": len(spending)} and not done.not_forecast
+    assert done.methods == {"adaptive": len(spending)} and not done.not_forecast
     latest = latest_predictions(engine)
     assert len(latest) == len(spending)
     assert latest["prob_loss"].is_monotonic_decreasing

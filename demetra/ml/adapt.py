@@ -1,0 +1,137 @@
+"""The forecast that serves an account with the pooled model: whatever its own backtest favours.
+
+The tree model is one candidate among the simple forecasts of :mod:`demetra.ml.small` (trailing
+28 days, shrinkage to channel and account, a 7/56-day blend, exponentially weighted yields):
+on the seeded world the trees win, on worlds of other structure (drifting states,
+promotions) a plain exponentially weighted ROI beats them (benchmarks/RESULTS.md, "Forecasts
+across the zoo"). So each candidate weighs in proportion to its spend-weighted backtest error
+to the power −``POWER`` over the account's rolling-origin backtest: a candidate 10 % worse
+than another weighs 0.47 as much, one 30 % worse 0.12. ``POWER`` was chosen across the five
+worlds of :mod:`demetra.zoo` (three seeds each); 2 to 16 change the average by under 1 %.
+
+The interval and P(ROI < 1) come from the realised / served ratios of the same backtest
+(split-conformal order statistics, as the baselines' intervals), so they are calibrated on
+what serves, not on the trees alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from demetra.ml.features import Panel
+from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET
+from demetra.ml.small import METHOD_LABELS, METHODS, candidates
+
+POWER = 8.0
+TREE = "tree"
+CANDIDATES = (TREE, *METHODS)
+
+
+@dataclass
+class Blend:
+    """Weights of the candidates (summing to 1), the sorted log ratios realised / served of
+    the backtest, and each candidate's backtest error (for the page)."""
+
+    weights: dict[str, float]
+    ratios: np.ndarray = field(default_factory=lambda: np.array([]))
+    errors: dict[str, float] = field(default_factory=dict)
+
+    def point(self, fc: dict[str, np.ndarray]) -> np.ndarray:
+        """The served forecast; a campaign without some candidate is served by the others."""
+        num = np.zeros(len(next(iter(fc.values()))))
+        den = np.zeros_like(num)
+        for m, w in self.weights.items():
+            f = fc.get(m)
+            if f is None or w <= 0:
+                continue
+            ok = np.isfinite(f)
+            num += np.where(ok, w * f, 0.0)
+            den += np.where(ok, w, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / den, np.nan)
+
+    def interval(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P10, P90 and P(ROI < 1) from the backtest's ratios."""
+        r = self.ratios
+        if len(r) < 10:
+            return (np.full_like(point, np.nan),) * 3
+        lo, hi = np.quantile(r, [LOW_Q, HIGH_Q])
+        low = np.maximum((point + OFFSET) * np.exp(lo) - OFFSET, 0.0)
+        high = np.maximum((point + OFFSET) * np.exp(hi) - OFFSET, point)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prob = np.searchsorted(r, np.log((1 + OFFSET) / (point + OFFSET))) / len(r)
+        return np.minimum(low, point), high, prob
+
+    def describe(self) -> str:
+        mix = ", ".join(f"{METHOD_LABELS.get(m, m)} {w:.0%}" for m, w in
+                        sorted(self.weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
+        best = min(self.errors, key=self.errors.get) if self.errors else None
+        base = self.errors.get("trailing_28d")
+        served = self.errors.get("served")
+        text = f"weighed by the account's backtest ({mix})"
+        if served and base:
+            text += (f"; backtest error {served:.3g} against the trailing 28 days' {base:.3g} "
+                     f"({served / base:.2f}×)")
+        if best and best != "served":
+            text += f"; best single method: {METHOD_LABELS.get(best, best)}"
+        return text
+
+
+def roi_candidates(panel: Panel, t: int, tree: np.ndarray) -> dict[str, np.ndarray]:
+    """Every candidate's ROI forecast at ``t`` for every campaign of the panel (NaN where it
+    has none); ``tree``: the pooled model's, NaN where it made none."""
+    fc, _ = candidates(panel, t, "roi")
+    return {TREE: tree, **{m: fc[m] for m in METHODS}}
+
+
+def weights(errors: dict[str, float]) -> dict[str, float]:
+    """Weights ∝ error^−POWER over the candidates with a finite error (the trees alone without
+    any: the pooled model is what served before there was a backtest to weigh by)."""
+    usable = {m: e for m, e in errors.items() if np.isfinite(e) and e > 0}
+    if not usable:
+        return {TREE: 1.0}
+    best = min(usable.values())
+    raw = {m: (e / best) ** -POWER for m, e in usable.items()}
+    total = sum(raw.values())
+    return {m: w / total for m, w in raw.items()}
+
+
+@dataclass
+class Record:
+    """One backtest origin's forecasts of every candidate, on the campaigns it scores."""
+
+    fc: dict[str, np.ndarray]
+    real: np.ndarray
+    spend: np.ndarray
+
+
+def errors_of(records: list[Record]) -> dict[str, float]:
+    """Each candidate's spend-weighted MAE over the records, on the forecasts every candidate
+    made (so they are compared on the same campaigns)."""
+    if not records:
+        return {}
+    num = dict.fromkeys(CANDIDATES, 0.0)
+    den = 0.0
+    for r in records:
+        ok = np.isfinite(r.real) & (r.spend > 0)
+        for m in CANDIDATES:
+            ok &= np.isfinite(r.fc[m])
+        den += float(r.spend[ok].sum())
+        for m in CANDIDATES:
+            num[m] += float((np.abs(r.fc[m][ok] - r.real[ok]) * r.spend[ok]).sum())
+    return {m: num[m] / den for m in CANDIDATES} if den > 0 else {}
+
+
+def fit_blend(records: list[Record]) -> Blend:
+    """The blend that serves after these origins: weights from all of them, and the ratios
+    of what each origin's blend (weights from the origins before it) realised."""
+    errors = errors_of(records)
+    ratios = []
+    for j, r in enumerate(records):
+        point = Blend(weights(errors_of(records[:j]))).point(r.fc)
+        ok = np.isfinite(point) & np.isfinite(r.real) & (r.spend > 0)
+        ratios.append(np.log((r.real[ok] + OFFSET) / (point[ok] + OFFSET)))
+    return Blend(weights(errors), np.sort(np.concatenate(ratios)) if ratios else np.array([]),
+                 errors)

@@ -1,0 +1,87 @@
+"""The blend that serves a pooled-model account (demetra.ml.adapt): it weighs whichever
+candidate the account's backtest favours, reads nothing after the forecast date, and its
+interval covers what its own backtest realised."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from demetra.ml.adapt import CANDIDATES, TREE, Blend, Record, fit_blend, roi_candidates, weights
+from demetra.ml.features import Panel
+
+N = 200
+
+
+def _records(favoured: str, origins: int = 6, seed: int = 0) -> list[Record]:
+    """Origins where the realised ROI is the favoured candidate's forecast plus a little
+    noise, and every other candidate is off by more."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(origins):
+        real = rng.lognormal(0.5, 0.4, N)
+        fc = {m: real * rng.lognormal(0.0, 0.35, N) for m in CANDIDATES}
+        fc[favoured] = real * rng.lognormal(0.0, 0.1, N)
+        out.append(Record(fc, real, rng.uniform(50, 500, N)))
+    return out
+
+
+@pytest.mark.parametrize("favoured", CANDIDATES)
+def test_the_blend_weighs_most_the_candidate_its_backtest_favours(favoured: str) -> None:
+    blend = fit_blend(_records(favoured))
+    assert max(blend.weights, key=blend.weights.get) == favoured
+    assert blend.weights[favoured] > 0.9
+    assert sum(blend.weights.values()) == pytest.approx(1.0)
+    assert min(blend.errors, key=blend.errors.get) == favoured
+
+
+def test_weights_follow_the_error_ratio_and_fall_back_to_the_trees() -> None:
+    w = weights({"tree": 1.0, "ewm_14d": 1.1, "trailing_28d": float("nan")})
+    assert set(w) == {"tree", "ewm_14d"}
+    assert w["ewm_14d"] / w["tree"] == pytest.approx(1.1 ** -8)
+    assert weights({}) == {TREE: 1.0}
+    assert weights({"tree": float("nan")}) == {TREE: 1.0}
+
+
+def test_a_campaign_without_a_candidate_is_served_by_the_others() -> None:
+    blend = Blend({"tree": 0.5, "ewm_14d": 0.5})
+    point = blend.point({"tree": np.array([2.0, np.nan, np.nan]),
+                         "ewm_14d": np.array([4.0, 3.0, np.nan])})
+    assert point[0] == pytest.approx(3.0) and point[1] == pytest.approx(3.0)
+    assert np.isnan(point[2])
+
+
+def test_the_interval_covers_what_the_backtest_realised() -> None:
+    records = _records("ewm_28d", origins=8, seed=3)
+    blend = fit_blend(records[:-2])
+    held = records[-2:]
+    inside = []
+    for r in held:
+        point = blend.point(r.fc)
+        low, high, prob = blend.interval(point)
+        assert np.all(low <= point) and np.all(point <= high)
+        assert np.all((prob >= 0) & (prob <= 1))
+        inside.append((low <= r.real) & (r.real <= high))
+    assert 0.7 <= np.concatenate(inside).mean() <= 0.9
+
+
+def test_no_candidate_reads_after_the_forecast_date() -> None:
+    rng = np.random.default_rng(1)
+    n, days, t = 12, 150, 120
+    grid = {m: rng.uniform(1, 100, (n, days)) for m in ("cost", "revenue", "clicks",
+                                                        "impressions", "conversions")}
+    channels = np.array(["facebook", "google_ads"] * (n // 2))
+    ids = np.array([f"c{i}" for i in range(n)])
+    start = dt.date(2026, 1, 1)
+    panel = Panel(ids, channels, start, days, grid)
+    later = {m: v.copy() for m, v in grid.items()}
+    for v in later.values():
+        v[:, t + 1:] = v[:, t + 1:] * 7 + 3
+    perturbed = Panel(ids, channels, start, days, later)
+    tree = rng.uniform(0.5, 3, n)
+    a, b = roi_candidates(panel, t, tree), roi_candidates(perturbed, t, tree)
+    assert set(a) == set(CANDIDATES)
+    for m in CANDIDATES:
+        np.testing.assert_array_equal(a[m], b[m], err_msg=m)
