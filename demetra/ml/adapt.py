@@ -67,14 +67,15 @@ class Blend:
     def describe(self) -> str:
         mix = ", ".join(f"{METHOD_LABELS.get(m, m)} {w:.0%}" for m, w in
                         sorted(self.weights.items(), key=lambda kv: -kv[1]) if w >= 0.005)
-        best = min(self.errors, key=self.errors.get) if self.errors else None
+        single = {m: e for m, e in self.errors.items() if m in CANDIDATES}
+        best = min(single, key=single.get) if single else None
         base = self.errors.get("trailing_28d")
         served = self.errors.get("served")
         text = f"weighed by the account's backtest ({mix})"
         if served and base:
             text += (f"; backtest error {served:.3g} against the trailing 28 days' {base:.3g} "
                      f"({served / base:.2f}×)")
-        if best and best != "served":
+        if best:
             text += f"; best single method: {METHOD_LABELS.get(best, best)}"
         return text
 
@@ -87,11 +88,12 @@ def roi_candidates(panel: Panel, t: int, tree: np.ndarray) -> dict[str, np.ndarr
 
 
 def weights(errors: dict[str, float]) -> dict[str, float]:
-    """Weights ∝ error^−POWER over the candidates with a finite error (the trees alone without
-    any: the pooled model is what served before there was a backtest to weigh by)."""
-    usable = {m: e for m, e in errors.items() if np.isfinite(e) and e > 0}
+    """Weights ∝ error^−POWER over the candidates with a finite error; equal without any
+    (on every world of the zoo the equal-weight ensemble beats the trees alone on average)."""
+    usable = {m: e for m, e in errors.items()
+              if m in CANDIDATES and np.isfinite(e) and e > 0}
     if not usable:
-        return {TREE: 1.0}
+        return dict.fromkeys(CANDIDATES, 1.0 / len(CANDIDATES))
     best = min(usable.values())
     raw = {m: (e / best) ** -POWER for m, e in usable.items()}
     total = sum(raw.values())
@@ -128,10 +130,15 @@ def fit_blend(records: list[Record]) -> Blend:
     """The blend that serves after these origins: weights from all of them, and the ratios
     of what each origin's blend (weights from the origins before it) realised."""
     errors = errors_of(records)
-    ratios = []
+    ratios, num, den = [], 0.0, 0.0
     for j, r in enumerate(records):
         point = Blend(weights(errors_of(records[:j]))).point(r.fc)
         ok = np.isfinite(point) & np.isfinite(r.real) & (r.spend > 0)
         ratios.append(np.log((r.real[ok] + OFFSET) / (point[ok] + OFFSET)))
+        if j:   # what served out of sample (the first origin had no backtest to weigh by)
+            num += float((np.abs(point[ok] - r.real[ok]) * r.spend[ok]).sum())
+            den += float(r.spend[ok].sum())
+    if den > 0:
+        errors = {**errors, "served": num / den}
     return Blend(weights(errors), np.sort(np.concatenate(ratios)) if ratios else np.array([]),
                  errors)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from demetra.errors import NotEnoughData
-from demetra.ml.adapt import CANDIDATES, TREE, Blend, Record, fit_blend, roi_candidates
+from demetra.ml.adapt import CANDIDATES, Blend, Record, fit_blend, roi_candidates, weights
 from demetra.ml.features import MIN_HISTORY_DAYS, Panel, features_at, labels_at, recent_spend
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET, RoiModel, from_z
 from demetra.ml.risk import risk_level
@@ -192,7 +192,7 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
     served, details = [None] * len(kept), []
     for rank, j in enumerate(order):
         before = [records[i] for i in order[:rank]]
-        blend = fit_blend(before) if before else Blend({TREE: 1.0})
+        blend = fit_blend(before) if before else Blend(weights({}))
         point = blend.point(records[j].fc)
         low, high, prob = blend.interval(point)
         tree_fc = forecasts["tree"][j]

@@ -45,7 +45,7 @@ from demetra.ml.small import SMALL_VERSION, SmallModel, backtest_small, campaign
 
 Progress = Callable[[float, str], None]
 TRAIN_DAYS = 365 + LOOKBACK_DAYS   # history read for training: a year of forecast dates
-BACKTEST_ORIGINS = 4
+BACKTEST_ORIGINS = 8     # the blend of demetra.ml.adapt weighs its candidates on these
 
 
 @dataclass

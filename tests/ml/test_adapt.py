@@ -9,7 +9,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from demetra.ml.adapt import CANDIDATES, TREE, Blend, Record, fit_blend, roi_candidates, weights
+from demetra.ml.adapt import CANDIDATES, Blend, Record, fit_blend, roi_candidates, weights
 from demetra.ml.features import Panel
 
 N = 200
@@ -34,15 +34,18 @@ def test_the_blend_weighs_most_the_candidate_its_backtest_favours(favoured: str)
     assert max(blend.weights, key=blend.weights.get) == favoured
     assert blend.weights[favoured] > 0.9
     assert sum(blend.weights.values()) == pytest.approx(1.0)
-    assert min(blend.errors, key=blend.errors.get) == favoured
+    single = {m: e for m, e in blend.errors.items() if m in CANDIDATES}
+    assert min(single, key=single.get) == favoured
+    assert blend.errors["served"] < 1.15 * single[favoured]   # out of sample, near the best
+    assert "best single method" in blend.describe()
 
 
-def test_weights_follow_the_error_ratio_and_fall_back_to_the_trees() -> None:
+def test_weights_follow_the_error_ratio_and_are_equal_without_evidence() -> None:
     w = weights({"tree": 1.0, "ewm_14d": 1.1, "trailing_28d": float("nan")})
     assert set(w) == {"tree", "ewm_14d"}
     assert w["ewm_14d"] / w["tree"] == pytest.approx(1.1 ** -8)
-    assert weights({}) == {TREE: 1.0}
-    assert weights({"tree": float("nan")}) == {TREE: 1.0}
+    equal = dict.fromkeys(CANDIDATES, 1.0 / len(CANDIDATES))
+    assert weights({}) == equal and weights({"tree": float("nan")}) == equal
 
 
 def test_a_campaign_without_a_candidate_is_served_by_the_others() -> None:

@@ -77,5 +77,6 @@ def test_a_mixed_account_gets_one_forecast_per_campaign_of_the_metric_it_tracks(
             assert r.predicted_cpa_low <= r.predicted_cpa <= r.predicted_cpa_high
     counts = {m: sum(expected[c] == m for c in active) for m in ("roi", "cpa", "cpc")}
     assert done.metrics == counts and done.written == len(active)
-    assert done.methods["adaptive"] == counts["roi"] and set(done.methods) - {"adaptive"} <= SMALL_METHODS
+    assert done.methods["adaptive"] == counts["roi"]
+    assert set(done.methods) - {"adaptive"} <= SMALL_METHODS
     assert f"{counts['cpa']} CPA" in done.summary() and f"{counts['cpc']} CPC" in done.summary()

@@ -22,7 +22,8 @@ from tests.ml.world import END
 
 def test_backtest_beats_the_trailing_28_day_roi(trained: dict) -> None:
     result = trained["result"]
-    assert result.method == "tree" and result.version == "roi-hgb-3"   # the pooled model, served in a blend
+    # The pooled model, served in a blend with the simple forecasts.
+    assert result.method == "tree" and result.version == "roi-hgb-3"
     model = result.metrics["model"]
     base = result.metrics["baselines"]
     assert set(base) == {"trailing_28d_roi", "trailing_7d_roi", "channel_28d_roi"}
