@@ -109,7 +109,16 @@ class Settings:
         "", "Base URL of an OpenAI-compatible endpoint (empty: api.openai.com)")
     llm_model: str = setting("gpt-4o-mini", "Model name sent to the LLM endpoint")
     llm_timeout: float = setting(
-        30.0, "Seconds to wait for the LLM before using the rules engine", min=1, max=600)
+        30.0, "Seconds the LLM may take to read the facts and start answering (and at most "
+        "between two pieces of its answer) before the rules engine writes the set; a local "
+        "model on a laptop CPU needs about 300", min=1, max=3600)
+    llm_max_tokens: int = setting(
+        1200, "Most tokens the LLM may write for one answer (sent as max_tokens)",
+        label="LLM max tokens", min=100, max=32_000)
+    llm_min_tokens_per_second: float = setting(
+        4.0, "Slowest writing speed waited for: once the LLM has started, an answer may take "
+        "LLM_MAX_TOKENS / this many seconds more", label="LLM minimum tokens per second",
+        min=0.1, max=10_000)
     alert_roi_threshold: float = setting(
         1.5, "Daily ROI below this raises a roi_drop alert", label="ROI threshold",
         min=0, max=100)

@@ -15,10 +15,20 @@ neither (``outcome_tracked`` false) has no outcome to judge a budget move on: on
 clicks, CTR and CPC can be described. ``grounding_problems`` rejects an answer that speaks of
 ROI or revenue for an account, a channel or a campaign that does not track revenue, and any
 budget move on an account that tracks no outcome.
+
+Decisions rest on the facts: ``candidate_actions`` (the rules engine's decisions, with the
+figures each rests on — every move of the allocator with its band, the campaigns the forecasts,
+alerts and CPA single out, the tracking problems) are what any writer chooses from.
+``answer_problems`` adds to the numbers check the decisions check (``decision_problems``): an
+action or target no candidate holds, a move against the allocator's direction, a main move left
+out, a recommendation without a figure. A change said to go up must match a fact that went up
+(``wrong_direction``), and a figure that is no fact may still be the sum or difference of two
+facts of one record or one list (``derived_numbers``).
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import math
@@ -58,6 +68,17 @@ class Context:
         return {*self.channels, *self.campaigns}
 
     @property
+    def candidates(self) -> list[dict[str, Any]]:
+        """The actions the facts support (``candidate_actions``): stored with the facts, or
+        taken from the rules for facts that lack them (older sets, hand-made facts)."""
+        found = self.facts.get("candidate_actions")
+        if found is None:
+            from demetra import rules
+
+            found = rules.candidates(self)
+        return list(found)
+
+    @property
     def labels(self) -> dict[str, str]:
         """How each campaign of the facts is named to people (``campaign_labels``)."""
         return campaign_labels(self.campaigns)
@@ -65,7 +86,8 @@ class Context:
     def data_block(self) -> str:
         """The facts as JSON for a prompt. Every imported string stays inside a JSON string;
         ``<`` and ``>`` are escaped too, so no name can close the block it sits in."""
-        text = json.dumps(self.facts, ensure_ascii=True, indent=1, sort_keys=False)
+        # Compact: a small local model reads every byte of it before it writes a word.
+        text = json.dumps(self.facts, ensure_ascii=True, separators=(",", ":"), sort_keys=False)
         return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 
@@ -158,7 +180,12 @@ def build_context(engine: sa.Engine, f: Filters, *, budget_window_days: int = 90
     if not alerts:
         notes.append("No open alerts in this period.")
     facts["notes"] = notes
-    return Context(facts=facts, channels=channels, campaigns=campaigns)
+    context = Context(facts=facts, channels=channels, campaigns=campaigns)
+    from demetra import rules  # the rules read these facts, never the candidates
+
+    # Last in the facts: what the writer chooses from sits next to the question it is asked.
+    facts["candidate_actions"] = rules.candidates(context)
+    return context
 
 
 def _state(value: Any, tracked_cost: Any, cost: Any) -> bool | str:
@@ -445,6 +472,36 @@ class Stated:
     value: float
     tolerance: float
     kind: str = "plain"      # "money" (currency or multiplier), "pct" or "plain"
+    direction: int = 0       # +1 "up 6%" / "+6%", -1 "fell 6%" / "−6%", 0 no direction said
+
+
+# Words that say which way a figure moved. "more" and "less" are left out: "more than the
+# others' 1.19" compares two levels, it states no change.
+_UP = re.compile(r"\b(?:up|increas\w*|rais\w*|rises?|risen|rising|rose|grow\w*|grew|gain\w*|"
+                 r"higher|boost\w*|climb\w*|jump\w*)\b", re.I)
+_DOWN = re.compile(r"\b(?:down|decreas\w*|lower\w*|falls?|fallen|falling|fell|drop\w*|cut\w*|"
+                   r"reduc\w*|declin\w*|shrink\w*|shrank|slash\w*)\b", re.I)
+_CLAUSE_END = re.compile(r"[.!?;:,]\s|\b(?:from|than|against|versus|vs)\b", re.I)
+
+
+def _direction(text: str, start: int, since: int) -> int:
+    """Which way the figure at ``start`` is said to move: a sign glued to it, else the last
+    direction word between the previous figure (or the clause's start) and it."""
+    before = text[:start].rstrip(" $€£")
+    if before.endswith("+"):
+        return 1
+    if before.endswith(("−", "–")) or (before.endswith("-") and (len(before) == 1
+                                                               or not before[-2].isalnum())):
+        return -1
+    segment = text[since:start]
+    ends = list(_CLAUSE_END.finditer(segment))
+    if ends:
+        # "from $2,981.45 to $1,280.71": a figure after "from" or "than" is a level, whatever
+        # verb came before it.
+        segment = segment[ends[-1].end():]
+    found = [(m.start(), 1) for m in _UP.finditer(segment)]
+    found += [(m.start(), -1) for m in _DOWN.finditer(segment)]
+    return max(found)[1] if found else 0
 
 
 def stated_numbers(text: str, *, ignore: Iterable[str] = ()) -> list[Stated]:
@@ -454,7 +511,10 @@ def stated_numbers(text: str, *, ignore: Iterable[str] = ()) -> list[Stated]:
         text = re.sub(rf"(?<![\w.]){re.escape(word)}(?![\w])", " ", text)
     text = _ISO_DATE.sub(" ", text)
     out = []
+    since = 0
     for m in _NUMBER.finditer(text):
+        direction = _direction(text, m.start(), since)
+        since = m.end()
         raw = m.group("num")
         digits = raw.replace(",", "")
         decimals = len(digits.split(".")[1]) if "." in digits else 0
@@ -462,7 +522,7 @@ def stated_numbers(text: str, *, ignore: Iterable[str] = ()) -> list[Stated]:
         scale = _SCALE.get(suffix.lower(), 1.0)
         kind = "pct" if m.group("pct") else "money" if (m.group("cur") or suffix) else "plain"
         out.append(Stated(m.group(0).strip(), float(digits) * scale,
-                          0.5 * 10.0 ** -decimals * scale, kind))
+                          0.5 * 10.0 ** -decimals * scale, kind, direction))
     return out
 
 
@@ -529,6 +589,8 @@ def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]
     numbers = sorted({*fact_numbers(context.facts),
                       *(float(w.replace(",", "")) for w in labels
                         if re.fullmatch(r"\d[\d,]*(?:\.\d+)?", w))})
+    derived = derived_numbers(context.facts)
+    changes = change_numbers(context.facts)
     problems = []
     for i, rec in enumerate(answer.get("recommendations", []), 1):
         target = str(rec.get("target", ""))
@@ -537,9 +599,132 @@ def grounding_problems(answer: Mapping[str, Any], context: Context) -> list[str]
                             "id in the data")
     for where, text in _texts(answer):
         for s in stated_numbers(text, ignore=ignore):
-            if not is_grounded(s, numbers):
+            if not (is_grounded(s, numbers) or is_derived(s, derived)):
                 problems.append(f"{where}: the number {s.text!r} is not in the data")
+                continue
+            wrong = wrong_direction(s, changes)
+            if wrong is not None:
+                problems.append(f"{where}: {s.text!r} is said to go "
+                                f"{'up' if s.direction > 0 else 'down'}, but the fact it "
+                                f"matches is {wrong:+g}")
     return problems + outcome_problems(answer, context) + revenue_problems(answer, context)
+
+
+def change_numbers(facts: Any) -> list[float]:
+    """The facts that are changes (a key with "change" in it), with their signs."""
+    return sorted({v for k, v in _walk_keyed(facts) if "change" in k})
+
+
+def _walk_keyed(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        if math.isfinite(value):
+            yield key, float(value)
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _walk_keyed(v, str(k))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _walk_keyed(v, key)
+
+
+def wrong_direction(stated: Stated, changes: list[float]) -> float | None:
+    """The change fact a figure said to go up (or down) matches with the other sign — None
+    when it matches one with its own sign, matches none (a level: "to $2,289.81") or says no
+    direction."""
+    if not stated.direction:
+        return None
+    v = abs(stated.value)
+    scales = [1.0, 0.01] if stated.kind == "pct" else [1.0]
+    against = None
+    for scale in scales:
+        candidate, tol = v * scale, stated.tolerance * scale
+        tol = max(tol, 0.005 * candidate) + 1e-9
+        for n in changes:
+            if n and abs(abs(n) - candidate) <= tol:
+                if (n > 0) == (stated.direction > 0):
+                    return None
+                against = n
+    return against
+
+
+MAX_GROUP = 40   # a list longer than this is not summed pairwise
+_ADDITIVE = {"money", "count", "share"}
+
+
+def _family(key: str) -> str | None:
+    """The unit of a fact, by its key: two figures are added or subtracted only within one."""
+    if "share" in key:
+        return "share"
+    if key.endswith("pct"):
+        return "pct"
+    for word, family in (("roi", "roi"), ("cpa", "cpa"), ("conversions", "count"),
+                         ("results", "count"), ("clicks", "count")):
+        if word in key:
+            return family
+    if any(w in key for w in ("spend", "revenue", "cost", "money", "total")):
+        return "money"
+    return None
+
+
+def derived_numbers(facts: Any) -> list[float]:
+    """The sums and differences an answer may derive: of two figures of one record in one unit
+    (current and recommended spend of a move, a KPI now and before), or of the same figure of
+    two records in one list (two channels' moves, two channels' spend). Amounts, counts and
+    shares add up and subtract; ratios and percentages only subtract (two ROIs summed mean
+    nothing). Never across unrelated parts or units of the facts, where enough pairs would
+    let any invented figure through."""
+    out: set[float] = set()
+
+    def pairs(values: list[float], family: str | None) -> None:
+        if family is None:
+            return
+        values = values[:MAX_GROUP]
+        for i, a in enumerate(values):
+            for b in values[i + 1:]:
+                out.add(abs(a - b))
+                if family in _ADDITIVE:
+                    out.add(abs(a + b))
+
+    def visit(value: Any, parent: str = "") -> None:
+        if isinstance(value, Mapping):
+            by_family: dict[str | None, list[float]] = {}
+            for k, v in value.items():
+                if _number(v):
+                    # {"value", "previous"} of a KPI are in the KPI's own unit.
+                    key = parent if k in ("value", "previous") else str(k)
+                    by_family.setdefault(_family(key), []).append(float(v))
+            for family, values in by_family.items():
+                pairs(values, family)
+            for k, v in value.items():
+                visit(v, str(k))
+        elif isinstance(value, (list, tuple)):
+            rows = [v for v in value if isinstance(v, Mapping)]
+            for k in {k for r in rows for k in r}:
+                pairs([float(r[k]) for r in rows if _number(r.get(k))], _family(str(k)))
+            for v in value:
+                visit(v, parent)
+
+    visit(facts)
+    return sorted(out)
+
+
+def _number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def is_derived(stated: Stated, derived: list[float]) -> bool:
+    """A sum or difference of two facts (``derived_numbers``), within the rounding its writing
+    implies and no more: the facts are the rounded figures the writer adds up, so their sum is
+    exact, and the 0.5 % slack a quoted fact gets would let one pair or another match almost
+    any figure. Compared as written (a percentage with percentages): no fraction-for-percentage
+    reading."""
+    v = abs(stated.value)
+    tol = stated.tolerance + 1e-9
+    i = bisect.bisect_left(derived, v - tol)
+    return i < len(derived) and derived[i] <= v + tol
 
 
 # Words that speak of revenue or a return on spend; "return to normal" is not one.
@@ -663,3 +848,82 @@ def _texts(answer: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"recommendation {i} {key}", str(rec.get(key, ""))
         for metric in rec.get("metrics", []) or []:
             yield f"recommendation {i} metrics", str(metric)
+
+
+# -- decisions: what an answer recommends must be what the facts support ----------------------
+
+_OPPOSITE = {"increase": {"decrease", "pause"}, "decrease": {"increase"}, "pause": {"increase"}}
+
+
+def _move(c: Mapping[str, Any]) -> str:
+    """A candidate as the problems name it: "increase linkedin (+1268.77 a day, +124.3%)"."""
+    f = c.get("figures") or {}
+    parts = [f"{f['change_daily_spend']:+g} a day" if f.get("change_daily_spend") is not None
+             else "", f"{f['change_pct']:+g}%" if f.get("change_pct") is not None else ""]
+    shown = ", ".join(p for p in parts if p)
+    return f"{c['action']} {c['target']}" + (f" ({shown})" if shown else "")
+
+
+def decision_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
+    """What makes a set one the rules engine would beat: an action or a target that no fact
+    supports (``Context.candidates``), a move against the allocator's direction, a main move
+    of the allocator left out, a recommendation without a single figure."""
+    candidates = context.candidates
+    pairs = {(c["action"], c["target"]) for c in candidates}
+    by_target: dict[str, list[dict[str, Any]]] = {}
+    for c in candidates:
+        by_target.setdefault(c["target"], []).append(c)
+    labels = [*context.campaigns, *context.campaigns.values()]
+    ignore = [w for w in labels if re.search(r"[A-Za-z]", w)]
+    own = {(c["action"], c["target"]): fact_numbers(c.get("figures") or {}) for c in candidates}
+    problems = []
+    given = set()
+    for i, rec in enumerate(answer.get("recommendations", []), 1):
+        action, target = str(rec.get("action", "")), str(rec.get("target", ""))
+        given.add((action, target))
+        if (action, target) not in pairs:
+            options = by_target.get(target, [])
+            against = [c for c in options if c["action"] in _OPPOSITE.get(action, ())]
+            if against:
+                problems.append(f"recommendation {i}: {action!r} on {target} goes against the "
+                                f"facts, which support {_move(against[0])}")
+            elif options:
+                problems.append(f"recommendation {i}: {action!r} on {target} is not among the "
+                                "candidate actions; the facts support "
+                                + " or ".join(repr(c["action"]) for c in options))
+            elif target in context.targets:
+                problems.append(f"recommendation {i}: no fact singles out {target} for an action "
+                                "(it is in no candidate action): choose targets from "
+                                "candidate_actions")
+        text = f"{rec.get('rationale', '')} {rec.get('expected_impact', '')}"
+        stated = stated_numbers(text, ignore=ignore)
+        mine = own.get((action, target)) or []
+        if not stated:
+            problems.append(f"recommendation {i} states no figure: quote the figures of its "
+                            "candidate action (the change, the expected impact)")
+        elif mine and not any(is_grounded(x, mine) for x in stated):
+            # A true number about something else ("a revenue of $41,741" on every card) is no
+            # expected impact of this move.
+            problems.append(f"recommendation {i} quotes none of the figures of {action} "
+                            f"{target} (its candidate action's): state the change it "
+                            "recommends and what it is expected to bring")
+    for c in candidates:
+        if c.get("main") and (c["action"], c["target"]) not in given:
+            problems.append(f"the allocator's main move is missing: {_move(c)}")
+    return problems
+
+
+def answer_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
+    """Everything that keeps an answer from being stored as the writer's: its numbers
+    (``grounding_problems``) and its decisions (``decision_problems``)."""
+    return grounding_problems(answer, context) + decision_problems(answer, context)
+
+
+def with_confidence(answer: Mapping[str, Any], context: Context) -> dict[str, Any]:
+    """The answer with each recommendation's confidence taken from its candidate (the
+    allocator's band, the forecast's odds), whatever the writer said."""
+    confidence = {(c["action"], c["target"]): c["confidence"] for c in context.candidates}
+    recs = [{**r, "confidence": confidence.get((r.get("action"), r.get("target")),
+                                               r.get("confidence") or "low")}
+            for r in answer.get("recommendations", [])]
+    return {**answer, "recommendations": recs}

@@ -57,6 +57,36 @@ def _pct(v: float | None) -> str:
 
 def recommend(context: Context) -> dict[str, Any]:
     """``{"summary": str, "recommendations": [...]}`` in the LLM's schema."""
+    recs = [{k: v for k, v in r.items() if k != BASIS}
+            for r in decisions(context)][:MAX_RECOMMENDATIONS]
+    return {"summary": _summary(context.facts, recs, context.labels), "recommendations": recs}
+
+
+def candidates(context: Context) -> list[dict[str, Any]]:
+    """The actions the facts support, for any writer to choose from (``facts.candidate_actions``):
+    every decision the rules take, uncapped, with the figures it rests on. ``main`` marks the
+    allocator's largest move up and largest move down: a set that leaves one out, or goes
+    against it, is beaten by the rules engine's."""
+    out = []
+    for r in decisions(context):
+        basis = r.get(BASIS) or {}
+        out.append({"action": r["action"], "target": r["target"],
+                    "about": _label(r["target"], frozenset(context.channels), context.labels),
+                    "kind": basis.get("kind", "other"), "main": False,
+                    "confidence": r["confidence"],
+                    "figures": {k: v for k, v in (basis.get("figures") or {}).items()
+                                if v is not None}})
+    moves = [c for c in out if c["kind"] == "budget_move"]
+    for up in (True, False):
+        side = [c for c in moves if (c["action"] == "increase") is up]
+        if side:
+            max(side, key=lambda c: abs(c["figures"].get("change_daily_spend") or 0))["main"] = True
+    return out
+
+
+def decisions(context: Context) -> list[dict[str, Any]]:
+    """Every recommendation the rules take from the facts, in order, uncapped; each carries
+    (under ``BASIS``) the kind of fact it rests on and that fact's figures."""
     facts = context.facts
     names = context.labels
     recs: list[dict[str, Any]] = []
@@ -64,8 +94,7 @@ def recommend(context: Context) -> dict[str, Any]:
         # No outcome: no move rests on anything, so the advice is to track one.
         recs += _track_an_outcome(facts)
         recs += _alerts(facts, {r["target"] for r in recs})
-        return {"summary": _summary(facts, recs, names),
-                "recommendations": recs[:MAX_RECOMMENDATIONS]}
+        return recs
     recs += _budget_moves(facts, names)
     if not any(r["action"] == "increase" for r in recs):
         recs += _far_above(facts)
@@ -76,14 +105,38 @@ def recommend(context: Context) -> dict[str, Any]:
     recs += _costly_cpa(facts, {r["target"] for r in recs}, names)
     if not recs:
         recs.append(_steady(facts))
-    return {"summary": _summary(facts, recs, names),
-            "recommendations": recs[:MAX_RECOMMENDATIONS]}
+    return recs
+
+
+BASIS = "_basis"   # what a decision rests on; dropped from the stored recommendation
 
 
 def _rec(action: str, target: str, rationale: str, impact: str, confidence: str,
-         metrics: list[str]) -> dict[str, Any]:
+         metrics: list[str], kind: str = "other",
+         figures: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {"action": action, "target": target, "rationale": rationale,
-            "expected_impact": impact, "confidence": confidence, "metrics": metrics}
+            "expected_impact": impact, "confidence": confidence, "metrics": metrics,
+            BASIS: {"kind": kind, "figures": dict(figures or {})}}
+
+
+_MOVE_FIGURES = ("current_daily_spend", "recommended_daily_spend", "change_daily_spend",
+                 "change_pct", "marginal_roi_now", "marginal_roi_after", "marginal_cpa_now",
+                 "marginal_cpa_after")
+
+
+def _move_figures(r: Mapping[str, Any], split: Mapping[str, Any]) -> dict[str, Any]:
+    """A move's own figures, the band its daily spend may be set within (from today's to the
+    allocator's: a step towards the split is the same advice, a step past it is not), and
+    what the whole split is expected to bring."""
+    out = {k: r.get(k) for k in _MOVE_FIGURES}
+    now, then = r.get("current_daily_spend"), r.get("recommended_daily_spend")
+    if now is not None and then is not None:
+        out["daily_spend_band"] = [min(now, then), max(now, then)]
+    for k in ("daily_revenue_change", "revenue_change_pct", "daily_results_change",
+              "results_change_pct"):
+        if split.get(k) is not None:
+            out[f"split_{k}"] = split[k]
+    return out
 
 
 def _tracks_revenue(facts: dict[str, Any]) -> bool | str:
@@ -146,7 +199,8 @@ def _budget_moves(facts: dict[str, Any], names: Mapping[str, str]) -> list[dict[
                        f"{_money(facts, b['recommended_expected_daily_revenue'])}.")
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
-                        ["marginal_roi", "daily_spend", "expected_daily_revenue"]))
+                        ["marginal_roi", "daily_spend", "expected_daily_revenue"],
+                        "budget_move", _move_figures(r, b)))
     out += _campaign_moves(facts, b, names)
     return out
 
@@ -183,7 +237,8 @@ def _results_moves(facts: dict[str, Any], b: dict[str, Any],
         impact += _results_line(facts, b, "The whole reallocation")
         out.append(_rec("increase" if up else "decrease", r["channel"], why, impact,
                         "high" if uplift_sure else "medium",
-                        ["marginal_cpa", "daily_spend", "expected_daily_results"]))
+                        ["marginal_cpa", "daily_spend", "expected_daily_results"],
+                        "budget_move", _move_figures(r, b)))
     out += _campaign_moves(facts, b, names)
     return out
 
@@ -234,7 +289,8 @@ def _campaign_moves(facts: dict[str, Any], b: dict[str, Any],
         impact = _spend_change(facts, r, change, whose="its ") + impact_tail
         # A campaign's curve also moves with its channel's other campaigns: less sure.
         out.append(_rec("increase" if up else "decrease", cid, why, impact,
-                        "medium" if uplift_sure else "low", metrics))
+                        "medium" if uplift_sure else "low", metrics, "budget_move",
+                        _move_figures(r, split)))
     return out
 
 
@@ -277,7 +333,9 @@ def _far_above(facts: dict[str, Any]) -> list[dict[str, Any]]:
                 f"Its marginal ROI of {_roi(value)} is far above the other channels' ({listed}): "
                 "the next dollar earns more here than anywhere else.",
                 f"Shift budget to {channel_label(channel)} step by step while its marginal ROI stays "
-                "above the others'.", "medium", ["marginal_roi"]))
+                "above the others'.", "medium", ["marginal_roi"], "marginal_far_above",
+                {"marginal_roi_now": value, **{f"marginal_roi_{c}": v for c, v in ranked
+                                               if c != channel}}))
         elif kind == "cpa" and value > 0 and median >= FAR_ABOVE * value:
             ranked = sorted(m.items(), key=lambda x: x[1])
             listed = ", ".join(f"{channel_label(c)} {_money(facts, v)}" for c, v in ranked
@@ -287,7 +345,9 @@ def _far_above(facts: dict[str, Any]) -> list[dict[str, Any]]:
                 f"Its marginal CPA of {_money(facts, value)} is far below the other channels' "
                 f"({listed}): the next result costs less here than anywhere else.",
                 f"Shift budget to {channel_label(channel)} step by step while its marginal CPA "
-                "stays below the others'.", "medium", ["marginal_cpa"]))
+                "stays below the others'.", "medium", ["marginal_cpa"], "marginal_far_above",
+                {"marginal_cpa_now": value, **{f"marginal_cpa_{c}": v for c, v in ranked
+                                               if c != channel}}))
     return out
 
 
@@ -316,7 +376,8 @@ def _no_results(facts: dict[str, Any], taken: set[str],
             "before starting it again." if pause
             else "Finds out why it brings no results (tracking, objective, audience) before it "
                  "spends more.",
-            "high" if pause else "medium", ["conversions", "spend", "cpa"]))
+            "high" if pause else "medium", ["conversions", "spend", "cpa"],
+            "spent_without_results", {"spend": spend, "conversions": 0, "account_cpa": cpa}))
     return out
 
 
@@ -341,7 +402,8 @@ def _costly_cpa(facts: dict[str, Any], taken: set[str],
                 f"Its CPA of {_money(facts, own)} over the period is far above the account's "
                 f"{_money(facts, cpa)}, on {_money(facts, r.get('spend'))} of spend.",
                 "Moving budget from it to channels with a lower CPA buys more results for the "
-                "same spend.", "medium", ["cpa", "spend"]))
+                "same spend.", "medium", ["cpa", "spend"], "costly_cpa",
+                {"cpa": own, "account_cpa": cpa, "spend": r.get("spend")}))
             taken.add(r["channel"])
     revenue_channels = {r["channel"] for r in channels if r.get("revenue_tracked", True) is True}
     for c in facts.get("costliest_cpa_campaigns", []):
@@ -355,7 +417,9 @@ def _costly_cpa(facts: dict[str, Any], taken: set[str],
             f"period, far above the account's CPA of {_money(facts, cpa)} "
             f"({_results(c.get('conversions'))} results for {_money(facts, c.get('spend'))}).",
             "Lowering its spend, or fixing its audience and creative, lowers the account's cost "
-            "per result.", "medium", ["cpa", "conversions", "spend"]))
+            "per result.", "medium", ["cpa", "conversions", "spend"], "costly_cpa",
+            {"cpa": own, "account_cpa": cpa, "conversions": c.get("conversions"),
+             "spend": c.get("spend")}))
         taken.add(c["campaign_id"])
     return out
 
@@ -377,7 +441,9 @@ def _risky_campaigns(facts: dict[str, Any]) -> list[dict[str, Any]]:
             "Stops spend that is more likely than not to return less than it costs."
             if action == "pause" else "Cuts the spend most exposed to a loss.",
             "high" if loss >= PAUSE_PROB_LOSS_PCT else "medium",
-            ["predicted_roi", "prob_loss"]))
+            ["predicted_roi", "prob_loss"], "forecast_risk",
+            {k: c.get(k) for k in ("predicted_roi", "roi_low", "roi_high", "prob_loss_pct",
+                                   "horizon_days")}))
     return out
 
 
@@ -395,7 +461,10 @@ def _alerts(facts: dict[str, Any], taken: set[str]) -> list[dict[str, Any]]:
         why += "."
         impact = (f"Puts {_money(facts, stake)} of spend at stake back under control." if stake
                   else "Restores the metric to its normal range.")
-        out.append(_rec("fix", target, why, impact, "medium", [a["type"]]))
+        out.append(_rec("fix", target, why, impact, "medium", [a["type"]], "open_alert",
+                        {"alert": a["type"], "severity": a["severity"],
+                         "since": a["first_day"], "value": a.get("value"),
+                         "threshold": a.get("threshold"), "money_at_stake": stake}))
     return out
 
 
@@ -415,7 +484,9 @@ def _losing_channels(facts: dict[str, Any], taken: set[str]) -> list[dict[str, A
             "decrease", r["channel"],
             f"It returned {_roi(roi)} per dollar over the period, below break-even, on "
             f"{_money(facts, spend)} of spend.",
-            "Every dollar moved elsewhere stops a loss.", "medium", ["roi", "spend"]))
+            "Every dollar moved elsewhere stops a loss.", "medium", ["roi", "spend"],
+            "below_break_even", {"roi": roi, "break_even_roi": facts.get("break_even_roi", 1.0),
+                                 "spend": spend}))
     return out
 
 
@@ -434,7 +505,7 @@ def _track_an_outcome(facts: dict[str, Any]) -> list[dict[str, Any]]:
             f"Import an export of {label} with a revenue (conversion value) or results "
             "(conversions) column, or map such a column on the Data page: until then revenue "
             "and results are unknown and no move of its spend can be judged.",
-            "high", ["spend"]))
+            "high", ["spend"], "tracking", {"spend": r.get("spend")}))
     return out
 
 
@@ -449,15 +520,15 @@ def _steady(facts: dict[str, Any]) -> dict[str, Any]:
         why += f"; the period's ROI is {_roi(roi)}."
         return _rec("test", target, why,
                     "A controlled test shows whether more spend here keeps its return.", "low",
-                    ["roi"])
+                    ["roi"], "steady", {"roi": roi})
     if cpa is not None:
         why += f"; the period's cost per result (CPA) is {_money(facts, cpa)}."
         return _rec("test", target, why,
                     "A controlled test shows whether more spend here keeps its cost per result.",
-                    "low", ["cpa"])
+                    "low", ["cpa"], "steady", {"cpa": cpa})
     return _rec("test", target, why + ".",
                 "A controlled test with results tracked shows what more spend here brings.",
-                "low", ["spend"])
+                "low", ["spend"], "steady")
 
 
 def _change(kpi: Mapping[str, Any]) -> str:

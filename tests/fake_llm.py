@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat-completions server for tests (stdlib only, loopback only).
 
 Tests script its replies; it records every request body and header so a test can check what
-reached the wire. The real openai client talks to it over real HTTP.
+reached the wire. The real openai client talks to it over real HTTP; a request with
+``"stream": true`` is answered as server-sent events, piece by piece, as real servers do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Reply:
     finish_reason: str = "stop"
     refusal: str | None = None
     no_choices: bool = False
+    piece: int = 12                     # characters per streamed chunk
+    chunk_delay: float = 0.0            # seconds between streamed chunks (a slow model)
 
 
 @dataclass
@@ -88,6 +91,8 @@ class FakeLLM:
                 message: dict[str, Any] = {"role": "assistant", "content": reply.content}
                 if reply.refusal:
                     message["refusal"] = reply.refusal
+                if body.get("stream"):
+                    return self._stream(body, reply)
                 choices = [] if reply.no_choices else [
                     {"index": 0, "finish_reason": reply.finish_reason, "message": message}]
                 self._send(200, {
@@ -96,6 +101,43 @@ class FakeLLM:
                     "choices": choices,
                     "usage": {"prompt_tokens": 120, "completion_tokens": 80, "total_tokens": 200},
                 }, trickle=reply.trickle)
+
+            def _stream(self, body: dict[str, Any], reply: Reply) -> None:
+                def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+                    return ("data: " + json.dumps({
+                        "id": f"chatcmpl-{len(fake.requests)}", "object": "chat.completion.chunk",
+                        "created": int(time.time()), "model": body.get("model", "fake"),
+                        "choices": choices, **extra}) + "\n\n").encode()
+
+                events = []
+                if not reply.no_choices:
+                    text = reply.content or ""
+                    first = {"role": "assistant", "content": ""}
+                    if reply.refusal:
+                        first["refusal"] = reply.refusal
+                    events.append(chunk([{"index": 0, "delta": first, "finish_reason": None}]))
+                    for i in range(0, len(text), reply.piece):
+                        events.append(chunk([{"index": 0, "finish_reason": None,
+                                              "delta": {"content": text[i:i + reply.piece]}}]))
+                    events.append(chunk([{"index": 0, "delta": {},
+                                          "finish_reason": reply.finish_reason}]))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    events.append(chunk([], usage={"prompt_tokens": 120, "completion_tokens": 80,
+                                                   "total_tokens": 200}))
+                events.append(b"data: [DONE]\n\n")
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "text/event-stream")
+                    self.send_header("cache-control", "no-cache")
+                    self.end_headers()
+                    for event in events:
+                        for i in range(len(event) if reply.trickle else 1):
+                            self.wfile.write(event[i:i + 1] if reply.trickle else event)
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                        time.sleep(reply.chunk_delay)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up
+                    pass
 
             def _send(self, status: int, payload: dict[str, Any], trickle: float = 0.0) -> None:
                 data = json.dumps(payload).encode()

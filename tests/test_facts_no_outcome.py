@@ -84,13 +84,13 @@ def test_the_grounding_check_refuses_a_move_on_nothing_and_the_rules_answer(traf
         settings = fake.settings()
         out = llm.generate(traffic, PERIOD, settings, store=False)
         assert out.source == "rules" and "no outcome" in out.fallback_reason
-        assert '"outcome_tracked": false' in fake.requests[0]["messages"][1]["content"]
+        assert '"outcome_tracked":false' in fake.requests[0]["messages"][1]["content"]
         assert "no outcome" in fake.requests[1]["messages"][-1]["content"]
         assert not {r["action"] for r in out.answer["recommendations"]} & MOVES
-        # A fix that says so is the model's own answer, kept.
+        # A fix that says so, with its figure, is the model's own answer, kept.
         fix = {"summary": f"${spend:,.2f} was spent; neither revenue nor results are tracked.",
                "recommendations": [{"action": "fix", "target": "facebook",
-                                    "rationale": "Results are not tracked.",
+                                    "rationale": f"Results are not tracked on ${spend:,.2f}.",
                                     "expected_impact": "Import a file with a results column.",
                                     "confidence": "high", "metrics": ["spend"]}]}
         fake.requests.clear()

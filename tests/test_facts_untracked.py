@@ -119,6 +119,13 @@ def test_grounding_refuses_roi_and_revenue_where_revenue_is_not_tracked(leads) -
                               named) == []
 
 
+def own_figure(candidate: dict) -> str:
+    """The first figure of a candidate action, as a writer would quote it."""
+    key, value = next((k, v) for k, v in candidate["figures"].items()
+                      if isinstance(v, int | float) and not isinstance(v, bool))
+    return f"{key.replace('_', ' ')} {value:,}"
+
+
 def test_an_llm_answer_with_an_roi_on_a_lead_gen_account_goes_to_the_rules(leads) -> None:
     ctx = build_context(leads, PERIOD)
     spend = ctx.facts["kpis"]["spend"]["value"]
@@ -139,11 +146,15 @@ def test_an_llm_answer_with_an_roi_on_a_lead_gen_account_goes_to_the_rules(leads
         assert "revenue_tracked" in fake.requests[0]["messages"][0]["content"]
         assert not ROI_WORDS.search(answer_text(out.answer))
         cpa = ctx.facts["kpis"]["cpa"]["value"]
+        # The candidate actions of the facts (every main move among them), judged by CPA.
+        chosen = [c for c in ctx.candidates if c["main"]] or ctx.candidates[:1]
         good = {"summary": f"Revenue is not tracked; the account's CPA was ${cpa:.2f}.",
-                "recommendations": [{"action": "test", "target": "facebook",
-                                     "rationale": f"CPA ${cpa:.2f} across the account.",
+                "recommendations": [{"action": c["action"], "target": c["target"],
+                                     "rationale": f"CPA ${cpa:.2f} across the account; "
+                                                  + own_figure(c) + ".",
                                      "expected_impact": "Learn what more spend brings.",
-                                     "confidence": "low", "metrics": ["cpa"]}]}
+                                     "confidence": "low", "metrics": ["cpa"]}
+                                    for c in chosen]}
         fake.requests.clear()
         fake.replies.append(Reply(content=json.dumps(good)))
         kept = llm.generate(leads, PERIOD, settings, store=False)

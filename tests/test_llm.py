@@ -48,18 +48,30 @@ def settings_for(fake: FakeLLM, **changes) -> Settings:
     return dataclasses.replace(Settings(), **values)
 
 
+def move_text(c: dict) -> tuple[str, str]:
+    """Rationale and impact for a candidate budget move, its figures as the facts hold them."""
+    f = c["figures"]
+    way = "up" if f["change_pct"] > 0 else "down"
+    rationale = (f"The allocator moves {c['about']} from ${f['current_daily_spend']:,.2f} to "
+                 f"${f['recommended_daily_spend']:,.2f} a day ({way} {abs(f['change_pct']):.1f}%).")
+    impact = (f"With the whole split, expected daily revenue rises by "
+              f"${f['split_daily_revenue_change']:,.2f}.")
+    return rationale, impact
+
+
 def good_answer(ctx: Context) -> dict:
-    """An answer a careful model could write: every number copied from the facts."""
+    """An answer a careful model could write: the allocator's moves, main ones first, in its
+    own words, every number copied from the facts."""
     kpis = ctx.facts["kpis"]
-    top = ctx.facts["channels"][0]
+    moves = sorted((c for c in ctx.candidates if c["kind"] == "budget_move"),
+                   key=lambda c: not c["main"])
+    recs = []
+    for c in moves[:3]:
+        rationale, impact = move_text(c)
+        recs.append({"action": c["action"], "target": c["target"], "rationale": rationale,
+                     "expected_impact": impact, "metrics": ["marginal_roi", "daily_spend"]})
     return {"summary": f"Spend was ${kpis['spend']['value']:,.2f} with an ROI of "
-                       f"{kpis['roi']['value']:.2f}.",
-            "recommendations": [{
-                "action": "increase", "target": top["channel"],
-                "rationale": f"{top['channel']} returned {top['roi']:.2f} per dollar on "
-                             f"{top['share_of_spend_pct']:.1f}% of spend.",
-                "expected_impact": f"More of the ${top['revenue'] / 1000:,.1f}K it earned.",
-                "confidence": "medium", "metrics": ["roi", "spend"]}]}
+                       f"{kpis['roi']['value']:.2f}.", "recommendations": recs}
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +91,15 @@ def test_a_good_structured_answer_is_stored_as_the_llms(world, context, fake):
     fake.replies.append(Reply(content=json.dumps(good_answer(context))))
     out = llm.generate(world, PERIOD, settings_for(fake))
     assert out.source == "llm" and out.fallback_reason is None, out.fallback_reason
-    assert out.answer == good_answer(context)
+    confidence = {(c["action"], c["target"]): c["confidence"] for c in context.candidates}
+    assert out.answer == {**good_answer(context), "recommendations": [
+        {**r, "confidence": confidence[(r["action"], r["target"])]}
+        for r in good_answer(context)["recommendations"]]}
     row = stored(world, out.id)
     assert row["source"] == "llm" and row["model"] == "fake-model"
     assert (row["prompt_tokens"], row["completion_tokens"]) == (120, 80)
-    assert json.loads(row["recommendations"])[0]["target"] == context.facts["channels"][0]["channel"]
+    assert json.loads(row["recommendations"])[0]["target"] == \
+        good_answer(context)["recommendations"][0]["target"]
     # What went over the wire: structured output with the strict schema, the key as a bearer.
     body = fake.requests[0]
     assert body["model"] == "fake-model"
@@ -91,6 +107,7 @@ def test_a_good_structured_answer_is_stored_as_the_llms(world, context, fake):
     assert body["response_format"]["json_schema"]["strict"] is True
     assert set(body["response_format"]["json_schema"]["schema"]["required"]) == {
         "summary", "recommendations"}
+    assert body["stream"] is True and body["max_tokens"] == Settings().llm_max_tokens
     assert fake.headers[0]["authorization"] == f"Bearer {KEY}"
     assert KEY not in json.dumps(row, default=str)
 
@@ -415,7 +432,7 @@ def test_the_rules_engine_copes_with_sparse_facts_and_stays_grounded(case):
     }[case]
     answer = rules.recommend(ctx)
     llm.Answer.model_validate(answer)
-    assert grounding_problems(answer, ctx) == []
+    assert facts_mod.answer_problems(answer, ctx) == []
 
 
 @pytest.mark.parametrize("case", ["hand-made", "seeded"])
@@ -427,4 +444,252 @@ def test_the_rules_engine_passes_the_grounding_check(case, context):
         forecast_interval_pct=80)
     answer = rules.recommend(ctx)
     llm.Answer.model_validate(answer)
-    assert grounding_problems(answer, ctx) == []
+    # The rules' set rests on the same candidates it offers the model, main moves included.
+    assert facts_mod.answer_problems(answer, ctx) == []
+    assert {(r["action"], r["target"]) for r in answer["recommendations"]} <= {
+        (c["action"], c["target"]) for c in ctx.candidates}
+
+
+# -- decisions rest on the facts (issue 15) ----------------------------------------------------
+
+def allocator_world() -> Context:
+    """The facts behind the Qwen2.5-0.5B answer the issue quotes: the allocator moves budget to
+    LinkedIn and out of Google Ads, TikTok and YouTube; FACEBOOK_b9629b92 is only one of the
+    largest campaigns, which no forecast, alert or move singles out."""
+    moves = {"linkedin": (1021.04, 2289.81), "google_ads": (4667.75, 4120.3),
+             "tiktok": (2981.45, 2580.0), "youtube": (1502.44, 1180.61),
+             "facebook": (4715.49, 4707.38)}
+    rows = [{"channel": c, "current_daily_spend": now, "recommended_daily_spend": then,
+             "change_daily_spend": round(then - now, 2),
+             "change_pct": round(100 * (then / now - 1), 1),
+             "marginal_roi_now": m, "marginal_roi_after": 1.186}
+            for (c, (now, then)), m in zip(moves.items(), (3.537, 0.91, 0.59, 0.444, 1.16),
+                                           strict=True)]
+    ctx = hand_made(
+        channels=[{"channel": c, "spend": 30 * now, "revenue": 60 * now, "roi": 2.0,
+                   "share_of_spend_pct": 10.0} for c, (now, _) in moves.items()],
+        largest_campaigns=[{"campaign_id": "FACEBOOK_b9629b92", "name": "Spring – Prospecting",
+                            "channel": "facebook", "spend": 24336.93, "revenue": 35617.47,
+                            "roi": 1.464}],
+        budget={"available": True, "feasible": True, "outcome": "revenue",
+                "daily_total": 14888.17, "current_expected_daily_revenue": 41765.03,
+                "recommended_expected_daily_revenue": 43119.5,
+                "expected_daily_revenue_low": 41900.0, "expected_daily_revenue_high": 44210.0,
+                "daily_revenue_change": 1354.47, "revenue_change_pct": 3.2, "channels": rows})
+    return Context(facts=ctx.facts, channels=tuple(moves),
+                   campaigns={"FACEBOOK_b9629b92": "Spring – Prospecting"})
+
+
+QWEN_ANSWER = {
+    "summary": "The current split is not optimal.",
+    "recommendations": [{
+        "action": "increase", "target": "FACEBOOK_b9629b92",
+        "rationale": "the increase in revenue is expected to be higher than the decrease in "
+                     "revenue, which suggests that the current split is not optimal",
+        "expected_impact": "Higher revenue", "confidence": "high", "metrics": ["revenue"]}]}
+
+
+def honest(ctx: Context) -> dict:
+    """The allocator's moves in a writer's own words, every figure from the facts."""
+    recs = []
+    for c in sorted(ctx.candidates, key=lambda c: not c["main"]):
+        if c["kind"] != "budget_move":
+            continue
+        f = c["figures"]
+        way = "Raise" if f["change_pct"] > 0 else "Cut"
+        recs.append({"action": c["action"], "target": c["target"],
+                     "rationale": f"{way} {c['about']} to ${f['recommended_daily_spend']:,.0f} a "
+                                  f"day: its next dollar returns {f['marginal_roi_now']:.2f}.",
+                     "expected_impact": f"Part of a split worth "
+                                        f"${f['split_daily_revenue_change']:,.2f} more a day.",
+                     "metrics": ["marginal_roi"]})
+    return {"summary": "Move budget where the next dollar earns most.", "recommendations": recs}
+
+
+def test_the_qwen_answer_is_refused_for_each_of_its_faults():
+    ctx = allocator_world()
+    assert {(c["action"], c["target"]) for c in ctx.candidates if c["main"]} == {
+        ("increase", "linkedin"), ("decrease", "google_ads")}
+    problems = facts_mod.answer_problems(QWEN_ANSWER, ctx)
+    text = "\n".join(problems)
+    assert "no fact singles out FACEBOOK_b9629b92" in text
+    assert "recommendation 1 states no figure" in text
+    assert "main move is missing: increase linkedin (+1268.77 a day, +124.3%)" in text
+    assert "main move is missing: decrease google_ads" in text
+    # Its numbers were never the problem: the old check had nothing to refuse.
+    assert grounding_problems(QWEN_ANSWER, ctx) == []
+
+
+def test_an_honest_answer_paraphrasing_the_allocator_is_accepted():
+    ctx = allocator_world()
+    answer = honest(ctx)
+    assert len(answer["recommendations"]) == 4
+    assert facts_mod.answer_problems(answer, ctx) == []
+    # Leaving out a main move, or going against one, is not.
+    without = {**answer, "recommendations": answer["recommendations"][1:]}
+    assert any("main move is missing: increase linkedin" in p
+               for p in facts_mod.answer_problems(without, ctx))
+    against = json.loads(json.dumps(answer))
+    against["recommendations"][0]["action"] = "decrease"
+    assert any("'decrease' on linkedin goes against the facts, which support increase linkedin"
+               in p for p in facts_mod.answer_problems(against, ctx))
+
+
+def test_the_qwen_answer_is_retried_with_its_problems_then_replaced_by_the_rules(fake, world,
+                                                                                  context):
+    qwen = json.loads(json.dumps(QWEN_ANSWER))
+    qwen["recommendations"][0]["target"] = context.facts["largest_campaigns"][0]["campaign_id"]
+    assert qwen["recommendations"][0]["target"] not in {c["target"] for c in context.candidates}
+    fake.replies.extend([Reply(content=json.dumps(qwen))] * 2)
+    out = llm.generate(world, PERIOD, settings_for(fake))
+    assert out.source == "rules" and out.attempts == 2
+    assert "the answer failed twice" in out.fallback_reason
+    assert "singles out" in out.fallback_reason and "main move is missing" in out.fallback_reason
+    retry = fake.requests[1]["messages"][-1]["content"]
+    assert "states no figure" in retry and "candidate_actions" in retry
+    assert stored(world, out.id)["fallback_reason"] == out.fallback_reason
+
+
+@pytest.mark.parametrize("text, refused", [
+    ("Revenue is up 6% on the period before.", True),
+    ("Revenue is up 6.0% on the period before.", True),
+    ("Revenue rose 6%.", True),
+    ("Revenue changed +6%.", True),
+    ("Revenue is down 6%.", False),
+    ("Revenue fell 6.0% on the period before.", False),
+    ("Revenue changed −6%.", False),
+    ("Spend increased by 4.2%.", False),
+    ("Spend decreased by 4.2%.", True),
+    ("Spend is 6% of the total.", False),          # no direction stated: a level
+    ("Raise it from $900 to $1,000 a day.", False),  # levels after from / to
+])
+def test_a_change_must_go_the_way_its_fact_goes(text, refused):
+    ctx = Context(facts={"revenue": {"value": 940.0, "previous": 1000.0, "change_pct": -6.0},
+                         "spend": {"value": 900.0, "previous": 863.7, "change_pct": 4.2},
+                         "share_pct": 6.0, "daily": 1000.0},
+                  channels=("facebook",))
+    answer = {"summary": text, "recommendations": []}
+    problems = grounding_problems(answer, ctx)
+    assert bool(problems) is refused, problems
+    if refused:
+        assert "is said to go" in problems[0]
+
+
+@pytest.mark.parametrize("text, grounded", [
+    ("$2,782.74 more a day for LinkedIn and Instagram together", True),   # a sum of two moves
+    ("$2.8K a day more for the two", True),                                # ... rounded
+    ("$2,782.7 more a day", True),                                          # one decimal
+    ("$2,790.00 more a day", False),                                        # not a sum of facts
+    ("Marginal ROI 2.06 against 1.19: a gap of 0.87", True),                # a difference
+    ("the two ROIs add up to 3.25", False),                                 # ratios don't add
+    ("LinkedIn's spend rises by $1,268.77 a day, to $2,289.81", True),
+])
+def test_a_derived_figure_is_accepted_only_as_a_sum_or_difference_of_facts(text, grounded):
+    facts = {"budget": {"channels": [
+        {"channel": "instagram", "current_daily_spend": 1957.37,
+         "recommended_daily_spend": 3471.34, "change_daily_spend": 1513.97,
+         "marginal_roi_now": 2.06},
+        {"channel": "linkedin", "current_daily_spend": 1021.04,
+         "recommended_daily_spend": 2289.81, "change_daily_spend": 1268.77,
+         "marginal_roi_now": 1.19}]}}
+    ctx = Context(facts=facts, channels=("instagram", "linkedin"))
+    assert (grounding_problems({"summary": text, "recommendations": []}, ctx) == []) is grounded
+
+
+def test_the_schema_offered_to_the_server_enumerates_exactly_the_facts_candidates(fake, world,
+                                                                                  context):
+    fake.replies.append(Reply(content=json.dumps(good_answer(context))))
+    llm.generate(world, PERIOD, settings_for(fake), store=False)
+    schema = fake.requests[0]["response_format"]["json_schema"]["schema"]
+    item = schema["properties"]["recommendations"]["items"]
+    targets = {c["target"] for c in context.candidates}
+    assert set(item["properties"]["target"]["enum"]) == targets
+    assert len(item["properties"]["target"]["enum"]) == len(targets)
+    assert set(item["properties"]["action"]["enum"]) == {c["action"] for c in context.candidates}
+    assert targets < context.targets   # not every channel or campaign: only those singled out
+    assert schema["properties"]["recommendations"]["minItems"] == sum(
+        c["main"] for c in context.candidates)
+
+    def strings(node):
+        if isinstance(node, dict):
+            if node.get("type") == "string":
+                yield node
+            for v in node.values():
+                yield from strings(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from strings(v)
+
+    found = list(strings(schema))
+    assert len(found) == 6 and all("maxLength" in s or "enum" in s for s in found)
+    # The model sees the same candidates in its facts.
+    data = re.search(r"<data>\n(.*)\n</data>", fake.requests[0]["messages"][1]["content"], re.S)
+    assert json.loads(data.group(1))["candidate_actions"] == context.candidates
+
+
+def test_confidence_is_the_facts_not_the_models(fake, world, context):
+    answer = good_answer(context)
+    for r in answer["recommendations"]:
+        r["confidence"] = "high"
+    fake.replies.append(Reply(content=json.dumps(answer)))
+    out = llm.generate(world, PERIOD, settings_for(fake), store=False)
+    assert out.source == "llm", out.fallback_reason
+    expected = {(c["action"], c["target"]): c["confidence"] for c in context.candidates}
+    assert [r["confidence"] for r in out.answer["recommendations"]] == [
+        expected[(r["action"], r["target"])] for r in out.answer["recommendations"]]
+    assert "medium" in [r["confidence"] for r in out.answer["recommendations"]]
+
+
+def test_the_time_limit_scales_with_what_the_model_is_asked_to_write():
+    fast = dataclasses.replace(Settings(), llm_timeout=30.0, llm_max_tokens=1000,
+                               llm_min_tokens_per_second=50.0)
+    slow = dataclasses.replace(fast, llm_min_tokens_per_second=4.0)
+    assert llm.attempt_limit(fast) == 50.0 and llm.attempt_limit(slow) == 280.0
+    assert "at most 280 s an attempt" in llm.describe_endpoint(
+        dataclasses.replace(slow, openai_base_url="http://127.0.0.1:8080/v1"))
+
+
+def test_a_slow_model_streams_with_progress_and_is_not_cut_off(fake, world, context):
+    """A model writing 10 pieces a second with LLM_TIMEOUT=1: the whole answer takes longer
+    than LLM_TIMEOUT, and is still waited for, because it keeps writing."""
+    text = json.dumps(good_answer(context))
+    fake.replies.append(Reply(content=text, piece=60, chunk_delay=0.1))
+    seen: list[llm.Progress] = []
+    cfg = settings_for(fake, llm_timeout=1.0, llm_max_tokens=400, llm_min_tokens_per_second=40)
+    t0 = time.perf_counter()
+    out = llm.generate(world, PERIOD, cfg, store=False, progress=seen.append)
+    assert out.source == "llm", out.fallback_reason
+    assert time.perf_counter() - t0 > 1.0
+    writing = [p.tokens for p in seen if p.phase == "writing"]
+    assert writing and writing == sorted(writing) and writing[-1] > 1
+    assert seen[0].phase == "waiting" and seen[-1].phase == "checking"
+    assert "tokens written" in next(p for p in seen if p.phase == "writing").describe()
+
+
+def test_a_model_too_slow_for_the_settings_is_told_plainly(fake, world, context):
+    fake.replies.append(Reply(content=json.dumps(good_answer(context)), piece=5,
+                              chunk_delay=0.2))
+    cfg = settings_for(fake, llm_timeout=1.0, llm_max_tokens=100, llm_min_tokens_per_second=50)
+    t0 = time.perf_counter()
+    out = llm.generate(world, PERIOD, cfg, store=False)
+    assert time.perf_counter() - t0 < 4.0   # 1 s + 100 / 50 s, and no second attempt
+    assert out.source == "rules"
+    assert re.search(r"timed out after \d+ s with \d+ tokens written \([\d.]+ tokens/s, below "
+                     r"the 50 tokens/s LLM_MIN_TOKENS_PER_SECOND waits for\)", out.fallback_reason)
+    assert len(fake.requests) == 1
+
+
+def test_a_true_figure_about_something_else_is_no_expected_impact():
+    """What SmolLM2 wrote on the seeded world: the right moves (the enum and the main-move check
+    leave it no other), each carrying the same true but unrelated figure."""
+    ctx = allocator_world()
+    answer = honest(ctx)
+    revenue = ctx.facts["budget"]["current_expected_daily_revenue"]
+    for r in answer["recommendations"]:
+        r["rationale"] = f"The campaign with the highest ROI, with a revenue of ${revenue:,.0f}."
+        r["expected_impact"] = f"A revenue of ${revenue:,.0f}."
+    assert grounding_problems(answer, ctx) == []   # every number is a fact
+    problems = facts_mod.decision_problems(answer, ctx)
+    assert len(problems) == 4
+    assert problems[0].startswith("recommendation 1 quotes none of the figures of increase "
+                                  "linkedin")

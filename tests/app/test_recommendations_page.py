@@ -61,16 +61,21 @@ def test_a_good_llm_answer_is_shown_as_the_llms(seeded_engine, db_url, fake):
     at = open_page(db_url, fake)
     ctx = build_context(seeded_engine, at.session_state[KEY_ACTIVE])
     top = ctx.facts["channels"][0]
+    # The allocator's main moves, each with a figure of its own: what the check asks for.
+    moves = [c for c in ctx.candidates if c.get("main")]
+    assert moves
     fake.replies.append(Reply(content=json.dumps({
         "summary": f"{top['channel']} earned an ROI of {top['roi']:.2f}.",
-        "recommendations": [{"action": "increase", "target": top["channel"],
-                             "rationale": f"ROI {top['roi']:.2f}.", "expected_impact": "More sales.",
-                             "confidence": "high", "metrics": ["roi"]}]})))
+        "recommendations": [{"action": c["action"], "target": c["target"],
+                             "rationale": f"Change {c['figures']['change_pct']:+.1f}%.",
+                             "expected_impact": "More sales.", "metrics": ["roi"]}
+                            for c in moves]})))
     at = generate(at)
     assert not at.exception
     assert any("Written by the LLM (fake-model) · 120 prompt + 80 completion tokens" in s.value
                for s in at.success)
-    assert f"ROI {top['roi']:.2f}." in " ".join(m.value for m in at.markdown)
+    shown = " ".join(m.value for m in at.markdown)
+    assert f"Change {moves[0]['figures']['change_pct']:+.1f}%." in shown.replace("\\", "")
     assert KEY not in "\n".join(texts(at))
 
 
@@ -82,3 +87,32 @@ def test_a_failing_llm_is_replaced_and_the_page_says_why(seeded_engine, db_url, 
     shown = warning.value.replace("\\", "")  # as rendered: the reason is markdown-escaped
     assert "could not be used: the endpoint refused the API key (HTTP 401)" in shown
     assert KEY not in "\n".join(texts(at))
+
+
+def test_a_call_under_way_disables_generate_and_a_click_starts_no_second_one(seeded_engine,
+                                                                             db_url, fake):
+    import threading
+
+    from demetra.app.views import recommendations
+
+    at = open_page(db_url, fake)
+    release = threading.Event()
+    db = seeded_engine.url.render_as_string(hide_password=True)
+    registry = recommendations.jobs()
+    job, new = registry.start(db, "another-session", lambda report: release.wait(20))
+    try:
+        assert new and job.running
+        at = at.run()
+        assert at.button(key="rec_generate").disabled
+        assert any("A set is being written" in i.value for i in at.info)
+        # A click that reaches the server anyway (two tabs, a stale page) finds the running call.
+        at.session_state["rec_requested"] = True
+        at = at.run()
+        assert registry.current(db) is job and registry.count == 1
+        assert fake.requests == [] and count(seeded_engine) == 0
+    finally:
+        release.set()
+        job.done.wait(5)
+    assert not job.running
+    second, new = registry.start(db, "me", lambda report: None)
+    assert new and second is not job   # once done, the next click starts the next call

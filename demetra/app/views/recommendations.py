@@ -3,7 +3,11 @@ by the LLM from the facts (or by the rules engine, saying why), with the history
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -22,7 +26,11 @@ from demetra.errors import DemetraError
 from demetra.facts import campaign_labels
 from demetra.queries import Filters
 
+log = logging.getLogger(__name__)
+
 KEY_SHOWN = "rec_shown"
+KEY_REQUESTED = "rec_requested"   # set by the button's on_click, read by the next run
+KEY_SESSION = "rec_session"       # who started a call, to show its result to that session
 ACTION_BADGES = {"increase": ("Increase", "green", ":material/trending_up:"),
                  "decrease": ("Decrease", "orange", ":material/trending_down:"),
                  "pause": ("Pause", "red", ":material/pause_circle:"),
@@ -83,14 +91,128 @@ def recommendation_cards(recs: list[Mapping[str, Any]], campaigns: Mapping[str, 
                        + (f" · rests on: {plain(metrics)}" if metrics else ""))
 
 
-def _generate(engine: sa.Engine, f: Filters, cfg: Settings) -> None:
-    wait = (f"Asking {cfg.llm_model} (at most {cfg.llm_timeout:g} s)…"
-            if llm.endpoint_configured(cfg) else "Writing recommendations from the facts…")
-    try:
-        with st.spinner(wait):
-            out = llm.generate(engine, f, cfg)
-    except DemetraError as exc:
-        st.warning(f"Nothing to recommend on: {exc}.", icon=":material/info:")
+@dataclass
+class Job:
+    """One call writing a set, in a thread of its own: it outlives the script run that started
+    it (a click elsewhere reruns the page, and must neither stop the call nor start another)."""
+
+    id: int
+    owner: str                     # the session that started it (its run shows the result)
+    done: threading.Event = field(default_factory=threading.Event)
+    progress: llm.Progress | None = None
+    outcome: llm.Outcome | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.done.is_set()
+
+
+class Jobs:
+    """The calls under way, one per database: a second click, a second tab or a rerun finds
+    the running one instead of starting another (a local model serves one answer at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_db: dict[str, Job] = {}
+        self.count = 0
+
+    def current(self, db: str) -> Job | None:
+        with self.lock:
+            return self.by_db.get(db)
+
+    def start(self, db: str, owner: str,
+              work: Callable[[Callable[[llm.Progress], None]], llm.Outcome]) -> tuple[Job, bool]:
+        """The running job for ``db``, or a new one doing ``work``; and whether it is new."""
+        with self.lock:
+            job = self.by_db.get(db)
+            if job is not None and job.running:
+                return job, False
+            self.count += 1
+            job = Job(self.count, owner)
+            self.by_db[db] = job
+
+        def report(p: llm.Progress) -> None:
+            job.progress = p
+
+        def run() -> None:
+            try:
+                job.outcome = work(report)
+            except DemetraError as exc:
+                job.error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - shown on the page, never lost in a thread
+                log.exception("writing recommendations failed")
+                job.error = f"writing the recommendations failed ({type(exc).__name__})"
+            finally:
+                job.done.set()
+
+        threading.Thread(target=run, name=f"demetra-rec-{job.id}", daemon=True).start()
+        return job, True
+
+    def forget(self, db: str, job: Job) -> None:
+        with self.lock:
+            if self.by_db.get(db) is job:
+                del self.by_db[db]
+
+
+@st.cache_resource
+def jobs() -> Jobs:
+    return Jobs()
+
+
+def _session_id() -> str:
+    return str(st.session_state.setdefault(KEY_SESSION, uuid.uuid4().hex))
+
+
+def _request() -> None:
+    st.session_state[KEY_REQUESTED] = True
+
+
+def _start(engine: sa.Engine, f: Filters, cfg: Settings) -> None:
+    db = _db_key(engine)
+    job, new = jobs().start(db, _session_id(),
+                            lambda report: llm.generate(engine, f, cfg, progress=report))
+    if not new:
+        st.info("A set is already being written for this database: its progress is below, "
+                "and **Generate** is back when it is done.", icon=":material/hourglass_top:")
+
+
+def _db_key(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+@st.fragment(run_every=1.0)
+def _watch(job: Job) -> None:
+    """Another session's call: its progress, refreshed, and the page again once it is done."""
+    if not job.running:
+        st.rerun()
+    p = job.progress
+    st.info("A set is being written for this database (started elsewhere): **Generate** is "
+            "back when it is done." + (f" {p.describe()}." if p else ""),
+            icon=":material/hourglass_top:")
+
+
+def _follow(engine: sa.Engine, job: Job, cfg: Settings) -> None:
+    """In the session that started the job: its progress until it is done, then the set it
+    wrote."""
+    if job.running:
+        label = (f"Asking {cfg.llm_model}…" if llm.endpoint_configured(cfg)
+                 else "Writing recommendations from the facts…")
+        with st.status(label, expanded=True) as status:
+            bar = st.progress(0.0, text="Gathering the facts")
+            while not job.done.wait(0.25):
+                p = job.progress
+                if p is None:
+                    continue
+                limit = p.first_limit if p.phase == "waiting" else p.limit
+                bar.progress(min(p.seconds / max(limit, 1e-6), 1.0), text=p.describe())
+            status.update(label="Done", state="complete", expanded=False)
+    jobs().forget(_db_key(engine), job)
+    if job.error is not None:
+        st.warning(f"Nothing to recommend on: {plain(job.error)}.", icon=":material/info:")
+        return
+    out = job.outcome
+    if out is None:  # an error is set whenever no outcome is
         return
     st.session_state[KEY_SHOWN] = out.id
     # Recommendations are not read through the cache: nothing to forget.
@@ -106,8 +228,10 @@ def _source(row: pd.Series, cfg: Settings) -> None:
         if row["prompt_tokens"] is not None:
             tokens = (f" · {int(row['prompt_tokens']):,} prompt + "
                       f"{int(row['completion_tokens']):,} completion tokens")
-        st.success(f"Written by the LLM ({plain(row['model'])}){tokens}. Every number it states "
-                   "was checked against the facts below.", icon=":material/verified:")
+        st.success(f"Written by the LLM ({plain(row['model'])}){tokens}. Every action it "
+                   "recommends is one the facts below support, every number it states was "
+                   "checked against them, and each confidence is the facts' (the allocator's "
+                   "band, the forecast's odds), not the model's.", icon=":material/verified:")
         return
     reason = plain(row["fallback_reason"] or "")
     if row["fallback_reason"] == DEMO_RULES_REASON:
@@ -170,10 +294,20 @@ def render() -> None:
         st.caption(":material/info: Recommendations cover whole channels and campaigns: the "
                    "campaign search of the sidebar is not applied here.")
 
-    if st.button("Generate", type="primary", icon=":material/auto_awesome:", key="rec_generate",
-                 help="Gathers the facts for this period and channels, asks the LLM (bounded by "
-                      "LLM_TIMEOUT) and checks every number it writes against the facts."):
-        _generate(engine, f, cfg)
+    if st.session_state.pop(KEY_REQUESTED, False):
+        _start(engine, f, cfg)
+    job = jobs().current(_db_key(engine))
+    # The click only asks (on_click runs before the rerun): the run it causes starts the call
+    # and draws the button disabled, so a second click cannot start a second call.
+    st.button("Generate", type="primary", icon=":material/auto_awesome:", key="rec_generate",
+              disabled=job is not None and job.running, on_click=_request,
+              help="Gathers the facts for this period and channels, asks the LLM to choose "
+                   "among the actions they support and checks every number it writes against "
+                   "them: " + llm.describe_endpoint(cfg) + ".")
+    if job is not None and job.owner == _session_id():
+        _follow(engine, job, cfg)
+    elif job is not None and job.running:
+        _watch(job)
 
     history = llm.history(engine)
     if history.empty:
