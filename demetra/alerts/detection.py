@@ -3,18 +3,28 @@
 Rules run per campaign and per channel over daily rows, each judged against the entity's own
 trailing baseline (ratios of sums over the previous ``baseline_days`` days) and its own
 day-to-day spread (median and IQR of those days), so a noisy small campaign needs a bigger
-move than a steady large one:
+move than a steady large one.
 
-* ``roi_drop``: ROI far below the trailing baseline (and unusual for this campaign), or below
-  the absolute threshold when the baseline was above it (severity low);
-* ``cost_spike``: spend above ``cost_spike_factor`` × the trailing median of the days the
-  entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual;
-* ``low_conversion``: conversions far fewer than the clicks and baseline rate make likely
-  (a Poisson tail test), or a rate under the floor (severity low);
-* ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit when no rule
-  above fired.
+The rules on outcomes that are counts accumulate evidence: each day and the windows of up to
+seven days ending on it are judged against the baseline from before the window's first day
+(``_windows``), with the guard on the conversions the window expects, not one day's, so a
+small campaign is judged over more days instead of never. A window that proves a drop makes
+each of its days a breach day, so the incident is dated from the window's first day:
 
-Revenue or conversions not tracked (NULL) are not zeros: the rules on them judge only the
+* ``roi_drop``: revenue (in orders of the baseline order value) far under what the spend
+  brings at the baseline ROI; or one day's ROI below the absolute threshold when the
+  baseline was above it (severity low);
+* ``cpa_rise``: results (accounts without revenue) far fewer than the spend buys at the
+  trailing CPA;
+* ``low_conversion``: conversions far fewer than the clicks and baseline rate make likely,
+  or one day's rate under the floor (severity low);
+* ``cost_spike``: one day's spend above ``cost_spike_factor`` × the trailing median of the
+  days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual;
+* ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit on a day no
+  rule above fired.
+
+Evidence that reaches a lead but not proof (``_evidence_thresholds``) is an alert of severity
+low. Revenue or conversions not tracked (NULL) are not zeros: the rules on them judge only the
 rows that track them, and an entity that tracks neither is watched on its spend. A channel's
 days are summed here from its campaigns' rows, with the spend and clicks of the tracked ones
 beside. Campaigns are named in messages by their names (``campaign_labels``).
@@ -47,8 +57,20 @@ from demetra.queries import as_date, campaign_names, reporting_currency
 _MIN_HISTORY = 7           # days of history before baseline rules apply
 _RELATIVE_DROP = 0.6       # ROI below this share of its baseline counts as a drop
 _CONVERSION_DROP = 0.5     # conversion rate below this share of baseline counts as a drop
-# Below this many expected conversions a day, a bad day is indistinguishable from chance.
+# The rules that judge one day alone (the absolute ROI line, anomalies): below this many
+# expected conversions a day, a bad day is indistinguishable from chance.
 _MIN_EXPECTED_CONVERSIONS = 15.0
+# The evidence rules (ROI, conversions, results: see ``_windows``) judge the windows of 1 to
+# _MAX_WINDOW days ending on each day, each only when it expects at least _MIN_WINDOW_EXPECTED
+# conversions (results, orders): a small campaign is judged over more days, never not at all.
+_MAX_WINDOW = 7
+_MIN_WINDOW_EXPECTED = 10.0
+# The drop the likelihood ratio of a window weighs its counts against (a collapse to under a
+# third of the usual); what an alert needs: see ``_evidence_threshold``.
+_COLLAPSE = 0.3
+# Revenue counted in orders of 90 % of the baseline order value: a drifting order value is
+# not a lost order.
+_ORDER_SLACK = 0.9
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 
 
@@ -103,6 +125,110 @@ def _trailing_median(frame: pd.DataFrame, column: str, window: int) -> np.ndarra
     return rolling.median().to_numpy()[before]
 
 
+def _evidence_thresholds(sensitivity: float) -> tuple[float, float, float, float]:
+    """What a window needs, at a sensitivity (robust z) of the daily rules: the log likelihood
+    ratio (a collapse to ``_COLLAPSE`` against the baseline) and the shortfall in spreads,
+    for a lead (an alert of severity low) and for proof (a graded one).
+
+    Calibrated, not derived: seven overlapping windows a day are far from seven independent
+    tests, so a Bonferroni split (each at a seventh of the daily alpha) would be several times
+    too strict and miss the collapses it is for. On simulated quiet months of Poisson noise
+    (30 days after a 14-day baseline, every window of 1-7 days tested each day) at the
+    default sensitivity 3.5, a campaign expecting 4 conversions a day raises about 0.08 leads
+    a month (8 a day: 0.045; 20: 0.02) and 0.01 graded alerts (8: 0.005; 20: 0.002); three
+    days at a quarter of 4.5 a day make a lead (log ratio 5.8 when they bring 1 each), and
+    at 8 a day a graded alert most of the time. A step of sensitivity moves the ratios by
+    one: about a factor e in the false-alarm rate. A lead also needs a shortfall of
+    ``sensitivity`` spreads, proof 3 more: on accounts whose state drifts (the zoo's
+    ``drift`` world, ~35 % a day) a dip of a few days is common, and only the spread tells
+    it from a collapse."""
+    return sensitivity + 2.0, sensitivity + 5.0, sensitivity, sensitivity + 3.0
+
+
+def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarray,
+             extra: np.ndarray, eligible: np.ndarray, pos: np.ndarray, *, history: int,
+             drop: float, threshold: float, z_limit: float,
+             slack: float = 1.0) -> dict[str, np.ndarray]:
+    """The evidence that a count fell, over the windows of 1 to ``_MAX_WINDOW`` days ending
+    on each row (all rows of one group). A window starts ``history`` rows into its group: a
+    whole baseline behind it, since a window's many tests would find the luck of a baseline
+    of a few days.
+
+    A row brings ``num`` (conversions, results, revenue) for ``den`` of exposure (clicks,
+    spend); the baseline of the window's first day, ``rate`` per unit of ``den`` (NaN: none),
+    makes its expectation. Dividing by ``unit`` makes both counts (orders of revenue; 1 for
+    counts); what came in is counted in units of ``slack`` × ``unit``. ``extra``: the
+    campaign's day-to-day spread of the log outcome beyond Poisson noise (a drifting state,
+    order values), which no number of days averages away.
+
+    A window proves a drop when it expects ≥ ``_MIN_WINDOW_EXPECTED``, brings under ``drop``
+    of it, its log likelihood ratio of a collapse (to ``_COLLAPSE``) against the baseline is
+    ≥ ``threshold`` (Poisson), its log shortfall is ≥ ``z_limit`` spreads (Poisson plus
+    ``extra``), and its first and last days each bring under ``drop`` of theirs (a window is a
+    run of bad days: no normal day dates an alert early or keeps it open late).
+
+    Returns per row: ``proved`` (a window ending here proves a drop); ``start``, the first
+    row of the shortest that does (its days are breach days: a longer one would take in the
+    dips of a drifting campaign before an incident and date it days early; the days before
+    it are breach days when an earlier window proved them); of the strongest (the largest
+    likelihood ratio) ``observed``/``expected`` (its counts), ``llr`` (its log likelihood
+    ratio), ``tail`` (its Poisson tail), ``z`` (its shortfall in spreads); and
+    ``worst_start`` and ``worst_days`` of the one that fell furthest, whose numbers an alert
+    shows."""
+    n = len(num)
+    idx = np.arange(n)
+    cnum = np.concatenate([[0.0], np.cumsum(num)])
+    cden = np.concatenate([[0.0], np.cumsum(den)])
+    # Only a row whose own day is under ``drop`` of some window start's baseline can end a
+    # window: the rest (most rows) are left out before any window is summed.
+    top = rate.copy()
+    for j in range(1, _MAX_WINDOW):
+        earlier = np.concatenate([np.full(j, np.nan), rate[:-j]])
+        top = np.fmax(top, np.where(pos >= j, earlier, np.nan))
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero(eligible & (num < drop * top * den))
+    p, x_num, x_den = pos[rows], num[rows], den[rows]
+    best = np.full(len(rows), -np.inf)
+    lowest = np.full(len(rows), np.inf)
+    length = np.zeros(len(rows), dtype=np.int64)
+    worst = np.zeros(len(rows), dtype=np.int64)
+    observed, expected, spreads = (np.zeros(len(rows)) for _ in range(3))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for k in range(1, _MAX_WINDOW + 1):
+            valid = p >= history + k - 1
+            lo = np.where(valid, rows - (k - 1), rows)
+            r, u = rate[lo], unit[lo]
+            e = r * (cden[rows + 1] - cden[lo]) / u
+            o = (cnum[rows + 1] - cnum[lo]) / (slack * u)
+            llr = o * np.log(_COLLAPSE) + e * (1.0 - _COLLAPSE)
+            z = np.log((o + 0.5) / (e + 0.5)) / np.sqrt(1.0 / e + extra[lo] ** 2)
+            ok = (valid & (e >= _MIN_WINDOW_EXPECTED) & (o < drop * e) & (llr >= threshold)
+                  & (z <= -z_limit) & (x_num < drop * r * x_den) & (num[lo] < drop * r * den[lo]))
+            length = np.where(ok & (length == 0), k, length)
+            stronger = ok & (llr > best)
+            best = np.where(stronger, llr, best)
+            observed = np.where(stronger, o, observed)
+            expected = np.where(stronger, e, expected)
+            spreads = np.where(stronger, z, spreads)
+            lower = ok & (o / e < lowest)
+            lowest = np.where(lower, o / e, lowest)
+            worst = np.where(lower, k, worst)
+
+    def full(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(n, fill, dtype=values.dtype)
+        out[rows] = values
+        return out
+
+    hit = length > 0
+    tail = np.ones(len(rows))
+    tail[hit] = stats.poisson.cdf(np.floor(observed[hit]), expected[hit])
+    length, worst = full(length, 0), full(worst, 0)
+    return {"proved": length > 0, "start": idx - np.maximum(length - 1, 0),
+            "worst_start": idx - np.maximum(worst - 1, 0), "worst_days": worst,
+            "observed": full(observed, 0.0), "expected": full(expected, 0.0),
+            "z": full(spreads, 0.0), "llr": full(best, -np.inf), "tail": full(tail, 1.0)}
+
+
 def _column(frame: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
     return frame[name].to_numpy(float) if name in frame else default
 
@@ -153,7 +279,6 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         base_cr = np.where(p_clicks > 0, p_conv / p_clicks, np.nan)
         aov = np.where(p_vconv > 0, p_rev / p_vconv, np.nan)
         base_cpa = np.where(p_conv > 0, p_res_cost / p_conv, np.nan)
-        cpa = np.where(has_conv & (conversions > 0), res_cost / conversions, np.nan)
         # Baselines of spend and ROI are made of the days the entity spent. A day without
         # spend (a pause, or before a launch) has no ROI, and its spend is not a level of 0:
         # counted as 0, a pause over half the window makes the median spend 0, and then any
@@ -177,6 +302,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         expected_conv = np.where(aov > 0, base_roi * rev_cost / aov, np.nan)
     poisson_floor = 1.0 / np.sqrt(np.maximum(np.nan_to_num(expected_conv), 1.0))
     z = {}
+    robust: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # median and spread, by metric
     # The spend baseline is the plain median of the spending days before (the z test below
     # works on log spend): "factor x median" means what it says, to the cent. Never 0: with
     # no spending day in the window it is NaN, and no rule compares with it.
@@ -184,7 +310,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     for name, column, floor in (("roi", "_log_roi", np.maximum(poisson_floor, 0.05)),
                                 ("cost", "_log_cost", 0.05),
                                 ("ctr", "_ctr", None), ("conversion rate", "_cr", None)):
-        med, spread = _trailing_quantiles(frame, column, w)
+        med, spread = robust[name] = _trailing_quantiles(frame, column, w)
         if floor is None:  # rates: a spread no smaller than 10 % of the level
             floor = np.maximum(np.abs(med) * 0.1, 1e-6)
         with np.errstate(invalid="ignore"):
@@ -195,77 +321,165 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         busy = enough & (expected_conv >= _MIN_EXPECTED_CONVERSIONS)
     ch_codes, ch_names = pd.factorize(frame["channel"])
     thresholds = np.array([cfg.roi_threshold_for(c) for c in ch_names], dtype=float)[ch_codes]
+    dates = frame["date"].to_numpy()
+    n = len(cost)
+    idx = np.arange(n)
     out: list[pd.DataFrame] = []
 
     def emit(rule: str, mask: np.ndarray, metric: np.ndarray, threshold: np.ndarray,
              money: np.ndarray, dev: np.ndarray, low_only: np.ndarray,
-             metric_name: np.ndarray | None = None) -> None:
+             metric_name: np.ndarray | None = None, *, baseline: np.ndarray | None = None,
+             src: np.ndarray = idx, days: np.ndarray | None = None,
+             spend: np.ndarray = cost, results: np.ndarray = conv0) -> None:
+        """Breach rows of ``rule`` where ``mask``; ``src``: the row whose data raised each
+        (a later day for the days of a window), ``days``: the days the numbers cover."""
         mask = mask & np.isfinite(metric)
         if not mask.any():
             return
-        names = np.full(len(cost), rule) if metric_name is None else metric_name
+        names = np.full(n, rule) if metric_name is None else metric_name
+        base = _baseline_for(rule) if baseline is None else baseline
         out.append(pd.DataFrame({
             "metric": names[mask],
             "rule": rule, "key": key_names[codes[mask]],
             "channel": np.asarray(ch_names, dtype=object)[ch_codes[mask]],
-            "date": frame["date"].to_numpy()[mask], "metric_value": metric[mask],
-            "threshold_value": threshold[mask], "baseline": _baseline_for(rule)[mask],
+            "date": dates[mask], "seen": dates[src[mask]], "metric_value": metric[mask],
+            "threshold_value": threshold[mask], "baseline": base[mask],
             "money": np.nan_to_num(money[mask]), "deviation": np.abs(dev[mask]),
-            "low_only": low_only[mask], "cost": cost[mask], "conversions": conv0[mask]}))
+            "low_only": low_only[mask], "cost": spend[mask], "conversions": results[mask],
+            "days": 1 if days is None else days[mask]}))
 
     def _baseline_for(rule: str) -> np.ndarray:
         baselines = {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr,
                      "cpa_rise": base_cpa}
         return baselines.get(rule, base_roi)
 
+    spending_days = np.maximum(_trailing_sum(spending.astype(float), pos, w), 1.0)
+
+    def beyond_poisson(spread: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """A daily spread of a log outcome less the Poisson part of a day's count."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_day = counts / spending_days
+            extra = spread ** 2 - 1.0 / np.maximum(per_day, 0.5)
+        return np.sqrt(np.clip(np.nan_to_num(extra), 0.0, None))
+
+    lead, proof, z_limit, z_proof = _evidence_thresholds(sens)
+    no_window = np.zeros(n, bool)
+
+    def windowed(rule: str, num: np.ndarray, den: np.ndarray, rate: np.ndarray,
+                 unit: np.ndarray, extra: np.ndarray, eligible: np.ndarray, drop: float,
+                 value: Any, limit: Any, baseline: np.ndarray, shortfall: Any,
+                 slack: float = 1.0, deviation: str = "tail") -> np.ndarray:
+        """Emit the breach days of the windows that prove ``rule`` (``_windows``); each day
+        of a window is a breach day, with the numbers of the earliest row whose window
+        holds it. ``value`` maps the window's sums of num and den to the metric, ``limit`` the
+        window's first row and the metric to the threshold shown, ``shortfall`` the first
+        row to the money of each row. The deviation that grades severity: the window's
+        Poisson tail as a z (``tail``) or its shortfall in spreads (``z``)."""
+        win = _windows(num, den, np.where(np.isfinite(rate), rate, np.nan), unit, extra,
+                       eligible, pos, history=max(w, _MIN_HISTORY), drop=drop,
+                       threshold=lead, z_limit=z_limit,
+                       slack=slack)
+        if not win["proved"].any():
+            return no_window
+        # The earliest proving row whose window holds each row (windows stay in a group):
+        # for each distance j, from the farthest, the rows j before a proving row.
+        proving = np.flatnonzero(win["proved"])
+        days = win["start"][proving]
+        src = np.full(n, -1)
+        for j in range(_MAX_WINDOW - 1, -1, -1):
+            holds = proving - j >= days
+            src[proving[holds] - j] = proving[holds]
+        covered = src >= 0
+        rows = np.flatnonzero(covered)
+        t = src[rows]
+        # Money against the baseline of the window that made the day a breach day; the
+        # numbers shown, those of the window that fell furthest.
+        first, shown = win["start"][t], win["worst_start"][t]
+        cnum = np.concatenate([[0.0], np.cumsum(num)])
+        cden = np.concatenate([[0.0], np.cumsum(den)])
+        cspend = np.concatenate([[0.0], np.cumsum(cost)])
+        sums = (cnum[t + 1] - cnum[shown], cden[t + 1] - cden[shown])
+
+        def full(values: np.ndarray, fill: Any = np.nan) -> np.ndarray:
+            out = np.full(n, fill, dtype=np.asarray(values).dtype)
+            out[rows] = values
+            return out
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metric = value(*sums)
+            dev = (win["z"][t] if deviation == "z"
+                   else stats.norm.isf(np.clip(win["tail"][t], 1e-300, 1.0)))
+            # Evidence short of proof is a lead: severity low, whatever the money.
+            lead_only = (win["llr"][t] < proof) | (win["z"][t] > -z_proof)
+            emit(rule, covered, full(metric), full(limit(shown, metric, rows)),
+                 full(shortfall(first, rows)), full(dev), full(lead_only, False),
+                 baseline=full(baseline[shown]), src=np.where(covered, src, idx),
+                 days=full(win["worst_days"][t], 1),
+                 spend=full(cspend[t + 1] - cspend[shown]), results=full(sums[0]))
+        return covered
+
     with np.errstate(invalid="ignore"):
-        # ROI: a big move against the campaign's own baseline, or crossing the absolute line.
-        # Revenue in units of the baseline order value, with 20 % slack for order values
-        # that drift: as few "orders" as this out of a Poisson(expected) is the test.
-        orders = np.floor(np.nan_to_num(rev0 / (0.8 * aov)))
-        roi_tail = stats.poisson.cdf(orders, np.nan_to_num(expected_conv))
-        relative = (busy & (roi < _RELATIVE_DROP * base_roi) & (z["roi"] < -sens)
-                    & (roi_tail < stats.norm.sf(sens)))
+        # ROI: revenue in orders of the baseline order value against the orders the spend
+        # brings at the baseline ROI, over the windows ending on each day.
+        roi_spread = robust["roi"][1]
+        relative = windowed(
+            "roi_drop", rev0, rev_cost, base_roi, aov,
+            beyond_poisson(roi_spread, p_vconv), enough & has_rev & (rev_cost > 0),
+            _RELATIVE_DROP, lambda r, c: r / c,
+            # Under the absolute line too, the line is what the alert shows.
+            lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
+            base_roi, lambda f, i: np.maximum(base_roi[f] * rev_cost[i] - rev0[i], 0),
+            _ORDER_SLACK, "z")
+        # The absolute line is a day's fact (its ROI under the threshold), not a test of
+        # evidence: judged per day, on days that expect enough conversions to mean it.
         absolute = (busy & ~relative & (roi < thresholds) & (base_roi >= thresholds)
                     & (z["roi"] < -2.5))
-        roi_threshold = np.where(roi < thresholds, thresholds, _RELATIVE_DROP * base_roi)
-        emit("roi_drop", relative | absolute, roi, roi_threshold,
+        emit("roi_drop", absolute, roi, thresholds,
              np.maximum(base_roi * rev_cost - rev0, 0), z["roi"], absolute)
 
         # A positive baseline, explicitly: "above factor x 0" would be every restart.
         spike = (enough & (med_cost > 0) & (cost > cfg.cost_spike_factor * med_cost)
                  & (z["cost"] > sens))
         emit("cost_spike", spike, cost, cfg.cost_spike_factor * med_cost,
-             np.maximum(cost - med_cost, 0), z["cost"], np.zeros(len(cost), bool))
+             np.maximum(cost - med_cost, 0), z["cost"], np.zeros(n, bool))
 
-        p_limit = stats.norm.sf(sens)
-        # Results without revenue: the day's results against those its spend buys at the
-        # trailing CPA. Too few of them to be chance (Poisson) and a CPA this much higher; a
-        # day without any result is the plainest case (its CPA shown as the spend).
-        expected_results = np.where(base_cpa > 0, res_cost / base_cpa, np.nan)
-        results_tail = stats.poisson.cdf(conv0, np.nan_to_num(expected_results))
-        day_cpa = np.where(conv0 > 0, cpa, res_cost)
-        rise = (enough & has_conv & ~has_rev & (base_cpa > 0)
-                & ((conv0 == 0) | (cpa > cfg.cpa_rise_factor * base_cpa))
-                & (results_tail < p_limit))
-        emit("cpa_rise", rise, day_cpa, cfg.cpa_rise_factor * base_cpa,
-             np.maximum(res_cost - conv0 * base_cpa, 0),
-             stats.norm.isf(np.clip(results_tail, 1e-300, 1.0)), np.zeros(len(cost), bool))
+        # Results without revenue: the results the spend buys at the trailing CPA, a CPA
+        # ``cpa_rise_factor`` times the usual being results under 1/factor of them (a window
+        # without any result is the plainest case: its CPA shown as the spend).
+        with np.errstate(divide="ignore"):
+            per_cost = np.where(base_cpa > 0, 1.0 / base_cpa, np.nan)
+            frame["_log_yield"] = np.where(has_conv & ~has_rev & (res_cost > 0),
+                                           np.log((conv0 + 0.5) / (res_cost + 1.0)), np.nan)
+        yield_spread = (_trailing_quantiles(frame, "_log_yield", w)[1]
+                        if (has_conv & ~has_rev).any() else np.zeros(n))
+        rise = windowed(
+            "cpa_rise", conv0, res_cost, per_cost, np.ones(n),
+            beyond_poisson(yield_spread, p_conv), enough & has_conv & ~has_rev & (res_cost > 0),
+            1.0 / cfg.cpa_rise_factor, lambda r, c: np.where(r > 0, c / r, c),
+            lambda f, _, __: cfg.cpa_rise_factor * base_cpa[f], base_cpa,
+            lambda f, i: np.maximum(res_cost[i] - conv0[i] * base_cpa[f], 0))
 
+        # Conversions against those the clicks bring at the trailing rate (a day already
+        # told as too costly in results, cpa_rise, is not told again).
+        cr_med, cr_spread = robust["conversion rate"]
+        with np.errstate(divide="ignore"):
+            cr_relative = cr_spread / cr_med
+        low_rel = windowed(
+            "low_conversion", conv0, res_clicks, base_cr, np.ones(n),
+            beyond_poisson(cr_relative, p_conv), enough & ~rise & has_conv
+            & (res_clicks > 0), _CONVERSION_DROP, lambda r, c: r / c,
+            lambda f, _, __: _CONVERSION_DROP * base_cr[f], base_cr,
+            lambda f, i: np.maximum(res_clicks[i] * base_cr[f] - conv0[i], 0)
+            * np.nan_to_num(aov[f]))
         expected = res_clicks * base_cr
         tail = stats.poisson.cdf(conv0, np.where(np.isfinite(expected), expected, 0))
-        # Without revenue, a day whose results cost too much is told as that (cpa_rise), once.
-        low_rel = (enough & ~rise & (expected >= _MIN_EXPECTED_CONVERSIONS)
-                   & (cr < _CONVERSION_DROP * base_cr) & (tail < p_limit)
-                   & (z["conversion rate"] < -sens))
         floor_clicks = 3.0 / max(cfg.min_conversion_rate, 1e-9)
         low_floor = (enough & ~rise & ~low_rel & (cr < cfg.min_conversion_rate)
                      & (base_cr >= cfg.min_conversion_rate) & (res_clicks >= floor_clicks)
                      & (tail < stats.norm.sf(2.5)))
-        conv_z = stats.norm.isf(np.clip(tail, 1e-300, 1.0))
-        emit("low_conversion", low_rel | low_floor, cr,
-             np.where(low_floor, cfg.min_conversion_rate, _CONVERSION_DROP * base_cr),
-             np.maximum(expected - conv0, 0) * np.nan_to_num(aov), conv_z, low_floor)
+        emit("low_conversion", low_floor, cr, np.full(n, cfg.min_conversion_rate),
+             np.maximum(expected - conv0, 0) * np.nan_to_num(aov),
+             stats.norm.isf(np.clip(tail, 1e-300, 1.0)), low_floor)
 
         fired = relative | absolute | spike | low_rel | low_floor | rise
         stacked = np.vstack([np.nan_to_num(np.abs(z[k]), nan=0.0) for k in z])
@@ -275,8 +489,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         if odd.any():
             metric_names = np.array(list(z))[worst]
             metrics = np.vstack([roi, cost, frame["_ctr"].to_numpy(float), cr])
-            values = metrics[worst, np.arange(len(cost))]
-            emit("anomaly", odd, values, np.full(len(cost), np.nan), cost, worst_z,
+            values = metrics[worst, idx]
+            emit("anomaly", odd, values, np.full(n, np.nan), cost, worst_z,
                  worst_z < 3 * sens, metric_names)
     if not out:
         return pd.DataFrame()
@@ -466,8 +680,10 @@ def _merge(rule: str, key: str, days: list[tuple[dt.date, dict]]) -> dict:
     pick = min if worse_low else max
     worst_day, worst = pick(days, key=lambda d: d[1]["metric_value"] if worse_low else d[1]["deviation"])
     severity = max((r["severity"] for _, r in days), key=_SEVERITY_RANK.__getitem__)
+    # The day whose data raised it: for the days of a window, the window's last day.
+    seen = min(as_date(r.get("seen", d)) for d, r in days)
     return {"rule": rule, "key": key, "first": days[0][0], "last": days[-1][0], "worst": worst,
-            "worst_day": worst_day, "severity": severity,
+            "worst_day": worst_day, "severity": severity, "seen": seen,
             "money": float(sum(r["money"] for _, r in days)),
             "days": {d: r["money"] for d, r in days}}
 
@@ -489,9 +705,10 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
         report.since, report.until = since, until
         return report
     report.since, report.until = since, until
-    # The spread of each day's baseline comes from the 2 x baseline_days before it: load them
-    # all, so that a day is judged the same in an incremental run as in a full one.
-    load_from = since - dt.timedelta(days=2 * cfg.baseline_days + 1)
+    # The spread of each day's baseline comes from the 2 x baseline_days before it, and a
+    # window ending on a day starts up to _MAX_WINDOW - 1 days earlier: load them all, so
+    # that a day is judged the same in an incremental run as in a full one.
+    load_from = since - dt.timedelta(days=2 * cfg.baseline_days + _MAX_WINDOW)
     with engine.connect() as conn:
         campaigns = _campaign_frame(conn, load_from, until)
     frames = [campaigns, _channel_frame(campaigns)]
@@ -517,7 +734,10 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
         if breaches.empty:
             continue
         breaches["date"] = _dates(breaches["date"])
-        breaches = breaches[breaches["date"] >= since]
+        breaches["seen"] = _dates(breaches["seen"])
+        # The days of a window proved in [since, until] belong to this run, also those before
+        # since: an incremental run dates an incident as a full run does.
+        breaches = breaches[(breaches["date"] >= since) | (breaches["seen"] >= since)]
         entity_of = frame.drop_duplicates("key").set_index("key")["entity"]
         for inc in _incidents(breaches):
             inc["entity"] = entity_of.get(inc["key"])

@@ -52,22 +52,26 @@ def message(rule: str, entity: str, row: dict, cfg: AlertSettings, *,
     spend = money(row.get("cost"), currency)
     base = row.get("baseline")
     value = row.get("metric_value")
+    # The evidence rules judge windows of days: their numbers are the window's.
+    days = _number(row.get("days"))
+    over = f" over {days:.0f} days" if days is not None and days > 1 else ""
+    when = "over them" if over else "that day"
     if rule == "roi_drop":
-        return (f"ROI fell to {_fixed(value)} on {entity} (trailing {w}-day: "
-                f"{_fixed(base)}), spend {spend} that day")
+        return (f"ROI fell to {_fixed(value)}{over} on {entity} (trailing {w}-day: "
+                f"{_fixed(base)}), spend {spend} {when}")
     if rule == "cost_spike":
         return (f"Spend jumped to {spend} on {entity} (trailing {w}-day "
                 f"median: {money(base, currency)}){_times(value, base)}")
     if rule == "low_conversion":
-        return (f"Conversion rate fell to {pct(value)} on {entity} (trailing "
-                f"{w}-day: {pct(base)}), spend {spend} that day")
+        return (f"Conversion rate fell to {pct(value)}{over} on {entity} (trailing "
+                f"{w}-day: {pct(base)}), spend {spend} {when}")
     if rule == "cpa_rise":
         if not _number(row.get("conversions")):
-            return (f"No results on {entity} for {spend} of spend (trailing {w}-day CPA: "
-                    f"{money(base, currency, decimals=2)})")
-        return (f"Cost per result rose to {money(value, currency, decimals=2)} on {entity} "
-                f"(trailing {w}-day: {money(base, currency, decimals=2)}){_times(value, base)}, "
-                f"spend {spend} that day")
+            return (f"No results{over} on {entity} for {spend} of spend (trailing {w}-day "
+                    f"CPA: {money(base, currency, decimals=2)})")
+        return (f"Cost per result rose to {money(value, currency, decimals=2)}{over} on "
+                f"{entity} (trailing {w}-day: {money(base, currency, decimals=2)})"
+                f"{_times(value, base)}, spend {spend} {when}")
     metric = row.get("metric") or "a metric"
     shown = pct(value) if metric in ("ctr", "conversion rate") else (
         money(value, currency) if metric == "cost" else _fixed(value))

@@ -42,6 +42,19 @@ def test_rates_are_percentages_and_a_missing_baseline_is_a_dash() -> None:
     assert "median: —)" in message("cost_spike", "x", no_base, CFG)
 
 
+def test_a_window_of_days_is_told_as_one() -> None:
+    # Issue 14: the numbers of a window are the window's, and the message says so.
+    row = {"cost": 620.0, "metric_value": 0.25, "baseline": 1.25, "days": 3}
+    assert message("roi_drop", "Brand", row, CFG) == (
+        "ROI fell to 0.25 over 3 days on Brand (trailing 14-day: 1.25), spend $620.00 over them")
+    none = {"cost": 450.0, "metric_value": 450.0, "baseline": 30.0, "conversions": 0.0,
+            "days": 4}
+    assert message("cpa_rise", "Leads", none, CFG) == (
+        "No results over 4 days on Leads for $450.00 of spend (trailing 14-day CPA: $30.00)")
+    one_day = {**row, "days": 1}
+    assert message("roi_drop", "Brand", one_day, CFG).endswith("spend $620.00 that day")
+
+
 def test_detection_writes_the_reporting_currency(engine: sa.Engine) -> None:
     insert(engine, campaign("FACEBOOK_euros001", "facebook", 41, bad={40: BROKEN}),
            campaign("TIKTOK_euros0002", "tiktok", 41, bad={40: BAD_DAYS["cost_spike"]}))
