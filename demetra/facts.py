@@ -876,6 +876,7 @@ def decision_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
     labels = [*context.campaigns, *context.campaigns.values()]
     ignore = [w for w in labels if re.search(r"[A-Za-z]", w)]
     own = {(c["action"], c["target"]): fact_numbers(c.get("figures") or {}) for c in candidates}
+    candidate_of = {(c["action"], c["target"]): c for c in candidates}
     problems = []
     given = set()
     for i, rec in enumerate(answer.get("recommendations", []), 1):
@@ -907,10 +908,42 @@ def decision_problems(answer: Mapping[str, Any], context: Context) -> list[str]:
             problems.append(f"recommendation {i} quotes none of the figures of {action} "
                             f"{target} (its candidate action's): state the change it "
                             "recommends and what it is expected to bring")
+        band = ((candidate_of.get((action, target)) or {}).get("figures") or {}).get(
+            "daily_spend_band")
+        if band:
+            problems += _outside_band(i, target, text, band, ignore)
     for c in candidates:
         if c.get("main") and (c["action"], c["target"]) not in given:
             problems.append(f"the allocator's main move is missing: {_move(c)}")
     return problems
+
+
+# "to $1,280 a day", "to about $1.3K": the daily spend a recommendation sets.
+_SPEND_TARGET = re.compile(r"\bto\s+(?:about\s+|around\s+|roughly\s+|~\s*)?(?=[$€£]|\d)")
+_PER_DAY = re.compile(r"\s*(?:a day|per day|/\s*day|daily|each day)\b", re.I)
+_NOT_SPEND = re.compile(r"revenue|results?\b|return|roi\b|cpa\b|leads?\b|conversions?", re.I)
+
+
+def _outside_band(i: int, target: str, text: str, band: list[float],
+                  ignore: list[str]) -> list[str]:
+    """A daily spend the recommendation sets outside its move's band (from today's spend to
+    the allocator's): a step past the split is not the allocator's advice."""
+    lo, hi = band
+    out = []
+    for m in _SPEND_TARGET.finditer(text):
+        if _NOT_SPEND.search(text[max(m.start() - 60, 0):m.start()]):
+            continue   # "revenue from $41,765 to $43,120 a day" sets no spend
+        after = text[m.end():m.end() + 40]
+        stated = stated_numbers(after, ignore=ignore)
+        if not stated or stated[0].kind != "money" or not _PER_DAY.match(
+                after[after.find(stated[0].text) + len(stated[0].text):]):
+            continue
+        x = stated[0]
+        if not lo - x.tolerance - 0.005 * abs(lo) <= x.value <= hi + x.tolerance + 0.005 * abs(hi):
+            out.append(f"recommendation {i} sets {target}'s daily spend to {x.text}, outside "
+                       f"its move's band ({lo:,.2f} to {hi:,.2f} a day: from today's spend to "
+                       "the allocator's)")
+    return out
 
 
 def answer_problems(answer: Mapping[str, Any], context: Context) -> list[str]:

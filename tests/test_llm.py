@@ -535,6 +535,23 @@ def test_an_honest_answer_paraphrasing_the_allocator_is_accepted():
                in p for p in facts_mod.answer_problems(against, ctx))
 
 
+def test_a_daily_spend_past_the_allocators_band_is_refused():
+    """LinkedIn's move runs from $1,021.04 to $2,289.81 a day; a writer who sets it to
+    $4,667.75 (a true figure, Google Ads' spend) advises a step past the split."""
+    ctx = allocator_world()
+    answer = honest(ctx)
+    assert answer["recommendations"][0]["target"] == "linkedin"
+    past = json.loads(json.dumps(answer))
+    past["recommendations"][0]["rationale"] = "Raise LinkedIn to $4,667.75 a day."
+    assert grounding_problems(past, ctx) == []          # every number is a fact
+    problems = facts_mod.answer_problems(past, ctx)
+    assert any("sets linkedin's daily spend to $4,667.75, outside its move's band "
+               "(1,021.04 to 2,289.81 a day" in p for p in problems), problems
+    inside = json.loads(json.dumps(answer))
+    inside["recommendations"][0]["rationale"] = "Raise LinkedIn to about $2,289.81 a day."
+    assert facts_mod.answer_problems(inside, ctx) == []
+
+
 def test_the_qwen_answer_is_retried_with_its_problems_then_replaced_by_the_rules(fake, world,
                                                                                   context):
     qwen = json.loads(json.dumps(QWEN_ANSWER))
