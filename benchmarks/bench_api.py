@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from common import Databases, cpu_name, loopback_pg_url, write_section
 
 from demetra.db.engine import make_engine
 from demetra.seed import seed_database
+from tests.processes import free_port, stop, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## JSON API (issue 17)"
@@ -47,26 +47,6 @@ REQUESTS = [
     ("campaigns", "/api/campaigns", {"sort": "roi", "channels": "google_ads,tiktok",
                                      "limit": 50}),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(base: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise SystemExit(f"the API exited with {proc.returncode}")
-        try:
-            if httpx.get(base + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit("the API did not start in time")
 
 
 def load(base: str, clients: int, per_client: int) -> dict[str, list[float]]:
@@ -105,7 +85,7 @@ def run_backend(dbs: Databases, backend: str, clients: int, per_client: int,
     seeded = seed_database(engine, campaigns=campaigns, days=days, seed=SEED, end_date=END)
     seed_s = time.perf_counter() - t0
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "API_TOKEN": ""}
     proc = subprocess.Popen([sys.executable, "-m", "demetra", "api", "--port", str(port),
                              "--workers", str(WORKERS)],
@@ -113,14 +93,16 @@ def run_backend(dbs: Databases, backend: str, clients: int, per_client: int,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base, proc)
+        try:
+            wait_until_healthy(base + "/health", proc, None, 60, what="the API", interval=0.3)
+        except RuntimeError as exc:
+            raise SystemExit(str(exc)) from None
         load(base, 1, 2 * len(REQUESTS))            # warm caches and connections
         t0 = time.perf_counter()
         lat = load(base, clients, per_client)
         wall = time.perf_counter() - t0
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc, 20)
     row: dict[str, Any] = {"backend": backend, "rows": seeded.rows, "seed_s": seed_s,
                            "requests": sum(len(v) for v in lat.values()), "wall": wall}
     for name, values in lat.items():

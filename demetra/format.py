@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from typing import Any
 
 DASH = "—"
@@ -96,6 +97,13 @@ def count(value: Any) -> str:
     if abs(v) >= 100 or v == int(v):
         return f"{v:,.0f}"
     return f"{v:,.1f}"
+
+
+def by_kind(kind: str, currency: str | None = DEFAULT_CURRENCY) -> Callable[[Any], str]:
+    """How a value of ``kind`` (money, cents, roi, count, pct) is written."""
+    return {"money": lambda v: money(v, currency),
+            "cents": lambda v: money(v, currency, decimals=2),
+            "roi": roi, "count": count, "pct": pct}[kind]
 
 
 def change(value: Any) -> str | None:

@@ -32,16 +32,6 @@ Progress = Callable[[float, str], None]
 _INK, _MUTED = (17, 24, 39), (107, 114, 128)
 MAX_FORECASTS, MAX_ALERTS = 15, 25
 
-# (label, key, how to show it): the Overview's cards, in the PDF's words.
-_KPIS: list[tuple[str, str, str]] = [
-    ("Spend", "cost", "money"), ("Revenue", "revenue", "money"), ("ROI", "roi", "roi"),
-    ("Conversions (results)", "conversions", "count"), ("Cost per result (CPA)", "cpa", "cents"),
-    ("Clicks", "clicks", "count"), ("Click-through rate", "ctr", "pct"),
-    ("Conversion rate", "conversion_rate", "pct"), ("Cost per click", "cpc", "cents"),
-    ("Active campaigns", "campaigns", "count"),
-]
-
-
 def _show(values: dict[str, Any], key: str, how: str, currency: str) -> str:
     """``values[key]`` as the table shows it; a missing one says why (not tracked, or what
     its ratio lacks: "no conversions"), never a 0."""
@@ -49,10 +39,7 @@ def _show(values: dict[str, Any], key: str, how: str, currency: str) -> str:
     if fmt.is_missing(value):
         why = queries.why_missing(key, values) or "—"
         return "not tracked" if why.endswith("not tracked") else why
-    return {"money": lambda: fmt.money(value, currency),
-            "cents": lambda: fmt.money(value, currency, decimals=2),
-            "roi": lambda: fmt.roi(value), "pct": lambda: fmt.pct(value),
-            "count": lambda: fmt.count(value)}[how]()
+    return fmt.by_kind(how, currency)(value)
 
 
 def _filters_line(f: queries.Filters, currency: str) -> str:
@@ -162,8 +149,8 @@ def _kpi_section(pdf: Any, engine: sa.Engine, f: queries.Filters, currency: str)
     now = queries.kpis_with_delta(engine, f)
     values = {k: d.value for k, d in now.items()}
     before = {k: d.previous for k, d in now.items()}
-    rows = [[label, _show(values, key, how, currency), _show(before, key, how, currency),
-             fmt.change(now[key].change) or "—"] for label, key, how in _KPIS]
+    rows = [[k.title, _show(values, k.key, k.kind, currency), _show(before, k.key, k.kind, currency),
+             fmt.change(now[k.key].change) or "—"] for k in queries.KPI_FIGURES.values()]
     _table(pdf, ["Figure", "This period", "Period before", "Change"], rows, (40, 25, 25, 15),
            size=9.5)
     from demetra.charts.png import trend_png

@@ -15,10 +15,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, url: str | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, url: str | None = None, **settings: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     if url:
         env["DATABASE_URL"] = url
+    env.update(settings)
     return subprocess.run([sys.executable, "-m", "demetra", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -90,6 +91,52 @@ def test_recommend_writes_a_stored_set_and_prints_it_as_json(db_url: str) -> Non
     assert absent.returncode == 2 and "no campaign spent anything" in absent.stderr
     bad = run("recommend", "--channel", "My Space!", url=db_url)
     assert bad.returncode == 2 and "unknown channel 'My Space!'" in bad.stderr
+
+
+def test_recommend_says_on_stderr_how_a_slow_model_goes(db_url: str) -> None:
+    from tests.fake_llm import FakeLLM, Reply
+
+    assert run("seed", "--campaigns", "10", "--days", "45", "--end-date", "2026-05-31",
+               url=db_url).returncode == 0
+    fake = FakeLLM().start()
+    try:
+        # Two unusable answers, written slowly: the attempt, its retry, then the rules engine.
+        fake.replies += [Reply(content="not the JSON asked for " * 3, piece=4, chunk_delay=0.1)
+                         for _ in range(2)]
+        out = run("recommend", "--json", url=db_url, OPENAI_BASE_URL=fake.base_url,
+                  OPENAI_API_KEY="sk-test", LLM_MODEL="fake", LLM_TIMEOUT="10")
+    finally:
+        fake.stop()
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["source"] == "rules"  # stdout stays the JSON alone
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("Asking the model: it is reading the facts"), lines
+    assert any(re.match(r"Asking the model: \d+ tokens written in \d+ s", line) for line in lines)
+    assert any(line.startswith("Retrying with the problems listed: ") for line in lines)
+    # Not a pipe: a line a phase (and every 10 s), not one every 0.4 s report.
+    assert len(lines) <= 8, lines
+
+
+def test_recommend_progress_on_a_terminal_is_one_line_rewritten() -> None:
+    import io
+
+    from demetra.cli import _LLMProgress
+    from demetra.llm import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    show = _LLMProgress(screen)
+    for tokens in (0, 5, 12):
+        show(Progress(1, "writing" if tokens else "waiting", tokens, 1.0, 300, 30))
+    show.close()
+    text = screen.getvalue()
+    assert "\n" not in text and "12 tokens written" in text
+    # Three reports over one another, then the line wiped for what the command prints next.
+    *shown, wipe, end = text.split("\r")[1:]
+    assert len(shown) == 3 and wipe == " " * len(shown[-1]) and end == ""
 
 
 def test_budget_prints_the_recommended_split_and_its_json(db_url: str) -> None:
@@ -225,7 +272,7 @@ def test_import_counts_and_reimport(db_url: str) -> None:
     again = run("import", meta, url=db_url)
     assert "0 rows inserted, 0 updated, 6 unchanged" in again.stdout
     later = run("import", "--platform", "meta", str(IMPORTS / "meta_later.csv"), url=db_url)
-    assert "1 rows inserted, 1 updated, 1 unchanged" in later.stdout
+    assert "1 row inserted, 1 updated, 1 unchanged" in later.stdout
     eng = sa.create_engine(db_url)
     with eng.connect() as conn:
         rows, cost = conn.execute(sa.text("SELECT COUNT(*), SUM(cost) FROM campaigns")).one()
@@ -251,7 +298,7 @@ def test_import_dry_run_writes_nothing_and_generic_uses_the_suggested_mapping(tm
     assert refused.stderr.startswith("error: 1 rejected row carries spend that cannot be counted")
     assert "--allow-rejects" in refused.stderr and "row 3" in refused.stderr
     out = run("import", "--allow-rejects", str(rejects), url=url)
-    assert out.returncode == 0 and "1 rows inserted" in out.stdout and "1 rejected" in out.stdout
+    assert out.returncode == 0 and "1 row inserted" in out.stdout and "1 rejected" in out.stdout
     assert "rejected row 3, column 'Amount spent (USD)': negative spend" in out.stderr
     assert out.stdout.strip().endswith("spend stored 10.00 of 10.00 in the file")
 

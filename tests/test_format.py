@@ -50,3 +50,14 @@ def test_dates_and_ranges() -> None:
     assert fmt.date_range(dt.date(2025, 12, 1), dt.date(2026, 1, 15)) == "Dec 1, 2025 – Jan 15, 2026"
     assert fmt.date_range(dt.date(2026, 6, 30), dt.date(2026, 6, 30)) == "Jun 30, 2026"
     assert fmt.days(1) == "1 day" and fmt.days(30) == "30 days"
+
+
+def test_every_kpi_is_written_by_its_kind() -> None:
+    from demetra.queries import KPI_FIGURES
+
+    assert fmt.by_kind("money", "EUR")(1234) == "€1,234"
+    assert fmt.by_kind("cents")(1234.5) == "$1,234.50"
+    assert fmt.by_kind("roi")(2.4137) == "2.41×" and fmt.by_kind("pct")(None) == fmt.DASH
+    # The cards and the report look each KPI's kind up here: none may be unknown.
+    for figure in KPI_FIGURES.values():
+        assert fmt.by_kind(figure.kind)(1) != fmt.DASH, figure

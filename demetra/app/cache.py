@@ -122,3 +122,19 @@ def seed_truth(engine: sa.Engine) -> dict[str, Any] | None:
     from demetra.seed import load_truth
 
     return load_truth(engine)
+
+
+# The gallery's reads carry ``gallery.stamp`` in their key, not a clear after each write: the
+# worker saves charts from another process, and a save here need not forget the KPIs.
+@_cached(4)
+def saved_charts(engine: sa.Engine, stamp: tuple[int, int]) -> pd.DataFrame:
+    from demetra.charts import gallery
+
+    return gallery.list_charts(engine)
+
+
+@_cached(8)
+def chart_image(engine: sa.Engine, chart_id: int, stamp: tuple[int, int]) -> bytes | None:
+    from demetra.charts import gallery
+
+    return gallery.chart_image(engine, chart_id)

@@ -82,37 +82,24 @@ def rows_height(rows: int, most: int = 15) -> int:
 # --------------------------------------------------------------------------------------------
 # KPI cards
 
-# label, KPI key, kind of value, delta colour (cost-type metrics: a rise is bad), help
-KPI_CARDS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("Spend", "cost", "money", "off", "Total ad spend in the period"),
-    ("Revenue", "revenue", "money", "normal", "Conversion value reported by the platforms"),
-    ("ROI", "roi", "roi", "normal", "Revenue ÷ spend; 1.00× is break-even"),
-    ("Conversions", "conversions", "count", "normal", "Conversions (platforms report fractions)"),
-    ("CTR", "ctr", "pct", "normal", "Clicks ÷ impressions"),
-    ("Conversion rate", "conversion_rate", "pct", "normal", "Conversions ÷ clicks"),
-    ("CPC", "cpc", "cents", "inverse", "Cost per click: spend ÷ clicks"),
-    ("CPA", "cpa", "cents", "inverse", "Cost per acquisition: spend ÷ conversions"),
-)
+_FIGURES = queries.KPI_FIGURES
+KPI_CARDS: tuple[queries.KpiFigure, ...] = tuple(
+    _FIGURES[k] for k in ("cost", "revenue", "roi", "conversions", "ctr", "conversion_rate", "cpc",
+                          "cpa"))
 # When the account tracks no revenue, results and their cost lead, and revenue and ROI say so.
-KPI_CARDS_RESULTS: tuple[tuple[str, str, str, str, str], ...] = (
-    KPI_CARDS[0],
-    ("Results", "conversions", "count", "normal", "Conversions or leads the platforms report"),
-    ("CPA", "cpa", "cents", "inverse", "Cost per result: spend ÷ results"),
-    ("Result rate", "conversion_rate", "pct", "normal", "Results ÷ clicks"),
-    KPI_CARDS[4], KPI_CARDS[6], KPI_CARDS[1], KPI_CARDS[2],
+KPI_CARDS_RESULTS: tuple[queries.KpiFigure, ...] = (
+    _FIGURES["cost"],
+    _FIGURES["conversions"]._replace(label="Results",
+                                     help="Conversions or leads the platforms report"),
+    _FIGURES["cpa"]._replace(help="Cost per result: spend ÷ results"),
+    _FIGURES["conversion_rate"]._replace(label="Result rate", help="Results ÷ clicks"),
+    _FIGURES["ctr"], _FIGURES["cpc"], _FIGURES["revenue"], _FIGURES["roi"],
 )
 _UNTRACKED_HELP = ("Not tracked: the imported exports have no revenue (conversion value) "
                    "column, so there is no ROI to show; judge by results and CPA")
 _RATIO_PARTS = {"roi": ("revenue", "revenue_cost"), "ctr": ("clicks", "impressions"),
                 "conversion_rate": ("conversions", "result_clicks"), "cpc": ("cost", "clicks"),
                 "cpa": ("result_cost", "conversions")}
-
-
-def formatter(kind: str, currency: str) -> Callable[[Any], str]:
-    """How a value of ``kind`` (money, cents, roi, count, pct) is written."""
-    return {"money": lambda v: fmt.money(v, currency),
-            "cents": lambda v: fmt.money(v, currency, decimals=2),
-            "roi": fmt.roi, "count": fmt.count, "pct": fmt.pct}[kind]
 
 
 def _sparklines(trend_df: pd.DataFrame) -> dict[str, list[float | None]]:
@@ -142,17 +129,18 @@ def kpi_cards(engine: sa.Engine, f: Filters) -> None:
     untracked = values["revenue"].value is None and (values["cost"].value or 0) > 0
     cards = KPI_CARDS_RESULTS if untracked else KPI_CARDS
     for row in (cards[:4], cards[4:]):
-        for col, (label, key, kind, colour, help_text) in zip(st.columns(len(row)), row,
-                                                              strict=True):
-            kd, show = values[key], formatter(kind, currency)
+        for col, card in zip(st.columns(len(row)), row, strict=True):
+            key = card.key
+            kd, show = values[key], fmt.by_kind(card.kind, currency)
             if untracked and key in ("revenue", "roi"):
-                col.metric(label, fmt.NOT_TRACKED, help=_UNTRACKED_HELP, border=True)
+                col.metric(card.label, fmt.NOT_TRACKED, help=_UNTRACKED_HELP, border=True)
                 continue
             with col:
                 st.metric(
-                    label, show(kd.value), delta=fmt.change(kd.change), delta_color=colour,
+                    card.label, show(kd.value), delta=fmt.change(kd.change),
+                    delta_color=card.delta,
                     delta_description=description if kd.change is not None else None,
-                    help=f"{help_text}. Previous period ({fmt.date_range(prev.start, prev.end)}): "
+                    help=f"{card.help}. Previous period ({fmt.date_range(prev.start, prev.end)}): "
                          f"{show(kd.previous)}.",
                     border=True, chart_data=spark.get(key) if len(spark.get(key, [])) > 1 else None,
                     chart_type="area" if key in ("cost", "revenue", "conversions") else "line",

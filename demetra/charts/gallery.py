@@ -18,7 +18,7 @@ from demetra.db.models import MLDashboard
 from demetra.queries import as_date
 
 __all__ = ["LIST_COLUMNS", "chart_count", "chart_image", "delete_chart", "list_charts", "newest_by",
-           "save_chart", "save_standard_set"]
+           "save_chart", "save_standard_set", "stamp"]
 
 LIST_COLUMNS = ["id", "dashboard_type", "title", "parameters", "created_at", "period_start",
                 "period_end", "thumbnail"]
@@ -66,6 +66,16 @@ def list_charts(engine: sa.Engine, *, kind: str | None = None, limit: int = 200,
 def chart_count(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(MLDashboard)).scalar_one())
+
+
+def stamp(engine: sa.Engine) -> tuple[int, int]:
+    """How many charts are saved and the highest id: one saved or deleted, by anyone (the page,
+    the CLI, the worker), changes it, so cached reads keyed by it are read anew."""
+    t = MLDashboard.__table__.c
+    with engine.connect() as conn:
+        count, highest = conn.execute(sa.select(sa.func.count(),
+                                                sa.func.coalesce(sa.func.max(t.id), 0))).one()
+    return int(count), int(highest)
 
 
 def chart_image(engine: sa.Engine, chart_id: int) -> bytes | None:

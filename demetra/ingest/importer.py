@@ -148,11 +148,15 @@ class ImportResult:
     def rejected(self) -> int:
         return self.preview.rejected
 
+    def counts(self) -> str:
+        """What the import did to the rows, shared by the CLI summary and the Data page."""
+        return (f"{self.inserted:,} row{'s' if self.inserted != 1 else ''} inserted, "
+                f"{self.updated:,} updated, {self.unchanged:,} unchanged, "
+                f"{self.rejected:,} rejected")
+
     def summary(self) -> str:
         return (f"Imported {self.preview.file_name} ({self.preview.platform_label}): "
-                f"{self.inserted:,} rows inserted, {self.updated:,} updated, {self.unchanged:,} "
-                f"unchanged, {self.rejected:,} rejected, in {self.seconds:.1f} s; "
-                f"{self.preview.stored_note()}")
+                f"{self.counts()}, in {self.seconds:.1f} s; {self.preview.stored_note()}")
 
 
 def make_plan(opened: OpenedFile, platform: str = "auto", channel: str | None = None,

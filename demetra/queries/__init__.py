@@ -9,7 +9,8 @@ Where things are
   ``preset_range``), ``as_date``, and the same choice in a URL (``read_link``,
   ``link_params``, ``LINK_KEYS``).
 * ``kpi``: the totals of a filter: ``kpis``, ``kpis_with_delta``, ``trend``,
-  ``channel_breakdown``; ``why_missing`` says why a figure is None.
+  ``channel_breakdown``; ``why_missing`` says why a figure is None; ``KPI_FIGURES`` names
+  each KPI and how it is written.
 * ``campaigns``: per campaign: ``campaign_table`` (by page) and ``campaign_rows`` (by limit
   and offset), ``top_campaigns``, ``campaign_choices``, ``campaign_names``,
   ``campaign_history``.
@@ -61,8 +62,10 @@ from demetra.queries.filters import (
     read_link,
 )
 from demetra.queries.kpi import (
+    KPI_FIGURES,
     KPI_KEYS,
     KpiDelta,
+    KpiFigure,
     channel_breakdown,
     kpis,
     kpis_with_delta,
@@ -82,10 +85,10 @@ from demetra.queries.summary import (
 
 __all__ = [
     "CAMPAIGN_COLUMNS", "CURRENCY_KEY", "DEFAULT_MIN_SHARE", "DEFAULT_PRESET", "EXPORT_COLUMNS",
-    "FilterLink", "Filters", "KPI_KEYS", "KpiDelta", "LINK_KEYS", "PRESETS", "SOURCE_COLUMNS",
-    "SUMMARY_TABLES", "as_date", "campaign_choices", "campaign_history", "campaign_names",
-    "campaign_rows", "campaign_table", "channel_breakdown", "channels_present", "data_summary",
-    "date_span", "export_csv", "kpis", "kpis_with_delta", "link_params", "preset_range",
-    "read_link", "records", "reporting_currency", "resolve_grain", "top_campaigns", "trend",
-    "why_missing",
+    "FilterLink", "Filters", "KPI_FIGURES", "KPI_KEYS", "KpiDelta", "KpiFigure", "LINK_KEYS",
+    "PRESETS", "SOURCE_COLUMNS", "SUMMARY_TABLES", "as_date", "campaign_choices",
+    "campaign_history", "campaign_names", "campaign_rows", "campaign_table", "channel_breakdown",
+    "channels_present", "data_summary", "date_span", "export_csv", "kpis", "kpis_with_delta",
+    "link_params", "preset_range", "read_link", "records", "reporting_currency", "resolve_grain",
+    "top_campaigns", "trend", "why_missing",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,8 @@ from demetra.queries.sql import (
     _sum,
 )
 
-__all__ = ["KPI_KEYS", "KpiDelta", "channel_breakdown", "kpis", "kpis_with_delta", "resolve_grain",
-           "trend", "why_missing"]
+__all__ = ["KPI_FIGURES", "KPI_KEYS", "KpiDelta", "KpiFigure", "channel_breakdown", "kpis",
+           "kpis_with_delta", "resolve_grain", "trend", "why_missing"]
 
 # --------------------------------------------------------------------------------------------
 # KPIs
@@ -39,6 +39,37 @@ __all__ = ["KPI_KEYS", "KpiDelta", "channel_breakdown", "kpis", "kpis_with_delta
 KPI_KEYS = ("cost", "revenue", "clicks", "impressions", "conversions", "engagement", "campaigns",
             "roi", "ctr", "conversion_rate", "cpc", "cpa", "revenue_cost", "result_cost",
             "result_clicks")
+
+
+class KpiFigure(NamedTuple):
+    """A KPI as people see it: on the Overview's cards and in the PDF report."""
+
+    key: str
+    label: str  # on a card
+    title: str  # in the report's table, spelled out
+    kind: str  # how ``demetra.format.by_kind`` writes it
+    delta: str  # the change's colour: "inverse" where a rise is bad (a cost), "off" for spend
+    help: str = ""
+
+
+# In the report's order; the cards show eight of them (``demetra.app.widgets``).
+KPI_FIGURES: dict[str, KpiFigure] = {k.key: k for k in (
+    KpiFigure("cost", "Spend", "Spend", "money", "off", "Total ad spend in the period"),
+    KpiFigure("revenue", "Revenue", "Revenue", "money", "normal",
+              "Conversion value reported by the platforms"),
+    KpiFigure("roi", "ROI", "ROI", "roi", "normal", "Revenue ÷ spend; 1.00× is break-even"),
+    KpiFigure("conversions", "Conversions", "Conversions (results)", "count", "normal",
+              "Conversions (platforms report fractions)"),
+    KpiFigure("cpa", "CPA", "Cost per result (CPA)", "cents", "inverse",
+              "Cost per acquisition: spend ÷ conversions"),
+    KpiFigure("clicks", "Clicks", "Clicks", "count", "normal"),
+    KpiFigure("ctr", "CTR", "Click-through rate", "pct", "normal", "Clicks ÷ impressions"),
+    KpiFigure("conversion_rate", "Conversion rate", "Conversion rate", "pct", "normal",
+              "Conversions ÷ clicks"),
+    KpiFigure("cpc", "CPC", "Cost per click", "cents", "inverse",
+              "Cost per click: spend ÷ clicks"),
+    KpiFigure("campaigns", "Campaigns", "Active campaigns", "count", "normal"),
+)}
 
 
 def _ratio(num: Any, den: Any) -> float | None:

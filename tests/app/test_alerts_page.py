@@ -3,10 +3,13 @@ the unread count in the navigation, settings validation."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 from demetra import alerts
 from demetra.app import pages
+from demetra.db.models import Alert
 from tests.app.helpers import start
 
 PAGE = pages.ALERTS.path
@@ -36,7 +39,8 @@ def test_run_detection_filters_and_mark_read(seeded_engine: sa.Engine, db_url: s
     assert raised > 0
     assert nav_title(seeded_engine) == f"Alerts ({raised})"  # the navigation's title
 
-    at.toggle(key="alr_period").set_value(False).run()
+    at.toggle(key="alr_period").set_value(False)
+    at.toggle(key="alr_leads").set_value(True).run()
     table = at.dataframe[0].value
     assert len(table) == raised
     # Unread first, then the most severe.
@@ -61,6 +65,41 @@ def test_run_detection_filters_and_mark_read(seeded_engine: sa.Engine, db_url: s
     at.toggle(key="alr_unread").set_value(False).run()
     at.button(key="alr_mark_unread").click().run()
     assert _unread(seeded_engine) == raised
+
+
+def _add_alert(engine: sa.Engine, n: int, severity: str, alert_type: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.insert(Alert).values(
+            alert_type=alert_type, severity=severity, channel="facebook", message=f"alert {n}",
+            is_read=False, status="open", alert_key=f"test:{n}", date=dt.date(2026, 6, n),
+            last_seen=dt.date(2026, 6, n)))
+
+
+def test_leads_are_hidden_until_asked_for(engine: sa.Engine, db_url: str) -> None:
+    _add_alert(engine, 1, "high", "roi_drop")
+    _add_alert(engine, 2, "medium", "cost_spike")
+    for n in (3, 4, 5):
+        _add_alert(engine, n, "low", "low_conversion")
+    at = start(db_url)
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Severity"]) == ["High", "Medium"]
+    assert any(" · 3 leads (severity low) hidden · " in c.value for c in at.caption), \
+        [c.value for c in at.caption]
+
+    at.toggle(key="alr_leads").set_value(True).run()
+    assert list(at.dataframe[0].value["Severity"]) == ["High", "Medium", "Low", "Low", "Low"]
+    assert not any("hidden" in c.value for c in at.caption)
+
+    # A filter that only leads match says they are there, behind the toggle.
+    at.toggle(key="alr_leads").set_value(False)
+    at.multiselect(key="alr_type").set_value(["low_conversion"]).run()
+    assert not at.dataframe
+    assert any("3 leads (severity low) are hidden: turn on Show leads" in i.value
+               for i in at.info), [i.value for i in at.info]
+    # Low picked by hand is shown as picked.
+    at.multiselect(key="alr_sev").set_value(["low"]).run()
+    assert len(at.dataframe[0].value) == 3
 
 
 def test_settings_refuse_values_out_of_range(seeded_engine: sa.Engine, db_url: str) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from demetra import queries
 from demetra.charts import gallery
+from demetra.charts.png import render as render_chart
 from tests.app.helpers import open_page
 
 PAGE = "app_pages/charts.py"
@@ -37,6 +39,30 @@ def test_generate_open_and_delete_a_chart(seeded_engine: sa.Engine, db_url: str)
     assert any("Saved charts (1)" in h.value for h in at.subheader)
     at.button(key="chr_delete").click().run()
     assert not at.exception and _count(seeded_engine) == 0
+
+
+def test_the_gallery_is_read_once_and_shows_a_chart_saved_elsewhere(
+        seeded_engine: sa.Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    for name in ("list_charts", "chart_image"):
+        real = getattr(gallery, name)
+        monkeypatch.setattr(gallery, name, lambda *a, _real=real, _name=name, **kw:
+                            reads.append(_name) or _real(*a, **kw))
+    at = open_page(db_url, PAGE)
+    at.run()
+    assert not at.exception and reads == ["list_charts"]  # the rerun read nothing again
+    # Saved by another process (the worker, the CLI): the next run shows it.
+    _, last = queries.date_span(seeded_engine)
+    chart = render_chart(seeded_engine, "conversion_analysis",
+                         queries.Filters(last - dt.timedelta(days=29), last))
+    chart_id = gallery.save_chart(seeded_engine, chart, by="worker")
+    at.run()
+    assert any("Saved charts (1)" in h.value for h in at.subheader)
+    assert reads == ["list_charts", "list_charts"]
+    at.button(key=f"chr_open_{chart_id}").click().run()
+    at.run()
+    assert not at.exception and at.get("download_button")
+    assert reads == ["list_charts", "list_charts", "chart_image"]
 
 
 def test_a_chart_without_its_data_saves_nothing(seeded_engine: sa.Engine, db_url: str) -> None:

@@ -38,7 +38,7 @@ def test_the_first_import_settles_the_settings_currency(db_url: str, engine: sa.
     at = upload(open_page(db_url, pages.DATA.path, REPORTING_CURRENCY="EUR"), "usd.csv", USD)
     at = at.number_input(key="imp_rate").set_value(0.9).run()
     at = at.button(key="imp_go").click().run()
-    assert not at.exception and "1 rows inserted" in at.success[0].value
+    assert not at.exception and "1 row inserted" in at.success[0].value
     assert queries.reporting_currency(engine) == "EUR"
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT SUM(cost) FROM campaigns")).scalar_one() == \

@@ -65,7 +65,7 @@ def test_a_rerun_reads_neither_the_file_nor_the_currency_again(db_url: str, engi
     assert dict(calls) == first, "a rerun read the file or the database's currency again"
     # What was kept is what the import needs: it goes through.
     at = at.button(key="imp_go").click().run()
-    assert not at.exception and "1 rows inserted" in at.success[0].value
+    assert not at.exception and "1 row inserted" in at.success[0].value
     assert metric(at, "Campaign rows") == "2"
 
 

@@ -44,7 +44,7 @@ def test_the_channel_of_a_file_is_chosen_or_typed(tmp_path: Path) -> None:
     data = b"Date,Campaign,Spend,Impressions,Clicks\n2026-09-01,Answers,12.50,300,4\n"
     at = upload(at, "one.csv", data)
     at = at.selectbox(key="imp_channel").select("pinterest").run()
-    assert not at.exception and at.button(key="imp_go").label == "Import 1 rows"
+    assert not at.exception and at.button(key="imp_go").label == "Import 1 row"
     at = at.selectbox(key="imp_channel").select("other_channel").run()
     at = at.text_input(key="imp_channel_other").input("Quora Ads").run()
     assert not at.exception
@@ -52,5 +52,5 @@ def test_the_channel_of_a_file_is_chosen_or_typed(tmp_path: Path) -> None:
                for e in at.error)
     at = at.text_input(key="imp_channel_other").input("quora_ads").run()
     at = at.button(key="imp_go").click().run()
-    assert not at.exception and "1 rows inserted" in at.success[0].value
+    assert not at.exception and "1 row inserted" in at.success[0].value
     assert "Quora Ads" in at.sidebar.multiselect(key="flt_channels").options

@@ -64,14 +64,14 @@ def test_rejected_rows_are_listed_before_import(tmp_path: Path) -> None:
     rejects = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert rejects.to_dict("records") == [{"row": 3, "column": "Amount spent (USD)",
                                           "value": "-4.00", "reason": "negative spend"}]
-    assert at.button(key="imp_go").label == "Import 1 rows"
+    assert at.button(key="imp_go").label == "Import 1 row"
     # Nothing is left out without the user's yes: Import waits for the box to be ticked.
     assert at.button(key="imp_go").disabled
     at = at.checkbox(key="imp_allow_rejects").check().run()
     assert not at.button(key="imp_go").disabled
     at = at.button(key="imp_go").click().run()
     assert not at.exception
-    assert "1 rows inserted" in at.success[0].value and "1 rejected" in at.success[0].value
+    assert "1 row inserted" in at.success[0].value and "1 rejected" in at.success[0].value
     assert metric(at, "Campaign rows") == "1"
 
 
@@ -81,13 +81,13 @@ def test_a_file_in_another_currency_asks_for_the_rate(tmp_path: Path) -> None:
     at = upload(at, "eur.csv", header % b"EUR" + b"A,2026-09-01,100.00,1000,50\n")
     assert not at.exception and not [n for n in at.number_input if n.key == "imp_rate"]
     at = at.button(key="imp_go").click().run()
-    assert "1 rows inserted" in at.success[0].value
+    assert "1 row inserted" in at.success[0].value
     at = upload(at, "usd.csv", header % b"USD" + b"B,2026-09-01,200.00,1000,50\n")
     assert any("in USD; the database reports in EUR" in w.value for w in at.warning)
     assert at.button(key="imp_go").disabled
     at = at.number_input(key="imp_rate").set_value(0.9).run()
     at = at.button(key="imp_go").click().run()
-    assert not at.exception and "1 rows inserted" in at.success[0].value
+    assert not at.exception and "1 row inserted" in at.success[0].value
     assert metric(at, "Campaign rows") == "2"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -25,6 +26,11 @@ ALERT_TYPE_LABELS = {"roi_drop": "ROI drop", "cost_spike": "Cost spike",
                      "anomaly": "Anomaly",
                      "system": "System"}
 STATUSES = {"Open and resolved": None, "Open": "open", "Resolved": "resolved"}
+# Severity low is a lead: evidence short of proof (demetra.alerts.detection). Leads are hidden
+# until asked for, so they do not bury the incidents that are proven.
+LEAD = "low"
+GRADED = tuple(s for s in alerts.SEVERITIES if s != LEAD)
+LIST_LIMIT = 500  # rows the list reads (alerts.list_alerts' bound)
 # Alerts are read straight from the database, never through the cache: their writes (detection,
 # read marks, settings) have no cached reads to forget.
 UNCACHED = {"clear": False}
@@ -71,6 +77,23 @@ def _plural(n: int) -> str:
     return f"{n} alert{'s' if n != 1 else ''}"
 
 
+def lead_filters(q: alerts.AlertFilter,
+                 show_leads: bool) -> tuple[alerts.AlertFilter, alerts.AlertFilter | None]:
+    """What the list reads, and what counts the leads it hides (None: it hides none).
+
+    Severities picked by hand are shown as picked, leads among them."""
+    if show_leads or q.severities:
+        return q, None
+    return (dataclasses.replace(q, severities=GRADED),
+            dataclasses.replace(q, severities=(LEAD,)))
+
+
+def _leads(n: int) -> str:
+    if n >= LIST_LIMIT:
+        return f"{LIST_LIMIT:,} or more leads (severity low)"
+    return f"{n:,} lead{'s' if n != 1 else ''} (severity low)"
+
+
 def _toolbar(engine: sa.Engine) -> None:
     run_col, since_col, _ = st.columns([1.2, 1.4, 3], vertical_alignment="bottom")
     since = since_col.date_input("Check from", value=None, key="alr_since",
@@ -86,8 +109,9 @@ def _toolbar(engine: sa.Engine) -> None:
             rerun_with(report.summary(), **UNCACHED)
 
 
-def _query(f: Filters | None) -> alerts.AlertFilter:
-    """The list's filters, drawn; by default narrowed to the sidebar's period and channels."""
+def _query(f: Filters | None) -> tuple[alerts.AlertFilter, alerts.AlertFilter | None]:
+    """The list's filters, drawn; by default narrowed to the sidebar's period and channels and
+    without leads (``lead_filters``)."""
     sev_col, type_col, status_col, unread_col = st.columns([2, 2.2, 1.2, 1],
                                                            vertical_alignment="bottom")
     severities = sev_col.multiselect("Severity", alerts.SEVERITIES[::-1], key="alr_sev",
@@ -96,14 +120,19 @@ def _query(f: Filters | None) -> alerts.AlertFilter:
                                  format_func=alert_type_label, placeholder="All types")
     status = status_col.selectbox("Status", list(STATUSES), key="alr_status")
     unread_only = unread_col.toggle("Unread only", key="alr_unread")
-    use_period = st.toggle("Only incidents in the sidebar period and channels", value=True,
-                           key="alr_period")
+    period_col, leads_col = st.columns(2)
+    use_period = period_col.toggle("Only incidents in the sidebar period and channels",
+                                   value=True, key="alr_period")
+    show_leads = leads_col.toggle("Show leads (severity low)", key="alr_leads",
+                                  help="Leads are evidence short of proof: worth a look, not "
+                                       "yet an incident. Picking Low under Severity shows them "
+                                       "too.")
     scoped = f if (f and use_period) else None
-    return alerts.AlertFilter(
+    return lead_filters(alerts.AlertFilter(
         severities=tuple(severities), types=tuple(types),
         channels=scoped.channels if scoped else (),
         start=scoped.start if scoped else None, end=scoped.end if scoped else None,
-        unread_only=unread_only, status=STATUSES[status])
+        unread_only=unread_only, status=STATUSES[status]), show_leads)
 
 
 def _mark_buttons(engine: sa.Engine, shown: pd.DataFrame, picked: list[int]) -> None:
@@ -137,16 +166,19 @@ def _in_context(engine: sa.Engine, focus: pd.Series) -> None:
         st.caption("A channel-level alert: open the Overview page for the channel's trend.")
 
 
-def _the_list(engine: sa.Engine, shown: pd.DataFrame) -> None:
+def _the_list(engine: sa.Engine, shown: pd.DataFrame, hidden: int) -> None:
     if shown.empty:
         if alerts.alert_count(engine) == 0:
             st.info("No alerts. Run detection to check the campaigns, or wait for the worker.",
                     icon=":material/notifications_off:")
         else:
-            st.info("No alerts match these filters.", icon=":material/filter_alt_off:")
+            leads = (f"; {_leads(hidden)} {'is' if hidden == 1 else 'are'} hidden: turn on "
+                     "Show leads to see them" if hidden else "")
+            st.info(f"No alerts match these filters{leads}.", icon=":material/filter_alt_off:")
         return
-    st.caption(f"{len(shown):,} alert{'s' if len(shown) != 1 else ''} · unread first, then "
-               "the most severe · select rows to mark them or to see the campaign")
+    leads = f" · {_leads(hidden)} hidden" if hidden else ""
+    st.caption(f"{len(shown):,} alert{'s' if len(shown) != 1 else ''}{leads} · unread first, "
+               "then the most severe · select rows to mark them or to see the campaign")
     selection = st.dataframe(
         alerts_for_display(shown), hide_index=True, width="stretch", key="alr_table",
         on_select="rerun", selection_mode="multi-row",
@@ -189,7 +221,9 @@ def render() -> None:
         st.error(f"{row['message']}{when}", icon=":material/error:")
 
     _toolbar(engine)
-    _the_list(engine, alerts.list_alerts(engine, _query(f)))
+    shown, leads = _query(f)
+    hidden = len(alerts.list_alerts(engine, leads, limit=LIST_LIMIT)) if leads else 0
+    _the_list(engine, alerts.list_alerts(engine, shown, limit=LIST_LIMIT), hidden)
 
     with st.expander("Alert settings", icon=":material/tune:"):
         current = alerts.load_alert_settings(engine, settings())

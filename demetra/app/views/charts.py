@@ -8,6 +8,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from demetra import format as fmt
+from demetra.app import cache
 from demetra.app.filters import require_filters
 from demetra.app.runtime import get_engine, progress, rerun_with
 from demetra.app.widgets import page_header, plain
@@ -46,11 +47,11 @@ def _generate(engine: sa.Engine, f) -> None:
         rerun_with(f"Saved “{chart.title}” (chart {chart_id}).", clear=False)
 
 
-def _opened(engine: sa.Engine) -> None:
+def _opened(engine: sa.Engine, stamp: tuple[int, int]) -> None:
     chart_id = st.session_state.get(KEY_OPEN)
     if chart_id is None:
         return
-    image = gallery.chart_image(engine, chart_id)
+    image = cache.chart_image(engine, chart_id, stamp)
     if image is None:
         st.session_state.pop(KEY_OPEN, None)
         return
@@ -68,9 +69,9 @@ def _opened(engine: sa.Engine) -> None:
             st.rerun()
 
 
-def _gallery(engine: sa.Engine) -> None:
-    saved = gallery.list_charts(engine)
-    st.subheader(f"Saved charts ({gallery.chart_count(engine):,})", anchor=False)
+def _gallery(engine: sa.Engine, stamp: tuple[int, int]) -> None:
+    saved = cache.saved_charts(engine, stamp)
+    st.subheader(f"Saved charts ({stamp[0]:,})", anchor=False)
     if saved.empty:
         st.caption("No chart saved yet: choose a type and press Generate.")
         return
@@ -116,5 +117,6 @@ def render() -> None:
     page_header("Charts", f, subtitle="saved as PNG, for reports and later")
     _report(engine, f)
     _generate(engine, f)
-    _opened(engine)
-    _gallery(engine)
+    stamp = gallery.stamp(engine)
+    _opened(engine, stamp)
+    _gallery(engine, stamp)

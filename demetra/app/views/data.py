@@ -164,9 +164,7 @@ def run_import(engine: sa.Engine, upload: Any, options: dict[str, Any]) -> None:
     clear_caches()
     # Shown as a success box in the import section (not a toast): it is the import's report.
     st.session_state[KEY_DONE] = (
-        f"Imported {upload.name}: {result.inserted:,} rows inserted, {result.updated:,} updated, "
-        f"{result.unchanged:,} unchanged, {result.rejected:,} rejected "
-        f"({result.seconds:.1f} s).")
+        f"Imported {upload.name}: {result.counts()} ({result.seconds:.1f} s).")
     st.rerun()
 
 
@@ -312,7 +310,8 @@ def import_section(engine: sa.Engine) -> None:
                             help="Their spend, clicks and conversions will be missing from "
                                  "every figure; fixing them in the file and importing it again "
                                  "keeps them")
-    if st.button(f"Import {preview.accepted:,} rows", type="primary", key="imp_go",
+    rows = f"{preview.accepted:,} row{'s' if preview.accepted != 1 else ''}"
+    if st.button(f"Import {rows}", type="primary", key="imp_go",
                  icon=":material/upload:",
                  disabled=preview.accepted == 0 or (preview.rejected > 0 and not allow)
                  or (reporting is not None and rate is None) or conflict is not None):
