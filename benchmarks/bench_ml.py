@@ -342,9 +342,8 @@ def zoo_world(dbs: Databases, name: str, seed: int) -> dict[str, Any]:
     """The backtest train() runs (``demetra.ml.backtest.backtest``, or the per-campaign one for
     an account without revenue), scored against the three baselines, every candidate and the
     oracle (the world's expected outcome over the same days)."""
-    from demetra.ml.adapt import CANDIDATES
     from demetra.ml.backtest import backtest
-    from demetra.ml.small import backtest_small
+    from demetra.ml.small import METHODS, backtest_small
     from demetra.ml.train import BACKTEST_ORIGINS
     from demetra.zoo import make_world
 
@@ -391,7 +390,7 @@ def zoo_world(dbs: Databases, name: str, seed: int) -> dict[str, Any]:
     row |= {"metric": "ROI", "n": int(len(fc)), "served": bt["model"]["wmae"],
             "coverage": bt["model"]["coverage"], "tree": bt["tree"]["wmae"],
             "tree_coverage": bt["tree"]["coverage"], "oracle": wmae("oracle"),
-            "candidates": {m: wmae(m) for m in CANDIDATES if m != "tree"},
+            "linear": wmae("linear"), "candidates": {m: wmae(m) for m in METHODS},
             "baselines": {k.removesuffix("_roi"): v["wmae"] for k, v in bt["baselines"].items()},
             "weights": bt["_blend"].weights}
     return row
@@ -410,13 +409,17 @@ def zoo_report(rows: list[dict[str, Any]]) -> str:
              "days up to it, the blend's weights included). Ratios are to the best of the "
              "three baselines (trailing 7 days, trailing 28 days, the channel's trailing 28 "
              "days) on the same forecasts; `oracle` is the world's true expected value over "
-             "the same days (the floor no forecast can pass). Served: the pooled trees and "
-             f"the simple forecasts weighed by error^−{POWER:g} on the account's backtest "
-             "(`demetra.ml.adapt`); the lead-generation world (no revenue) is served per "
-             "campaign on CPA (`demetra.ml.small`), against its trailing 28 days.", "",
-             "| world | seed | forecasts | served | trees alone | best simple candidate | "
-             "oracle | P10–P90 coverage (served / trees) | weights (largest) | seconds |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
+             "the same days (the floor no forecast can pass). Served: the pooled trees, the "
+             "account's linear regression on its recent history (`demetra.ml.linear`) and the "
+             f"equal-weight ensemble of the simple forecasts, weighed by error^−{POWER:g} on the "
+             "account's backtest (`demetra.ml.adapt`); the lead-generation world (no revenue) "
+             "is served per campaign on CPA (`demetra.ml.small`: the trailing 28 days, the "
+             "simple ensemble and, where its backtest clearly favours it, the account's "
+             "regression), against its trailing 28 days.", "",
+             "| world | seed | forecasts | served | trees alone | regression alone | "
+             "best simple forecast | oracle | P10–P90 coverage (served / trees) | weights | "
+             "seconds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     served_ratios: dict[str, list[float]] = {}
     for r in rows:
         best = min(v for v in r["baselines"].values() if v is not None)
@@ -431,6 +434,7 @@ def zoo_report(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['world']} ({r['metric']}) | {r['seed']} | {r['n']} | {ratio:.3f} | "
             f"{_f(r['tree'] / best if 'tree' in r else None, '.3f')} | "
+            f"{_f(r['linear'] / best if 'linear' in r else None, '.3f')} | "
             + (f"{cands[top] / best:.3f} ({top})" if top else "—") + " | "
             f"{_f(r['oracle'] / best if 'oracle' in r else None, '.3f')} | {cov} | "
             f"{weights or '—'} | {r['seconds']:.1f} |")

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from demetra.errors import NotEnoughData
-from demetra.ml.adapt import CANDIDATES, Blend, Record, fit_blend, roi_candidates, weights
+from demetra.ml.adapt import Blend, Record, fit_blend, roi_candidates, weights
 from demetra.ml.features import MIN_HISTORY_DAYS, Panel, features_at, labels_at, recent_spend
+from demetra.ml.linear import LinearYield
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET, RoiModel, from_z
 from demetra.ml.risk import risk_level
 
@@ -82,8 +83,10 @@ def training_days(panel: Panel, last_label_day: int, horizon: int) -> list[int]:
 
 
 def fit_model(panel: Panel, last_label_day: int, horizon: int) -> tuple[RoiModel, Examples]:
-    """A model trained on every example whose label is known by day ``last_label_day``."""
-    ex = examples(panel, training_days(panel, last_label_day, horizon), horizon)
+    """A model trained on every example whose label is known by day ``last_label_day``, with
+    the account's linear regression (:mod:`demetra.ml.linear`) fitted on the same days."""
+    days = training_days(panel, last_label_day, horizon)
+    ex = examples(panel, days, horizon)
     if len(ex) < 100:
         raise NotEnoughData(
             f"only {len(ex)} training examples (campaigns with spend before and after a forecast "
@@ -92,6 +95,7 @@ def fit_model(panel: Panel, last_label_day: int, horizon: int) -> tuple[RoiModel
     dates = np.unique(ex.t)
     cut = dates[int(len(dates) * (1 - CALIBRATION_SHARE))] if len(dates) >= 5 else dates[-1] + 1
     model = RoiModel(horizon_days=horizon).fit(ex.X, ex.roi, ex.weight, calibration=ex.t >= cut)
+    model.linear = LinearYield.fit(panel, days, horizon)
     return model, ex
 
 
@@ -179,7 +183,7 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
         pos = np.array([position[c] for c in test.X.index], dtype=int)
         tree = np.full(len(panel.campaign_ids), np.nan)
         tree[pos] = fc["predicted_roi"].to_numpy(float)
-        cands = roi_candidates(panel, o, tree)
+        cands = roi_candidates(panel, o, tree, model.linear.predict(panel, o))
         records.append(Record({m: f[pos] for m, f in cands.items()}, test.roi, test.spend))
         kept.append((o, test.X.index))
         row = {"origin": panel.date_of(o).isoformat(), "train_examples": len(train),
@@ -206,7 +210,7 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
         o, ids = kept[j]
         details.append(pd.DataFrame({"origin": o, "campaign_id": ids, "served": point,
                                      "real": records[j].real, "spend": records[j].spend,
-                                     **{m: records[j].fc[m] for m in CANDIDATES}}))
+                                     **records[j].fc}))
     roi, spend = np.concatenate(rois), np.concatenate(spends)
     result: dict[str, Any] = {
         "origins": [r["origin"] for r in per_origin],

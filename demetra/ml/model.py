@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from demetra.ml.features import CATEGORICAL, FEATURES
 
-MODEL_VERSION = "roi-hgb-3"   # 3: served as a blend with the simple forecasts (ml.adapt)
+MODEL_VERSION = "roi-hgb-4"   # 3: served as a blend (ml.adapt); 4: with the linear regression
 OFFSET = 0.01            # c above: keeps log finite for a week without revenue
 LOW_Q, HIGH_Q = 0.1, 0.9
 # Small, strongly regularised trees: most of a week's ROI beyond the reference is noise
@@ -63,6 +63,7 @@ class RoiModel:
     bins: dict[str, np.ndarray] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     blend: Any = None        # demetra.ml.adapt.Blend: what serves, the trees among the candidates
+    linear: Any = None       # demetra.ml.linear.LinearYield fitted on the same days
 
     def _params(self, n: int) -> dict[str, Any]:
         cats = [f in CATEGORICAL for f in self.features]

@@ -26,7 +26,7 @@ from demetra import queries
 from demetra.config import Settings
 from demetra.db.models import Prediction
 from demetra.errors import NotEnoughData
-from demetra.ml.adapt import Blend, roi_candidates
+from demetra.ml.adapt import roi_candidates
 from demetra.ml.features import (
     FULL_METRIC_DAYS,
     LOOKBACK_DAYS,
@@ -91,13 +91,15 @@ def _number(value: object) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _blended(blend: Blend, panel: Panel, t: int, tree: np.ndarray,
+def _blended(model: RoiModel, panel: Panel, t: int, tree: np.ndarray,
              fc: pd.DataFrame) -> pd.DataFrame:
     """The trees' forecasts of the campaigns ``tree`` marks, blended with the simple ones by
     the account's backtest, with the blend's interval (the trees' where it has none)."""
+    blend = model.blend
     full = np.full(len(tree), np.nan)
     full[tree] = fc["predicted_roi"].to_numpy(float)
-    point = blend.point(roi_candidates(panel, t, full))[tree]
+    linear = model.linear.predict(panel, t) if getattr(model, "linear", None) else None
+    point = blend.point(roi_candidates(panel, t, full, linear))[tree]
     low, high, prob = blend.interval(point)
     none = ~np.isfinite(low)
     return pd.DataFrame({
@@ -143,11 +145,12 @@ def predict(engine: sa.Engine, settings: Settings | None = None, *,
             X = features_at(panel, t)
             fc = model.predict(X[tree])
             if model.blend is not None:
-                fc = _blended(model.blend, panel, t, tree, fc)
+                fc = _blended(model, panel, t, tree, fc)
             out = out.join(fc)
     reason_tree = ("pooled tree model: trained on every campaign with revenue of the account"
                    if getattr(model, "blend", None) is None else
-                   f"pooled tree model and simple forecasts, {model.blend.describe()}")
+                   "pooled tree model, the account's regression and simple forecasts, "
+                   f"{model.blend.describe()}")
     method_tree = "tree" if getattr(model, "blend", None) is None else "adaptive"
     targets = np.array([ms.cpa_target(str(c)) or np.nan for c in panel.channels], dtype=float)
     rest = status.assign(eligible=eligible & ~tree)

@@ -25,7 +25,11 @@ did better in a rolling-origin backtest of every campaign of the account with th
 fitted weights, so every origin scores it out of sample) by the positive-part James–Stein
 factor 1 − 1/t² of their per-origin error difference: a thin or noisy backtest moves nothing,
 and only a clear one serves either (nearly) alone (benchmarks/RESULTS.md, "Forecasts on small
-accounts"). The P10–P90 interval and the probabilities come from the realised / forecast
+accounts"). The account's regression of what followed on its recent history
+(:mod:`demetra.ml.linear`, refitted at each origin of the backtest on the days before it) then
+challenges that combination and takes 1 − 1/t² of the weight only where the backtest clearly
+favours it: a lead-generation account with drifting campaigns gains, a three-campaign account
+keeps what it had. The P10–P90 interval and the probabilities come from the realised / forecast
 ratios of the served combination in the campaign's own backtest (when it has ``MIN_RATIOS``,
 else pooled; split-conformal order statistics, never narrower than the counting noise of the
 volume expected over the horizon), or, without enough of them, from a spread set by that
@@ -42,14 +46,21 @@ import numpy as np
 import pandas as pd
 
 from demetra.ml.features import MIN_CAMPAIGN_DAYS, Panel, recent_spend
+from demetra.ml.linear import LinearYield, strided_days
 
-SMALL_VERSION = "small-combine-2"
+SMALL_VERSION = "small-combine-3"   # 3: the account's regression as a challenger
 HALF_LIVES = {"ewm_14d": 14, "ewm_28d": 28}
 # The candidates: the baseline and forecasts that average away more of a week's noise.
 METHODS = ("trailing_28d", "shrinkage", "blend_7_56", *HALF_LIVES)
+LINEAR = "linear"       # the account's regression (demetra.ml.linear): serves on evidence only
+# Examples the regression is fitted on at each origin of the backtest: strided days beyond.
+LINEAR_EXAMPLES = 20_000
 # Labels of every method a stored row may name (trailing_7d: rows of earlier versions).
 METHOD_LABELS = {"tree": "pooled tree model",
-                 "adaptive": "pooled tree model and simple forecasts, weighed by the backtest",
+                 "linear": "the account's regression on its recent history",
+                 "simple": "equal-weight ensemble of the simple forecasts",
+                 "adaptive": "pooled tree model, the account's regression and the simple "
+                             "forecasts, weighed by the backtest",
                  "shrinkage": "shrinkage to channel and account",
                  "trailing_28d": "trailing 28 days", "trailing_7d": "trailing 7 days",
                  "blend_7_56": "half trailing 7, half trailing 56 days",
@@ -128,9 +139,11 @@ def _ewm(panel: Panel, metric: str, t: int, half_life: int) -> np.ndarray:
     return panel.grid[metric][:, lo:t + 1] @ decay
 
 
-def candidates(panel: Panel, t: int, metric: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each method's yield forecast at ``t`` for every campaign (NaN where it has none), and
-    the volume behind the shrinkage (per campaign)."""
+def candidates(panel: Panel, t: int, metric: str, linear: np.ndarray | None = None
+               ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each method's yield forecast at ``t`` for every campaign (NaN where it has none), with
+    the regression's (``linear``) where given, and the volume behind the shrinkage (per
+    campaign)."""
     out_m, cost_m = OUTCOMES[metric]
     c = {w: panel.window(cost_m, t, w) for w in (7, 28, SHRINK_WINDOW)}
     o = {w: panel.window(out_m, t, w) for w in (7, 28, SHRINK_WINDOW)}
@@ -165,6 +178,9 @@ def candidates(panel: Panel, t: int, metric: str) -> tuple[dict[str, np.ndarray]
     y7 = np.where(np.isfinite(own_y["trailing_7d"]), own_y["trailing_7d"], y28)
     fc = {"shrinkage": shrunk, "trailing_28d": y28, "blend_7_56": 0.5 * y7 + 0.5 * y56}
     fc |= {m: np.where(np.isfinite(own_y[m]), own_y[m], y28) for m in HALF_LIVES}
+    if linear is not None:
+        ok = np.isfinite(linear) & ((linear > 0) | (metric == "roi"))
+        fc[LINEAR] = np.where(ok, linear, y28)
     return fc, volume
 
 
@@ -205,25 +221,37 @@ class _OwnBacktest:
     spend: np.ndarray                # (N, J) realised spend, NaN where not scored
 
 
-def own_backtest(panel: Panel, t: int, horizon: int, metric: str) -> _OwnBacktest:
+def linear_forecast(panel: Panel, t: int, horizon: int, metric: str,
+                    rows: np.ndarray) -> np.ndarray:
+    """The account's regression of what followed on its recent history (its campaigns of
+    ``rows``, on the labels known by ``t``): each campaign's yield over the horizon after t."""
+    days = strided_days(panel, t, horizon, MIN_CAMPAIGN_DAYS - 1, LINEAR_EXAMPLES)
+    model = LinearYield.fit(panel, days, horizon, OUTCOMES[metric], rows=rows)
+    return model.predict(panel, t)
+
+
+def own_backtest(panel: Panel, t: int, horizon: int, metric: str,
+                 rows: np.ndarray | None = None) -> _OwnBacktest:
     """Every method's forecasts at origins t - horizon, t - 2·horizon, … (labels known by t)
-    and what followed them, on the forecasts where every method has one."""
+    and what followed them, on the forecasts where every method has one; the regression is
+    fitted at each origin on the campaigns of ``rows`` (default: all)."""
     out_m, cost_m = OUTCOMES[metric]
     n = len(panel.campaign_ids)
+    rows = np.ones(n, bool) if rows is None else rows
     origins = [t - horizon * j for j in range(1, OWN_ORIGINS + 1)
                if t - horizon * j >= MIN_CAMPAIGN_DAYS - 1]
-    fcs = {m: np.full((n, len(origins)), np.nan) for m in METHODS}
+    fcs = {m: np.full((n, len(origins)), np.nan) for m in (*METHODS, LINEAR)}
     real = np.full((n, len(origins)), np.nan)
     spend = np.full((n, len(origins)), np.nan)
     for j, o in enumerate(origins):
-        fc, _ = candidates(panel, o, metric)
+        fc, _ = candidates(panel, o, metric, linear_forecast(panel, o, horizon, metric, rows))
         cost = panel.ahead(cost_m, o, horizon)
         y = _div(panel.ahead(out_m, o, horizon), cost)
         history = (panel.grid["cost"][:, :o + 1] > 0).sum(axis=1) >= MIN_CAMPAIGN_DAYS
         ok = history & (recent_spend(panel, o) > 0) & np.isfinite(y)
         for f in fc.values():
             ok &= np.isfinite(f) & ((f > 0) | (metric == "roi") & (f >= 0))
-        for m in METHODS:
+        for m in fcs:
             fcs[m][ok, j] = fc[m][ok]
         real[ok, j] = y[ok]
         spend[ok, j] = cost[ok]
@@ -253,9 +281,7 @@ def combine(bt: _OwnBacktest, peers: np.ndarray, metric: str) -> tuple[dict[str,
     # sample of the difference, not several.
     base = np.where(scored, _error(bt, bt.forecast[DEFAULT_METHOD], metric)[peers], 0.0)
     mixed = np.where(scored, _error(bt, _blend(bt.forecast, ensemble), metric)[peers], 0.0)
-    ahead = (base - mixed).sum(axis=0)[origins]
-    sd = float(ahead.std(ddof=1)) if len(ahead) > 1 else 0.0
-    t = float(ahead.mean()) / sd * math.sqrt(len(ahead)) if sd > 0 else 0.0
+    t = _t_statistic(base, mixed, origins)
     toward = math.copysign(1.0 - 1.0 / t ** 2, t) if abs(t) > 1 else 0.0
     share = 0.5 + 0.5 * toward
     weights = {m: share * w for m, w in ensemble.items()}
@@ -268,7 +294,27 @@ def combine(bt: _OwnBacktest, peers: np.ndarray, metric: str) -> tuple[dict[str,
            f"{base.sum() / spend:.3g}, the equal-weight ensemble of all methods "
            f"{mixed.sum() / spend:.3g}; t = {t:.2f} in the ensemble's favour): the ensemble "
            f"weighs {share:.0%}, the trailing 28 days the rest")
+    if LINEAR not in bt.forecast:
+        return weights, why
+    # The regression has fitted weights of its own, so it only takes a share from the
+    # combination above when the backtest clearly favours it (1 − 1/t², t > 1), never by default.
+    combined = np.where(scored, _error(bt, _blend(bt.forecast, weights), metric)[peers], 0.0)
+    challenger = np.where(scored, _error(bt, bt.forecast[LINEAR], metric)[peers], 0.0)
+    t_linear = _t_statistic(combined, challenger, origins)
+    linear = 1.0 - 1.0 / t_linear ** 2 if t_linear > 1 else 0.0
+    weights = {m: (1.0 - linear) * w for m, w in weights.items()} | {LINEAR: linear}
+    why += (f"; the account's regression on its recent history {challenger.sum() / spend:.3g} "
+            f"against that combination's {combined.sum() / spend:.3g} (t = {t_linear:.2f}): it "
+            f"weighs {linear:.0%}" + ("" if linear else ", as it did not clearly do better"))
     return weights, why
+
+
+def _t_statistic(errors: np.ndarray, others: np.ndarray, origins: np.ndarray) -> float:
+    """How clearly ``others`` beat ``errors`` (campaigns × origins): the mean over origins of
+    the summed difference over its standard error (0 with fewer than two origins)."""
+    ahead = (errors - others).sum(axis=0)[origins]
+    sd = float(ahead.std(ddof=1)) if len(ahead) > 1 else 0.0
+    return float(ahead.mean()) / sd * math.sqrt(len(ahead)) if sd > 0 else 0.0
 
 
 def _blend(fc: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
@@ -306,9 +352,9 @@ def forecast(panel: Panel, t: int, horizon: int, status: pd.DataFrame,
         rows = np.flatnonzero(eligible & (status["metric"].to_numpy() == metric))
         if not len(rows):
             continue
-        fc, volume = candidates(panel, t, metric)
-        bt = own_backtest(panel, t, horizon, metric)
         peers = status["metric"].to_numpy() == metric
+        fc, volume = candidates(panel, t, metric, linear_forecast(panel, t, horizon, metric, peers))
+        bt = own_backtest(panel, t, horizon, metric, peers)
         weights, why = combine(bt, peers, metric)
         point = _blend(fc, weights)
         past = _blend(bt.forecast, weights)

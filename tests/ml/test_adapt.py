@@ -11,6 +11,7 @@ import pytest
 
 from demetra.ml.adapt import CANDIDATES, Blend, Record, fit_blend, roi_candidates, weights
 from demetra.ml.features import Panel
+from demetra.ml.linear import LinearYield
 
 N = 200
 
@@ -41,9 +42,9 @@ def test_the_blend_weighs_most_the_candidate_its_backtest_favours(favoured: str)
 
 
 def test_weights_follow_the_error_ratio_and_are_equal_without_evidence() -> None:
-    w = weights({"tree": 1.0, "ewm_14d": 1.1, "trailing_28d": float("nan")})
-    assert set(w) == {"tree", "ewm_14d"}
-    assert w["ewm_14d"] / w["tree"] == pytest.approx(1.1 ** -8)
+    w = weights({"tree": 1.0, "linear": 1.1, "simple": float("nan"), "ewm_14d": 0.5})
+    assert set(w) == {"tree", "linear"}   # a simple forecast alone is no candidate
+    assert w["linear"] / w["tree"] == pytest.approx(1.1 ** -8)
     equal = dict.fromkeys(CANDIDATES, 1.0 / len(CANDIDATES))
     assert weights({}) == equal and weights({"tree": float("nan")}) == equal
 
@@ -84,7 +85,11 @@ def test_no_candidate_reads_after_the_forecast_date() -> None:
         v[:, t + 1:] = v[:, t + 1:] * 7 + 3
     perturbed = Panel(ids, channels, start, days, later)
     tree = rng.uniform(0.5, 3, n)
-    a, b = roi_candidates(panel, t, tree), roi_candidates(perturbed, t, tree)
-    assert set(a) == set(CANDIDATES)
-    for m in CANDIDATES:
+    # The regression is fitted on the days whose labels are known by t, on each panel.
+    fits = [LinearYield.fit(p, range(30, t - 7 + 1), 7) for p in (panel, perturbed)]
+    np.testing.assert_array_equal(fits[0].coef, fits[1].coef)
+    a = roi_candidates(panel, t, tree, fits[0].predict(panel, t))
+    b = roi_candidates(perturbed, t, tree, fits[1].predict(perturbed, t))
+    assert set(CANDIDATES) <= set(a) and np.isfinite(a["linear"]).all()
+    for m in a:
         np.testing.assert_array_equal(a[m], b[m], err_msg=m)

@@ -24,7 +24,7 @@ from tests.ml.world import END
 def test_backtest_beats_the_trailing_28_day_roi(trained: dict) -> None:
     result = trained["result"]
     # The pooled model, served in a blend with the simple forecasts.
-    assert result.method == "tree" and result.version == "roi-hgb-3"
+    assert result.method == "tree" and result.version == "roi-hgb-4"
     model = result.metrics["model"]
     base = result.metrics["baselines"]
     assert set(base) == {"trailing_28d_roi", "trailing_7d_roi", "channel_28d_roi"}
@@ -73,6 +73,6 @@ def test_too_few_campaigns_for_the_tree_fall_back_to_per_campaign_forecasts(
         engine: sa.Engine, tmp_path: Path) -> None:
     seed_database(engine, campaigns=12, days=80, seed=1, end_date=END)
     result = train(engine, Settings(model_dir=str(tmp_path)))
-    assert result.method == "small" and result.version == "small-combine-2"
+    assert result.method == "small" and result.version == "small-combine-3"
     assert "needs 20" in result.method_reason and "Per-campaign forecasts" in result.summary()
     assert result.metrics["model"]["wmae"] is not None

@@ -35,7 +35,7 @@ FORECASTER_LABELS = {"model": "Demetra model", "trailing_28d_roi": "Trailing 28-
                      "channel_28d_roi": "Channel 28-day ROI",
                      "trailing_28d_cpa": "Trailing 28-day CPA",
                      "trailing_28d_cpc": "Trailing 28-day CPC"}
-METHOD_WORDS = {"tree": "Pooled model", "adaptive": "Pooled model + simple, by backtest",
+METHOD_WORDS = {"tree": "Pooled model", "adaptive": "Models + simple, by backtest",
                 "shrinkage": "Shrinkage", "trailing_28d": "Trailing 28 days",
                 "trailing_7d": "Trailing 7 days", "blend_7_56": "Trailing 7 + 56 days",
                 "ewm_14d": "Weighted, 14-day half-life",
