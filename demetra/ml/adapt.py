@@ -13,14 +13,19 @@ rolling-origin backtest: a candidate 10 % worse than another weighs 0.47 as much
 every world but the promotions' (more weights to fit from eight origins: 0.917 of the best
 baseline against 0.904 on average).
 
-The interval and P(ROI < 1) come from the realised / served ratios of the same backtest
-(split-conformal order statistics, as the baselines' intervals), so they are calibrated on
-what serves, not on the trees alone.
+The interval and P(ROI < 1) come from the realised / served ratios of the same backtest, so
+they are calibrated on what serves, not on the trees alone. The campaigns of one week share
+its shock (a promotion, a holiday, a channel's move), which no pool of their ratios shows
+when the backtest holds a few weeks: the ratios are taken around their week's median, and the
+weeks' spread is added back as a normal shock with the root mean square of those medians,
+inflated by √(1 + 1/K) for K weeks (``_with_week_shocks``). Pooled ratios alone covered 65–69 %
+of the weeks of promotions instead of 80 %.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 
@@ -29,6 +34,7 @@ from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET
 from demetra.ml.small import METHOD_LABELS, METHODS, candidates
 
 POWER = 8.0
+SHOCK_POINTS = 9     # equally likely quantiles of the normal week shock added to each ratio
 TREE, LINEAR, SIMPLE = "tree", "linear", "simple"
 CANDIDATES = (TREE, LINEAR, SIMPLE)   # what the blend weighs
 
@@ -150,5 +156,17 @@ def fit_blend(records: list[Record]) -> Blend:
             den += float(r.spend[ok].sum())
     if den > 0:
         errors = {**errors, "served": num / den}
-    return Blend(weights(errors), np.sort(np.concatenate(ratios)) if ratios else np.array([]),
-                 errors)
+    return Blend(weights(errors), _with_week_shocks(ratios), errors)
+
+
+def _with_week_shocks(per_week: list[np.ndarray]) -> np.ndarray:
+    """The sorted log ratios of every week around its median, each shifted by the
+    ``SHOCK_POINTS`` quantiles of a normal shock as wide as the weeks' medians (see above)."""
+    weeks = [r for r in per_week if len(r)]
+    if not weeks:
+        return np.array([])
+    medians = np.array([np.median(r) for r in weeks])
+    residuals = np.concatenate([r - m for r, m in zip(weeks, medians, strict=True)])
+    shock = float(np.sqrt(np.mean(medians ** 2) * (1 + 1 / len(weeks))))
+    z = np.array([NormalDist().inv_cdf((k + 0.5) / SHOCK_POINTS) for k in range(SHOCK_POINTS)])
+    return np.sort((residuals[None, :] + shock * z[:, None]).ravel())

@@ -93,3 +93,25 @@ def test_no_candidate_reads_after_the_forecast_date() -> None:
     assert set(CANDIDATES) <= set(a) and np.isfinite(a["linear"]).all()
     for m in a:
         np.testing.assert_array_equal(a[m], b[m], err_msg=m)
+
+
+def test_the_interval_holds_for_weeks_that_share_a_shock() -> None:
+    """Each week moves all its campaigns together (a promotion, a holiday): the pooled
+    ratios of a few weeks show little of it, the interval must still cover a new week."""
+    rng = np.random.default_rng(5)
+    ours, pooled = [], []
+    for _ in range(60):
+        weeks = []
+        for _ in range(7):
+            forecast = rng.lognormal(0.5, 0.3, N)
+            real = forecast * np.exp(rng.normal(0, 0.4) + rng.normal(0, 0.08, N))
+            weeks.append(Record({m: forecast for m in CANDIDATES}, real, np.full(N, 100.0)))
+        blend, new = fit_blend(weeks[:-1]), weeks[-1]
+        point = blend.point(new.fc)
+        low, high, _ = blend.interval(point)
+        ours.append(np.mean((low <= new.real) & (new.real <= high)))
+        ratios = np.concatenate([np.log(w.real / w.fc["tree"]) for w in weeks[:-1]])
+        lo, hi = np.quantile(ratios, [0.1, 0.9])
+        pooled.append(np.mean((point * np.exp(lo) <= new.real) & (new.real <= point * np.exp(hi))))
+    assert 0.72 <= np.mean(ours) <= 0.9
+    assert np.mean(ours) > np.mean(pooled) + 0.05
