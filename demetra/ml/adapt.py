@@ -126,20 +126,22 @@ class Record:
 
 
 def errors_of(records: list[Record]) -> dict[str, float]:
-    """Each candidate's spend-weighted MAE over the records, on the forecasts every candidate
-    made (so they are compared on the same campaigns)."""
+    """The spend-weighted MAE over the records of each forecast they hold (the candidates and
+    the simple forecasts, the trailing 28 days among them), on the campaigns every candidate
+    forecast (so they are compared on the same campaigns; a simple forecast always exists)."""
     if not records:
         return {}
-    num = dict.fromkeys(CANDIDATES, 0.0)
+    names = [m for m in records[0].fc if all(m in r.fc for r in records)]
+    num = dict.fromkeys(names, 0.0)
     den = 0.0
     for r in records:
         ok = np.isfinite(r.real) & (r.spend > 0)
         for m in CANDIDATES:
-            ok &= np.isfinite(r.fc[m])
+            ok &= np.isfinite(r.fc[m]) if m in r.fc else False
         den += float(r.spend[ok].sum())
-        for m in CANDIDATES:
+        for m in names:
             num[m] += float((np.abs(r.fc[m][ok] - r.real[ok]) * r.spend[ok]).sum())
-    return {m: num[m] / den for m in CANDIDATES} if den > 0 else {}
+    return {m: num[m] / den for m in names} if den > 0 else {}
 
 
 def fit_blend(records: list[Record]) -> Blend:

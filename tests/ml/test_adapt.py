@@ -115,3 +115,13 @@ def test_the_interval_holds_for_weeks_that_share_a_shock() -> None:
         pooled.append(np.mean((point * np.exp(lo) <= new.real) & (new.real <= point * np.exp(hi))))
     assert 0.72 <= np.mean(ours) <= 0.9
     assert np.mean(ours) > np.mean(pooled) + 0.05
+
+
+def test_the_page_reads_the_served_error_against_the_trailing_28_days() -> None:
+    records = _records("linear", origins=6, seed=4)
+    for r in records:
+        r.fc["trailing_28d"] = r.real * np.random.default_rng(0).lognormal(0.0, 0.5, N)
+    blend = fit_blend(records)
+    assert set(blend.weights) <= set(CANDIDATES)   # a simple forecast alone weighs nothing
+    assert blend.errors["trailing_28d"] > blend.errors["served"]
+    assert "against the trailing 28 days'" in blend.describe()
