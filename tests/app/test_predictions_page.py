@@ -62,6 +62,12 @@ def test_train_then_forecasts_and_risk_filter(seeded_engine: sa.Engine, db_url: 
     forecasts["Risk"] = [list(v)[0] for v in forecasts["Risk"]]
     assert set(forecasts["Risk"]) <= {"High", "Medium", "Low"}
     assert forecasts["P(loss)"].between(0, 1).all()
+    # Each forecast says what served it, with the weights and by how much the served blend
+    # beat the trailing 28 days in the account's backtest.
+    assert set(forecasts["Method"]) == {METHOD_WORDS["adaptive"]}
+    why = forecasts["Why"].iloc[0]
+    assert "the account's regression on its recent history" in why
+    assert "against the trailing 28 days'" in why and "×)" in why
 
     at.multiselect(key="prd_risk").set_value(["high"]).run()
     assert not at.exception
