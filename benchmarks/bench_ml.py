@@ -183,7 +183,9 @@ def report(q: dict[str, Any] | None, runs: list[dict[str, Any]], notes: list[str
                 "| forecast | spend-weighted MAE | MAE | P10–P90 coverage | Brier "
                 "| high-risk precision | high-risk recall |",
                 "|---|---|---|---|---|---|---|"]
-        for name, s in (("model", m), *base.items()):
+        tree = r.metrics.get("tree")
+        for name, s in (("model (served: the blend)", m),
+                        *((("trees alone", tree),) if tree else ()), *base.items()):
             out.append(f"| {name} | {_f(s['wmae'])} | {_f(s['mae'])} | {_f(s['coverage'], '.1%')} | "
                        f"{_f(s['brier'])} | {_f(s['high_precision'], '.1%')} | "
                        f"{_f(s['high_recall'], '.1%')} |")

@@ -32,8 +32,8 @@ favours it: a lead-generation account with drifting campaigns gains, a three-cam
 keeps what it had. The P10–P90 interval and the probabilities come from the realised / forecast
 ratios of the served combination in the campaign's own backtest (when it has ``MIN_RATIOS``,
 else pooled; quantiles at the plotting positions i / (k + 1), never narrower than the
-counting noise of the volume expected over the horizon), or, without enough of them, from a spread set by that
-volume. Every row says which method served it, with the weights, and why.
+counting noise of the volume expected over the horizon), or, without enough of them, from a
+spread set by that volume. Every row says which method served it, with the weights, and why.
 """
 
 from __future__ import annotations
