@@ -323,7 +323,10 @@ def small_report(design: list[dict[str, Any]], seeds: tuple[int, ...],
              "weighted yields at 14 and 28-day half-lives: half each, moved towards the one "
              "with the lower error on the account's own backtest before the origin by the "
              "James–Stein factor 1 − 1/t² of their per-origin error difference (nothing "
-             "moves unless |t| > 1). `combined` counts the forecasts so served.", ""]
+             "moves unless |t| > 1). The account's regression on its recent history "
+             "(`demetra.ml.linear`) then challenges that combination and takes 1 − 1/t² of "
+             "the weight only where the backtest clearly favours it (t > 1). "
+             "`combined` counts the forecasts so served.", ""]
     lines += _small_table(design, f"### Design seeds {', '.join(map(str, seeds))}")
     for held, rows in held_out:
         lines += _small_table(rows, f"### Held-out seeds {', '.join(map(str, held))} (not "
