@@ -12,19 +12,45 @@ small campaign is judged over more days instead of never. A window that proves a
 each of its days a breach day, so the incident is dated from the window's first day:
 
 * ``roi_drop``: revenue (in orders of the baseline order value) far under what the spend
-  brings at the baseline ROI; or one day's ROI below the absolute threshold when the
-  baseline was above it (severity low);
+  brings at the baseline ROI, or far under what the day's conversions bring at the baseline
+  order value (order values that collapse while people still buy: free of the swings of the
+  conversion count, so proved where revenue against spend cannot tell a collapse from a bad
+  week); or one day's ROI below the absolute threshold when the baseline was above it
+  (severity low);
 * ``cpa_rise``: results (accounts without revenue) far fewer than the spend buys at the
   trailing CPA;
 * ``low_conversion``: conversions far fewer than the clicks and baseline rate make likely,
   or one day's rate under the floor (severity low);
 * ``cost_spike``: one day's spend above ``cost_spike_factor`` × the trailing median of the
-  days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual;
+  days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual; when the
+  outcome kept pace with the spend (``_kept_pace``: likelier bought at the rate the campaign's
+  own history shows for more spend, ``_elasticity``, than held at its usual level) it is a
+  budget change, severity low;
 * ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit on a day no
-  rule above fired.
+  rule above fired; severity low when the entity's peers moved the same way that day.
+
+Each entity is judged beside its peers on the same days (``_peer_groups``: a campaign's
+channel-mates, else the rest of the account; a channel's, the other channels): a window's
+expectation is scaled by what the peers brought against their own baselines over its days
+when that is under 1, so a drop every campaign of a channel shares (a holiday, the ordinary
+days after a promotion inflated the baselines) is no incident of each campaign, while one
+campaign collapsing among steady mates still is.
 
 Evidence that reaches a lead but not proof (``_evidence_thresholds``) is an alert of severity
-low. Revenue or conversions not tracked (NULL) are not zeros: the rules on them judge only the
+low. Proof (a graded alert) must also hold for the window that weighs most
+
+* against the entity's own overdispersion (``_dispersion``: a negative-binomial α of each day
+  against its own trailing baseline over ``_DISPERSION_WINDOWS`` baselines of days), by
+  ``sensitivity`` spreads: a campaign whose state drifts by tens of percent for days proves
+  only a collapse its swings cannot explain, and one with too little history for that spread
+  proves nothing yet;
+* for the rules judged against spend (ROI, CPA), as if the spend beyond the usual day's had
+  bought nothing: a CPA that rises with a budget is diminishing returns, not a collapse;
+* for a channel, as if the spend that changed hands in its days (``_mix_changes``: launches,
+  restarts, pauses of its campaigns) had brought nothing: its totals move with its mix with no
+  campaign at fault (and a channel's spike, without that spend, must still be one).
+
+Revenue or conversions not tracked (NULL) are not zeros: the rules on them judge only the
 rows that track them, and an entity that tracks neither is watched on its spend. A channel's
 days are summed here from its campaigns' rows, with the spend and clicks of the tracked ones
 beside. Campaigns are named in messages by their names (``campaign_labels``).
@@ -72,6 +98,9 @@ _COLLAPSE = 0.3
 # not a lost order.
 _ORDER_SLACK = 0.9
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
+# The overdispersion that proof must hold against is estimated over this many baselines of
+# days before a window (``_dispersion``): a state that reverts in days needs weeks of them.
+_DISPERSION_WINDOWS = 4
 
 
 # -- the rules, on a frame of daily rows of one kind of entity ----------------------------
@@ -148,7 +177,8 @@ def _evidence_thresholds(sensitivity: float) -> tuple[float, float, float, float
 def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarray,
              extra: np.ndarray, eligible: np.ndarray, pos: np.ndarray, *, history: int,
              drop: float, threshold: float, z_limit: float,
-             slack: float = 1.0) -> dict[str, np.ndarray]:
+             slack: float = 1.0, peers: tuple[np.ndarray, np.ndarray] | None = None
+             ) -> dict[str, np.ndarray]:
     """The evidence that a count fell, over the windows of 1 to ``_MAX_WINDOW`` days ending
     on each row (all rows of one group). A window starts ``history`` rows into its group: a
     whole baseline behind it, since a window's many tests would find the luck of a baseline
@@ -167,12 +197,19 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
     ``extra``), and its first and last days each bring under ``drop`` of theirs (a window is a
     run of bad days: no normal day dates an alert early or keeps it open late).
 
+    ``peers``: per row, what the entity's peers (``_peers``: its channel-mates, else the rest
+    of the account) brought and expected at their own baselines that day, in counts. Where
+    they expected enough over the window's days, the expectation is scaled by their ratio
+    when it is under 1: a drop every campaign of the channel shares (a holiday, the days
+    after a promotion inflated the baselines) is the channel's, not the campaign's.
+
     Returns per row: ``proved`` (a window ending here proves a drop); ``start``, the first
     row of the shortest that does (its days are breach days: a longer one would take in the
     dips of a drifting campaign before an incident and date it days early; the days before
     it are breach days when an earlier window proved them); of the strongest (the largest
     likelihood ratio) ``observed``/``expected`` (its counts), ``llr`` (its log likelihood
-    ratio), ``tail`` (its Poisson tail), ``z`` (its shortfall in spreads); and
+    ratio), ``tail`` (its Poisson tail), ``z`` (its shortfall in spreads),
+    ``strongest_start`` (its first row); and
     ``worst_start`` and ``worst_days`` of the one that fell furthest, whose numbers an alert
     shows."""
     n = len(num)
@@ -188,25 +225,41 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
     with np.errstate(invalid="ignore"):
         rows = np.flatnonzero(eligible & (num < drop * top * den))
     p, x_num, x_den = pos[rows], num[rows], den[rows]
+    if peers is not None:
+        c_po = np.concatenate([[0.0], np.cumsum(peers[0])])
+        c_pe = np.concatenate([[0.0], np.cumsum(peers[1])])
+
+        def shared(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+            """The peers' ratio over rows lo..hi, capped at 1 (1: too few to tell)."""
+            po, pe = c_po[hi + 1] - c_po[lo], c_pe[hi + 1] - c_pe[lo]
+            return np.where(pe >= _MIN_WINDOW_EXPECTED, np.minimum(po / np.maximum(pe, 1e-9), 1.0),
+                            1.0)
+    else:
+        def shared(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+            return np.ones(len(lo))
+    day_factor = shared(rows, rows)
     best = np.full(len(rows), -np.inf)
     lowest = np.full(len(rows), np.inf)
     length = np.zeros(len(rows), dtype=np.int64)
     worst = np.zeros(len(rows), dtype=np.int64)
+    strongest = np.zeros(len(rows), dtype=np.int64)
     observed, expected, spreads = (np.zeros(len(rows)) for _ in range(3))
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in range(1, _MAX_WINDOW + 1):
             valid = p >= history + k - 1
             lo = np.where(valid, rows - (k - 1), rows)
             r, u = rate[lo], unit[lo]
-            e = r * (cden[rows + 1] - cden[lo]) / u
+            e = r * (cden[rows + 1] - cden[lo]) / u * shared(lo, rows)
             o = (cnum[rows + 1] - cnum[lo]) / (slack * u)
             llr = o * np.log(_COLLAPSE) + e * (1.0 - _COLLAPSE)
             z = np.log((o + 0.5) / (e + 0.5)) / np.sqrt(1.0 / e + extra[lo] ** 2)
             ok = (valid & (e >= _MIN_WINDOW_EXPECTED) & (o < drop * e) & (llr >= threshold)
-                  & (z <= -z_limit) & (x_num < drop * r * x_den) & (num[lo] < drop * r * den[lo]))
+                  & (z <= -z_limit) & (x_num < drop * r * x_den * day_factor)
+                  & (num[lo] < drop * r * den[lo] * shared(lo, lo)))
             length = np.where(ok & (length == 0), k, length)
             stronger = ok & (llr > best)
             best = np.where(stronger, llr, best)
+            strongest = np.where(stronger, k, strongest)
             observed = np.where(stronger, o, observed)
             expected = np.where(stronger, e, expected)
             spreads = np.where(stronger, z, spreads)
@@ -222,11 +275,54 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
     hit = length > 0
     tail = np.ones(len(rows))
     tail[hit] = stats.poisson.cdf(np.floor(observed[hit]), expected[hit])
-    length, worst = full(length, 0), full(worst, 0)
+    length, worst, strongest = full(length, 0), full(worst, 0), full(strongest, 0)
     return {"proved": length > 0, "start": idx - np.maximum(length - 1, 0),
+            "strongest_start": idx - np.maximum(strongest - 1, 0),
             "worst_start": idx - np.maximum(worst - 1, 0), "worst_days": worst,
             "observed": full(observed, 0.0), "expected": full(expected, 0.0),
             "z": full(spreads, 0.0), "llr": full(best, -np.inf), "tail": full(tail, 1.0)}
+
+
+def _peer_groups(codes: np.ndarray, ch_codes: np.ndarray, day_codes: np.ndarray) -> np.ndarray:
+    """Each row's peer group: its channel's day when the channel has other entities, else the
+    account's day (a channel's own rows, a campaign alone in its channel)."""
+    # Rows are sorted by key: a key's channel is its first row's (a campaign keeps one).
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    keys_per_channel = np.bincount(ch_codes[first], minlength=int(ch_codes.max()) + 1)
+    alone = keys_per_channel[ch_codes] < 2
+    days = int(day_codes.max()) + 1
+    return np.where(alone, day_codes, (ch_codes.astype(np.int64) + 1) * days + day_codes)
+
+
+def _peers(group: np.ndarray, observed: np.ndarray, expected: np.ndarray,
+           valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the other rows of each row's peer group brought and expected that day (the row's
+    own counts left out: a campaign's collapse is no evidence about its channel)."""
+    o, e = np.where(valid, observed, 0.0), np.where(valid, expected, 0.0)
+    o, e = np.nan_to_num(o), np.nan_to_num(e)
+    # Group ids are small (channels x days): counted straight, no sort.
+    so, se = np.bincount(group, weights=o), np.bincount(group, weights=e)
+    return so[group] - o, se[group] - e
+
+
+def _dispersion(observed: np.ndarray, expected: np.ndarray, valid: np.ndarray,
+                pos: np.ndarray, window: int) -> np.ndarray:
+    """The overdispersion of each row's counts, from the ``window`` rows before it: α of a
+    negative binomial (variance e + α e²), by moments, Σ((o - e)² - e) / Σe², of each day
+    against its own trailing baseline (``expected``). So it holds what the Poisson test
+    leaves out: a state that drifts for days, order values, the error of a baseline of two
+    weeks of such days. Weighted by e², the days that say most about it count most; a
+    spread of quantiles over four weeks of a state that reverts in days is mostly luck."""
+    o, e = np.where(valid, observed, 0.0), np.where(valid, expected, 0.0)
+    o, e = np.nan_to_num(o), np.nan_to_num(e)
+    num = _trailing_sum((o - e) ** 2 - e, pos, window)
+    den = _trailing_sum(e ** 2, pos, window)
+    days = _trailing_sum(valid.astype(float), pos, window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(den > 0, np.clip(num / den, 0.0, None), 0.0)
+    # Fewer days than a quarter of the window tell no spread: nothing is proved against it
+    # yet (infinite: leads only), as no baseline is made of fewer than _MIN_HISTORY days.
+    return np.where(days >= window // 4, alpha, np.inf)
 
 
 def _column(frame: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
@@ -319,7 +415,13 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     enough = (pos >= _MIN_HISTORY) & (cost >= cfg.min_daily_spend)
     with np.errstate(invalid="ignore"):
         busy = enough & (expected_conv >= _MIN_EXPECTED_CONVERSIONS)
+    # The share of a channel's spend that changed hands that day (``_mix_changes``: launches,
+    # restarts, pauses): its totals move with the mix by up to that share with no campaign
+    # at fault. What a breach still proves without it is graded, the rest are leads.
+    mix_share = np.clip(_column(frame, "mix_change", np.zeros(len(frame))), 0.0, 1.0)
     ch_codes, ch_names = pd.factorize(frame["channel"])
+    day_codes = pd.factorize(frame["date"])[0]
+    peer_group = _peer_groups(codes, ch_codes, day_codes)
     thresholds = np.array([cfg.roi_threshold_for(c) for c in ch_names], dtype=float)[ch_codes]
     dates = frame["date"].to_numpy()
     n = len(cost)
@@ -362,23 +464,94 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             extra = spread ** 2 - 1.0 / np.maximum(per_day, 0.5)
         return np.sqrt(np.clip(np.nan_to_num(extra), 0.0, None))
 
+    def _kept_pace() -> np.ndarray:
+        """Spend whose outcome followed it: a budget change, not a runaway bid (a lead,
+        severity low). Of the two explanations of the day's outcome (revenue in orders, else
+        results), the spend buying what it has bought so far or the outcome staying at its
+        usual level (what the median day's spend buys at the baseline rate), the likelier
+        under Poisson counts. "What it has bought": the usual level times the spend's ratio
+        to the median to the power of the campaign's own elasticity (``_elasticity``), as a
+        campaign that saturates gains less from each extra dollar. A campaign that tracks
+        neither is judged on its spend alone."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            orders = np.where(aov > 0, rev0 / aov, np.nan)
+            rate = np.where(has_rev, base_roi / aov, 1.0 / base_cpa)
+            got = np.where(has_rev, orders, conv0)
+            spent = np.where(has_rev, rev_cost, res_cost)
+            usual = rate * spent * med_cost / cost
+            paced = usual * (cost / med_cost) ** _elasticity(got, spent)
+            llr = got * np.log(paced / usual) - (paced - usual)
+        return np.isfinite(llr) & (paced > usual) & (llr > 0)
+
+    def _elasticity(got: np.ndarray, spent: np.ndarray) -> np.ndarray:
+        """How the outcome has followed the spend over the campaign's last
+        ``_DISPERSION_WINDOWS`` baselines of days: the slope of log outcome on log spend, in
+        [0, 1]; 1 (proportional) where its spend hardly moved (under 10 % a day)."""
+        valid = spending & np.isfinite(got) & (spent > 0)
+        x = np.where(valid, np.log(np.where(valid, spent, 1.0)), 0.0)
+        y = np.where(valid, np.log(np.where(valid, got, 0.0) + 0.5), 0.0)
+        span = _DISPERSION_WINDOWS * w
+        k = _trailing_sum(valid.astype(float), pos, span)
+        sx, sy = _trailing_sum(x, pos, span), _trailing_sum(y, pos, span)
+        sxx, sxy = _trailing_sum(x * x, pos, span), _trailing_sum(x * y, pos, span)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            var = sxx / k - (sx / k) ** 2
+            slope = (sxy / k - sx * sy / k ** 2) / var
+        return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
+                        np.clip(slope, 0.0, 1.0), 1.0)
+
+    def _shared_move(odd: np.ndarray, worst: np.ndarray) -> np.ndarray:
+        """Odd rows whose metric its peers moved with on the same day (the median z of the
+        other busy rows of its peer group, at least two of them, is past ``sens`` the same
+        way): a promotion, a holiday or a tracking change of the whole channel is no
+        campaign's anomaly, and told once per entity it is no news (a lead, severity low)."""
+        out = np.zeros(n, dtype=bool)
+        for k, name in enumerate(z):
+            rows = np.flatnonzero(odd & (worst == k))
+            if not len(rows):
+                continue
+            # Only the groups of the odd rows: a median over every row costs a sort of all.
+            mine = np.isin(peer_group, np.unique(peer_group[rows])) & busy
+            table = pd.DataFrame({"g": peer_group[mine], "z": z[name][mine]})
+            grouped = table.groupby("g")["z"]
+            med, count = grouped.median(), grouped.count()
+            # The peers' median without the row itself: the median of the group is close
+            # enough with three or more peers, and the row's own z only pulls it its way.
+            g = peer_group[rows]
+            peer_med = med.reindex(g).to_numpy()
+            peers_n = count.reindex(g).to_numpy() - 1
+            same_way = np.sign(peer_med) == np.sign(z[name][rows])
+            out[rows] = (peers_n >= 2) & same_way & (np.abs(peer_med) > sens)
+        return out
+
     lead, proof, z_limit, z_proof = _evidence_thresholds(sens)
+    # Against its own overdispersion a window needs the daily rules' sensitivity.
+    z_dispersed = sens
     no_window = np.zeros(n, bool)
 
     def windowed(rule: str, num: np.ndarray, den: np.ndarray, rate: np.ndarray,
                  unit: np.ndarray, extra: np.ndarray, eligible: np.ndarray, drop: float,
                  value: Any, limit: Any, baseline: np.ndarray, shortfall: Any,
-                 slack: float = 1.0, deviation: str = "tail") -> np.ndarray:
+                 slack: float = 1.0, deviation: str = "tail",
+                 shown_den: np.ndarray | None = None, spend_based: bool = False) -> np.ndarray:
         """Emit the breach days of the windows that prove ``rule`` (``_windows``); each day
         of a window is a breach day, with the numbers of the earliest row whose window
-        holds it. ``value`` maps the window's sums of num and den to the metric, ``limit`` the
+        holds it. ``value`` maps the window's sums of num and den (``shown_den``, when the
+        metric shown is not the one tested) to the metric; ``spend_based``: den is spend (see
+        the proof below); ``limit`` the
         window's first row and the metric to the threshold shown, ``shortfall`` the first
         row to the money of each row. The deviation that grades severity: the window's
         Poisson tail as a z (``tail``) or its shortfall in spreads (``z``)."""
+        # The peers' counts, each row at its own baseline of the day (not the window's).
+        with np.errstate(divide="ignore", invalid="ignore"):
+            counted = eligible & np.isfinite(rate) & (unit > 0)
+            peers = _peers(peer_group, num / unit, rate * den / unit, counted)
+            dispersion = _dispersion(num / unit, rate * den / unit, counted & (pos >= w), pos,
+                                     _DISPERSION_WINDOWS * w)
         win = _windows(num, den, np.where(np.isfinite(rate), rate, np.nan), unit, extra,
                        eligible, pos, history=max(w, _MIN_HISTORY), drop=drop,
                        threshold=lead, z_limit=z_limit,
-                       slack=slack)
+                       slack=slack, peers=peers)
         if not win["proved"].any():
             return no_window
         # The earliest proving row whose window holds each row (windows stay in a group):
@@ -396,7 +569,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # numbers shown, those of the window that fell furthest.
         first, shown = win["start"][t], win["worst_start"][t]
         cnum = np.concatenate([[0.0], np.cumsum(num)])
-        cden = np.concatenate([[0.0], np.cumsum(den)])
+        cden = np.concatenate([[0.0], np.cumsum(den if shown_den is None else shown_den)])
         cspend = np.concatenate([[0.0], np.cumsum(cost)])
         sums = (cnum[t + 1] - cnum[shown], cden[t + 1] - cden[shown])
 
@@ -411,6 +584,33 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                    else stats.norm.isf(np.clip(win["tail"][t], 1e-300, 1.0)))
             # Evidence short of proof is a lead: severity low, whatever the money.
             lead_only = (win["llr"][t] < proof) | (win["z"][t] > -z_proof)
+            # Proof must hold for the strongest window as if the spend that changed hands in
+            # its days (a channel's launches and pauses: ``mix_share``) brought nothing ...
+            o_s = win["observed"][t]
+            changed = mix_share[t].copy()
+            for j in range(1, _MAX_WINDOW):
+                inside = t - j >= first
+                changed[inside] = np.maximum(changed[inside], mix_share[t - j][inside])
+            e_s = win["expected"][t] * (1.0 - np.clip(changed, 0.0, 1.0))
+            if spend_based:
+                # ... and as if the spend beyond the usual day's (the median before the
+                # window) had bought nothing: a campaign whose budget grew gains less from
+                # each extra dollar, and a CPA that rises with the spend is diminishing
+                # returns, not a collapse; a collapse falls short of the usual day too.
+                lo_s = win["strongest_start"][t]
+                capped = np.concatenate([[0.0], np.cumsum(np.fmin(den, np.where(
+                    np.isfinite(med_cost), med_cost, np.inf)))])
+                c_den = np.concatenate([[0.0], np.cumsum(den)])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    usual = (capped[t + 1] - capped[lo_s]) / (c_den[t + 1] - c_den[lo_s])
+                e_s = e_s * np.where(np.isfinite(usual), usual, 1.0)
+            lead_only |= (o_s >= drop * e_s) & (changed > 0)
+            lead_only |= o_s * np.log(_COLLAPSE) + e_s * (1.0 - _COLLAPSE) < proof
+            # ... and against the campaign's own overdispersion (``_dispersion``): the
+            # window's shortfall in its spreads, its state's beside Poisson.
+            spread = np.sqrt(1.0 / np.maximum(e_s, 1e-9)
+                             + np.maximum(dispersion[first], extra[first] ** 2))
+            lead_only |= np.log((o_s + 0.5) / (e_s + 0.5)) / spread > -z_dispersed
             emit(rule, covered, full(metric), full(limit(shown, metric, rows)),
                  full(shortfall(first, rows)), full(dev), full(lead_only, False),
                  baseline=full(baseline[shown]), src=np.where(covered, src, idx),
@@ -429,7 +629,18 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             # Under the absolute line too, the line is what the alert shows.
             lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
             base_roi, lambda f, i: np.maximum(base_roi[f] * rev_cost[i] - rev0[i], 0),
-            _ORDER_SLACK, "z")
+            _ORDER_SLACK, "z", spend_based=True)
+        # Revenue against the conversions it came with, at the baseline order value: order
+        # values that collapse while people still buy. Free of the swings of the conversion
+        # count (a drifting state moves conversions, not what each is worth), so a collapse
+        # of value is proved where revenue against spend cannot tell it from a bad week.
+        value_drop = windowed(
+            "roi_drop", rev0, val_conv, aov, aov, np.zeros(n),
+            enough & has_rev & has_conv & (val_conv > 0), _RELATIVE_DROP, lambda r, c: r / c,
+            lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
+            base_roi, lambda f, i: np.maximum(aov[f] * val_conv[i] - rev0[i], 0),
+            _ORDER_SLACK, "z", shown_den=rev_cost)
+        relative = relative | value_drop
         # The absolute line is a day's fact (its ROI under the threshold), not a test of
         # evidence: judged per day, on days that expect enough conversions to mean it.
         absolute = (busy & ~relative & (roi < thresholds) & (base_roi >= thresholds)
@@ -441,7 +652,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         spike = (enough & (med_cost > 0) & (cost > cfg.cost_spike_factor * med_cost)
                  & (z["cost"] > sens))
         emit("cost_spike", spike, cost, cfg.cost_spike_factor * med_cost,
-             np.maximum(cost - med_cost, 0), z["cost"], np.zeros(n, bool))
+             np.maximum(cost - med_cost, 0), z["cost"],
+             spike & (_kept_pace() | (cost * (1.0 - mix_share) <= cfg.cost_spike_factor * med_cost)))
 
         # Results without revenue: the results the spend buys at the trailing CPA, a CPA
         # ``cpa_rise_factor`` times the usual being results under 1/factor of them (a window
@@ -457,7 +669,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             beyond_poisson(yield_spread, p_conv), enough & has_conv & ~has_rev & (res_cost > 0),
             1.0 / cfg.cpa_rise_factor, lambda r, c: np.where(r > 0, c / r, c),
             lambda f, _, __: cfg.cpa_rise_factor * base_cpa[f], base_cpa,
-            lambda f, i: np.maximum(res_cost[i] - conv0[i] * base_cpa[f], 0))
+            lambda f, i: np.maximum(res_cost[i] - conv0[i] * base_cpa[f], 0), spend_based=True)
 
         # Conversions against those the clicks bring at the trailing rate (a day already
         # told as too costly in results, cpa_rise, is not told again).
@@ -491,12 +703,18 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             metrics = np.vstack([roi, cost, frame["_ctr"].to_numpy(float), cr])
             values = metrics[worst, idx]
             emit("anomaly", odd, values, np.full(n, np.nan), cost, worst_z,
-                 worst_z < 3 * sens, metric_names)
+                 (worst_z < 3 * sens) | _shared_move(odd, worst)
+                 | (mix_share >= 1.0 - _RELATIVE_DROP), metric_names)
     if not out:
         return pd.DataFrame()
     breaches = pd.concat(out, ignore_index=True)
     breaches["severity"] = _severity(breaches, sens)
-    return breaches
+    # A day two tests of one rule proved (ROI against spend and against conversions) is one
+    # breach day: the graver one's, the first test's when as grave, its money counted once.
+    rank = breaches["severity"].map(_SEVERITY_RANK).to_numpy()
+    order = np.argsort(-rank, kind="stable")
+    breaches = breaches.take(order).drop_duplicates(["rule", "key", "date"])
+    return breaches.sort_index().reset_index(drop=True)
 
 
 def _severity(b: pd.DataFrame, sens: float) -> np.ndarray:
@@ -573,14 +791,57 @@ def _campaign_frame(conn: sa.Connection, start: dt.date, end: dt.date) -> pd.Dat
 _TRACKED = ("revenue_cost", "result_cost", "result_clicks", "valued_conversions")
 
 
-def _channel_frame(campaigns: pd.DataFrame) -> pd.DataFrame:
+def _mix_changes(keys: pd.Series, ch_codes: np.ndarray, day_codes: np.ndarray,
+                 days: Any, cost: np.ndarray, baseline_days: int) -> np.ndarray:
+    """(channel, day) -> the share of the channel's spend that changed hands that day: of
+    campaigns spending without having spent on _MIN_HISTORY of the ``baseline_days`` days
+    before (a launch, a restart: their spend), or having and not spending (a pause, a stop:
+    their mean day over those days), against the channel's spend and those means. What its
+    totals may move by with no campaign at fault. Over a grid of campaigns x calendar days:
+    a million cells for the benchmark's rows."""
+    key_codes, uniques = pd.factorize(keys)
+    ordinal = np.array([as_date(d).toordinal() for d in days], dtype=np.int64)
+    first = int(ordinal.min())
+    span = int(ordinal.max()) - first + 1
+    col = ordinal[day_codes] - first
+    grid = np.zeros((len(uniques), span + 1))
+    np.add.at(grid, (key_codes, col + 1), np.maximum(cost, 0.0))
+    spent = np.cumsum(grid > 0, axis=1, dtype=np.int32)   # spending days before each day
+    money = np.cumsum(grid, axis=1)
+    today = grid[:, 1:]
+    lo = np.maximum(np.arange(span) - baseline_days, 0)
+    cols = np.arange(span)
+    before = spent[:, cols] - spent[:, lo]
+    established = before >= _MIN_HISTORY
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usual = np.where(before > 0, (money[:, cols] - money[:, lo]) / before, 0.0)
+    launched = np.where((today > 0) & ~established, today, 0.0)
+    paused = np.where((today <= 0) & established, usual, 0.0)
+    channel_of = np.zeros(len(uniques), dtype=np.int64)
+    channel_of[key_codes] = ch_codes
+    n_ch = int(ch_codes.max()) + 1
+
+    def by_channel(values: np.ndarray) -> np.ndarray:
+        out = np.zeros((n_ch, span))
+        np.add.at(out, channel_of, values)
+        return out
+
+    changed = by_channel(launched) + by_channel(paused)
+    total = by_channel(today) + by_channel(paused)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, changed / total, 0.0)
+    # Back from calendar days to the day codes of the frame.
+    return share[:, ordinal - first]
+
+
+def _channel_frame(campaigns: pd.DataFrame, baseline_days: int = 14) -> pd.DataFrame:
     """Each channel's days, summed from its campaigns' rows (what ``channel_days`` holds),
     with the spend, clicks and conversions of the rows that track revenue or conversions
     beside (see ``evaluate``): a channel mixing campaigns with and without revenue is
     judged on the ROI of the ones that have it, never on their revenue over all the
     spend. Revenue (conversions) is NaN on a day no campaign of the channel tracks it."""
     columns = ["key", "channel", "date", "cost", "revenue", "clicks", "impressions",
-               "conversions", *_TRACKED, "entity"]
+               "conversions", *_TRACKED, "mix_change", "entity"]
     if campaigns.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object if c in ("key", "channel", "date",
                                                                     "entity") else float)
@@ -596,6 +857,7 @@ def _channel_frame(campaigns: pd.DataFrame) -> pd.DataFrame:
     cost = campaigns["cost"].to_numpy(float)
     clicks = campaigns["clicks"].to_numpy(float)
     has_rev, has_conv = ~np.isnan(revenue), ~np.isnan(conversions)
+    mix = _mix_changes(campaigns["key"], ch_codes, day_codes, days, cost, baseline_days)
     parts = {"cost": cost, "clicks": clicks, "impressions": campaigns["impressions"].to_numpy(float),
              "revenue_cost": np.where(has_rev, cost, 0.0),
              "result_cost": np.where(has_conv, cost, 0.0),
@@ -614,7 +876,8 @@ def _channel_frame(campaigns: pd.DataFrame) -> pd.DataFrame:
         "channel": channel_names,
         "date": np.asarray(days, dtype=object)[cells % len(days)],
         **{c: total(v) for c, v in parts.items()},
-        "revenue": tracked(revenue, has_rev), "conversions": tracked(conversions, has_conv)})
+        "revenue": tracked(revenue, has_rev), "conversions": tracked(conversions, has_conv),
+        "mix_change": mix[cells // len(days), cells % len(days)]})
     frame["entity"] = None
     return _sorted(frame[columns])
 
@@ -705,13 +968,16 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
         report.since, report.until = since, until
         return report
     report.since, report.until = since, until
-    # The spread of each day's baseline comes from the 2 x baseline_days before it, and a
-    # window ending on a day starts up to _MAX_WINDOW - 1 days earlier: load them all, so
-    # that a day is judged the same in an incremental run as in a full one.
-    load_from = since - dt.timedelta(days=2 * cfg.baseline_days + _MAX_WINDOW)
+    # The spread of each day's baseline comes from the 2 x baseline_days before it, the
+    # overdispersion from _DISPERSION_WINDOWS baselines of days, each judged against the
+    # baseline before it, and a window ending on a day starts up to _MAX_WINDOW - 1 days
+    # earlier: load them all, so that a day is judged the same in an incremental run as in
+    # a full one.
+    load_from = since - dt.timedelta(days=(_DISPERSION_WINDOWS + 1) * cfg.baseline_days
+                                     + _MAX_WINDOW)
     with engine.connect() as conn:
         campaigns = _campaign_frame(conn, load_from, until)
-    frames = [campaigns, _channel_frame(campaigns)]
+    frames = [campaigns, _channel_frame(campaigns, cfg.baseline_days)]
     incidents: list[dict] = []
     entity_last: dict[str, dt.date] = {}
     for frame in frames:

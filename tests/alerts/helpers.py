@@ -76,7 +76,8 @@ def baseline_roi(rows: list[dict], i: int, window: int = 14) -> float:
 BAD_DAYS = {
     # order values collapse: ROI 0.5 against 2.5, everything else normal
     "roi_drop": {"revenue": 500.0},
-    # spend 3x, and clicks, conversions and revenue with it: only the spend is unusual
+    # spend 3x, and clicks, conversions and revenue with it: only the spend is unusual (a
+    # budget change: severity low, see ``RUNAWAY`` for the spike whose results stay put)
     "cost_spike": {"cost": 3000.0, "clicks": 3000, "impressions": 150_000, "conversions": 150.0,
                    "revenue": 7500.0},
     # 3 conversions from ~1000 clicks (baseline 5 %), order values make up the revenue
@@ -84,6 +85,8 @@ BAD_DAYS = {
     # impressions fall tenfold: CTR 20 % against 2 %, nothing that a rule covers
     "anomaly": {"impressions": 5_000},
 }
+# a runaway bid: spend 3x and the clicks it buys, but no more conversions or revenue than usual
+RUNAWAY = {"cost": 3000.0, "clicks": 3000, "impressions": 150_000}
 # one day's order values collapse: ROI 0.5 against 2.5
 BROKEN = {"revenue": 500.0}
 # a paused day as exports write it: a row of zeros

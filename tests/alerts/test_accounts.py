@@ -28,6 +28,7 @@ from tests.alerts.helpers import (
     BAD_DAYS,
     BROKEN,
     FAR_PAST,
+    RUNAWAY,
     alerts,
     campaign,
     day,
@@ -100,7 +101,7 @@ def test_a_real_spike_after_a_restart_still_fires(engine: sa.Engine, drop: bool)
     # Paused for 10 days (20-29), back at $1,000 from day 30, and on day 41 three times that:
     # 11 days of spend since the restart make the baseline, and the spike is one.
     cid = "FACEBOOK_respike01"
-    rows = paused(campaign(cid, "facebook", 45, bad={41: SPIKE}), range(20, 30), drop=drop)
+    rows = paused(campaign(cid, "facebook", 45, bad={41: RUNAWAY}), range(20, 30), drop=drop)
     insert(engine, rows)
     _run(engine)
     spikes = alerts(engine, alert_type="cost_spike", campaign_id=cid)
