@@ -89,6 +89,11 @@ def roi(value: Any, *, missing: str = DASH) -> str:
     return f"{float(value):,.2f}×"
 
 
+def rows(n: int) -> str:
+    """'1 row', '2,000 rows'."""
+    return f"{n:,} row" if n == 1 else f"{n:,} rows"
+
+
 def count(value: Any) -> str:
     """Counts with thousands separators; fractional conversions keep one decimal below 100."""
     if is_missing(value):

@@ -61,3 +61,7 @@ def test_every_kpi_is_written_by_its_kind() -> None:
     # The cards and the report look each KPI's kind up here: none may be unknown.
     for figure in KPI_FIGURES.values():
         assert fmt.by_kind(figure.kind)(1) != fmt.DASH, figure
+
+
+def test_rows_agree_with_their_number() -> None:
+    assert fmt.rows(1) == "1 row" and fmt.rows(0) == "0 rows" and fmt.rows(2000) == "2,000 rows"

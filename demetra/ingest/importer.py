@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from demetra import format as fmt
 from demetra.channels import KNOWN_CHANNELS, channel_choice, channel_label, unknown_channel
 from demetra.ingest import currency, diagnose, identity, store
 from demetra.ingest.platforms import (
@@ -127,7 +128,7 @@ class ImportPreview:
     def summary(self) -> str:
         span = f"{self.start} to {self.end}" if self.start else "no dates"
         note = self.rejected_note()
-        return (f"{self.file_name}: {self.platform_label}, {self.rows:,} rows "
+        return (f"{self.file_name}: {self.platform_label}, {fmt.rows(self.rows)} "
                 f"({self.accepted:,} accepted, {self.rejected:,} rejected, {self.skipped:,} "
                 f"summary rows skipped), {self.campaigns:,} campaigns, {span}; spend "
                 f"{self.totals['cost']:,.2f}, revenue {self._outcome('revenue', '.2f')}, "
@@ -150,7 +151,7 @@ class ImportResult:
 
     def counts(self) -> str:
         """What the import did to the rows, shared by the CLI summary and the Data page."""
-        return (f"{self.inserted:,} row{'s' if self.inserted != 1 else ''} inserted, "
+        return (f"{fmt.rows(self.inserted)} inserted, "
                 f"{self.updated:,} updated, {self.unchanged:,} unchanged, "
                 f"{self.rejected:,} rejected")
 
@@ -303,7 +304,8 @@ class _Tally:
             p.combined = p.accepted - (int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
                                        if len(keys) else 0)
         if p.combined:
-            p.warnings.append(f"{p.combined:,} rows repeat a campaign and day of another row "
+            repeat = "1 row repeats" if p.combined == 1 else f"{p.combined:,} rows repeat"
+            p.warnings.append(f"{repeat} a campaign and day of another row "
                               "(an ad-set or ad level export?): they are added together")
         p.channels = {c: self.channels[c] for c in sorted(self.channels, key=_channel_order)}
         p.warnings.extend(state.warnings)
@@ -318,7 +320,7 @@ class _Tally:
                               "it cannot be imported as it is; export one file per currency")
         rows, kinds = state.not_conversions
         if rows:
-            listed = ", ".join(f"{k} ({n:,} row{'s' if n != 1 else ''})" for k, n in sorted(
+            listed = ", ".join(f"{k} ({fmt.rows(n)})" for k, n in sorted(
                 kinds.items(), key=lambda kv: -kv[1])[:4])
             counted = "1 row counts" if rows == 1 else f"{rows:,} rows count"
             p.warnings.append(f"{counted} results that are not conversions ({listed}): their "
@@ -339,7 +341,8 @@ class _Tally:
             p.warnings.append("the file has no conversions (results) column: conversions are "
                               "stored as not tracked")
         if p.rejected > len(self.rejects):
-            p.warnings.append(f"{p.rejected:,} rows are rejected; the first "
+            are = "1 row is" if p.rejected == 1 else f"{p.rejected:,} rows are"
+            p.warnings.append(f"{are} rejected; the first "
                               f"{len(self.rejects):,} problems are listed")
         return p
 
@@ -355,7 +358,7 @@ def _new_channels(preview: ImportPreview) -> str | None:
     new = [c for c in preview.channels if c not in KNOWN_CHANNELS]
     if not new:
         return None
-    shown = ", ".join(f"{channel_label(c)} ({c}, {preview.channels[c]:,} rows)" for c in new[:5])
+    shown = ", ".join(f"{channel_label(c)} ({c}, {fmt.rows(preview.channels[c])})" for c in new[:5])
     return (f"{'these channels are' if len(new) > 1 else 'this channel is'} not among the known "
             f"ones and {'are' if len(new) > 1 else 'is'} stored as named in the file: {shown}"
             + (f" and {len(new) - 5:,} more" if len(new) > 5 else "")
@@ -438,7 +441,7 @@ def _scan(opened: OpenedFile, plan: Plan, *, chunk_rows: int, sample_rows: int,
                     pending.result()
                 pending = writer.submit(sink, chunk.rows)
             if progress:
-                progress(done * share, f"Read {preview.rows:,} rows ({preview.rejected:,} rejected)")
+                progress(done * share, f"Read {fmt.rows(preview.rows)} ({preview.rejected:,} rejected)")
         if pending is not None:
             pending.result()
     result = tally.finish(state, plan)
@@ -568,7 +571,7 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
             reasons = "; ".join(f"row {r['row']}: {r['reason']}"
                                 for r in result.rejects.head(3).to_dict("records"))
             raise ImportFileError(f"every row of {opened.name} was rejected "
-                                  f"({result.rejected:,} rows), nothing was imported: {reasons}")
+                                  f"({fmt.rows(result.rejected)}), nothing was imported: {reasons}")
         if result.rejected and not allow_rejects:
             first = result.rejects.iloc[0]
             raise ImportFileError(
@@ -577,7 +580,7 @@ def import_file(engine: sa.Engine, source: Source, *, platform: str = "auto",
                 "and import again, or import without them: --allow-rejects on the command line, "
                 "“Import without the rejected rows” on the Data page")
         if progress:
-            progress(0.65, f"Writing {result.accepted:,} rows")
+            progress(0.65, f"Writing {fmt.rows(result.accepted)}")
         start, end = _resolve_identities(conn, opened.name, identities, result)
         written = store.upsert(conn, start, end, keys=result.accepted - result.combined,
                                grouped=result.combined > 0 or identities.merged, parts=parts)

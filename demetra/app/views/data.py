@@ -116,7 +116,7 @@ def mapping_form(columns: list[str], suggested: dict[str, str], file_id: str
 def show_preview(preview: ingest.ImportPreview, currency: str) -> None:
     """What the import would store: totals, warnings, the first rows, the rejected rows."""
     span = fmt.date_range(preview.start, preview.end) if preview.start else fmt.DASH
-    st.markdown(f"**{preview.platform_label}** · {preview.rows:,} rows · "
+    st.markdown(f"**{preview.platform_label}** · {fmt.rows(preview.rows)} · "
                 f"{preview.campaigns:,} campaigns · {span}"
                 + (f" · {preview.skipped:,} summary rows skipped" if preview.skipped else ""))
     # The file's own currency when it states one, else the database's.
@@ -133,7 +133,7 @@ def show_preview(preview: ingest.ImportPreview, currency: str) -> None:
     st.dataframe(preview.sample, hide_index=True, width="stretch", key="imp_sample",
                  column_config=campaign_column_config(currency))
     if preview.rejected:
-        st.error(f"{preview.rejected:,} of {preview.rows:,} rows will be rejected (not imported): "
+        st.error(f"{preview.rejected:,} of {fmt.rows(preview.rows)} will be rejected (not imported): "
                  f"they carry spend {fmt.money(preview.rejected_totals['cost'], currency)}"
                  + (f" ({fmt.pct(preview.rejected_share(), 1)} of the file's)"
                     if preview.rejected_share() is not None else "")
