@@ -24,7 +24,7 @@ import pandas as pd
 from demetra.errors import NotEnoughData
 from demetra.ml.adapt import Blend, Record, fit_blend, roi_candidates, weights
 from demetra.ml.features import MIN_HISTORY_DAYS, Panel, features_at, labels_at, recent_spend
-from demetra.ml.linear import LinearYield
+from demetra.ml.linear import LinearYield, strided_days
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET, RoiModel, from_z
 from demetra.ml.risk import risk_level
 
@@ -72,14 +72,7 @@ def examples(panel: Panel, days: list[int], horizon: int) -> Examples:
 
 def training_days(panel: Panel, last_label_day: int, horizon: int) -> list[int]:
     """Forecast dates whose label window ends by ``last_label_day``, strided to ``MAX_EXAMPLES``."""
-    first = MIN_HISTORY_DAYS - 1
-    last = last_label_day - horizon
-    if last < first:
-        return []
-    n_dates = last - first + 1
-    active = max(int((panel.grid["cost"][:, max(last - 27, 0):last + 1] > 0).any(axis=1).sum()), 1)
-    stride = max(1, int(np.ceil(n_dates * active / MAX_EXAMPLES)))
-    return list(range(last, first - 1, -stride))[::-1]
+    return strided_days(panel, last_label_day, horizon, MIN_HISTORY_DAYS - 1, MAX_EXAMPLES)
 
 
 def fit_model(panel: Panel, last_label_day: int, horizon: int) -> tuple[RoiModel, Examples]:
