@@ -117,7 +117,7 @@ def test_an_import_stores_new_channels_and_rejects_what_names_none(engine: sa.En
                                          "quora_ads": 12.25}
     assert set(stored_campaigns(engine).values()) == {"pinterest", "microsoft_ads", "quora_ads"}
     # Quora is no channel Demetra knows by name: the preview says so, with its label.
-    assert [w for w in p.warnings if "Quora Ads (quora_ads, 1 rows)" in w
+    assert [w for w in p.warnings if "Quora Ads (quora_ads, 1 row)" in w
             and "not among the known" in w]
     # The pages read them like any other: labels and colours on the channel chart.
     df = queries.channel_breakdown(engine, Filters(dt.date(2026, 9, 1), dt.date(2026, 9, 2)))
