@@ -153,7 +153,10 @@ def test_a_deep_link_opens_the_filtered_view(server, browser, seeded_sqlite_url,
         page.goto(f"{server}/?channels=facebook&period=Last+7+days")
         page.wait_for_selector(READY, timeout=60_000)
         sidebar = page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_test_id("stMultiSelect")).to_contain_text("Facebook")
+        # The sidebar's filters render after the page's first element: on a loaded machine
+        # that takes longer than expect's default 5 s.
+        expect(sidebar.get_by_test_id("stMultiSelect")).to_contain_text("Facebook",
+                                                                         timeout=30_000)
         expect(sidebar.get_by_role("combobox", name="Period")).to_have_value("Last 7 days")
         spend_card = page.get_by_test_id("stMetric").filter(has_text="Spend").first
         expect(spend_card.get_by_test_id("stMetricValue")).to_have_text(
