@@ -15,6 +15,16 @@ It fits, by least absolute deviations (the spend-weighted MAE the forecasts are 
 the log ratio of the yield over the following horizon to the base, pooled over the account's
 campaigns of that metric.
 
+Days the whole account was out of its ordinary (a promotion, a holiday, a tracking outage) are
+read at the account's ordinary level (``account_days``): the account's yield of each day is
+judged against the median of its ordinary days of the previous ``ORDINARY_WINDOW``, with their
+own spread (``ABNORMAL_Z`` robust deviations), and every outcome of an abnormal day is scaled
+to that median before any feature is taken, so a week of sales does not lift every trailing
+yield for a month after it. How far above its ordinary level the account is today and over the
+last three days are features of their own: whether a sale that has started goes on is the
+account's history to say. On the promotions world this took the regression alone from 0.74–1.11
+to 0.52–0.91 of the best baseline, and left the other worlds within ±0.005.
+
 The coefficients are what the account's data says: whether a dip reverts within days
 (drifting states) or persists (creative fatigue, a channel's slow walk), how much yield a budget
 step costs (saturation), how far a campaign follows its channel. With no signal they fall to
@@ -36,10 +46,13 @@ OFFSET = 0.01        # ROI units: keeps a log ratio finite for a week without re
 GATE = 30.0          # conversions over 7 days at which the gated terms count half
 RIDGE = 1.0          # on coefficients (not the intercept), against collinear windows
 CLIP = (0.005, 0.995)
+ORDINARY_WINDOW = 56  # days of the account's history an abnormal day is judged against
+ORDINARY_MIN = 14     # ordinary days that window needs before it judges anything
+ABNORMAL_Z = 3.0      # robust deviations (1.4826 MAD) from their median that make a day abnormal
 _IRLS_STEPS = 30
 FEATURES = ("yield_7", "ewm_3", "ewm_7", "ewm_14", "yield_91", "yield_182", "channel_relative",
             "spend_3", "spend_7", "channel_trend", "gated_ewm_3", "gated_yield_7",
-            "account_3", "account_spend_3", "median_28")
+            "account_3", "account_spend_3", "median_28", "surge_1", "surge_3")
 ROI = ("revenue", "revenue_cost")   # (outcome, the spend it is over): ROI's yield
 
 
@@ -63,11 +76,36 @@ def _ewm(outcome: np.ndarray, cost: np.ndarray, t: int, half_life: float) -> np.
     return _div(outcome[:, lo:t + 1] @ w, cost[:, lo:t + 1] @ w)
 
 
+def account_days(panel: Panel, metric: tuple[str, str] = ROI) -> np.ndarray:
+    """Per day, the factor that brings the account's yield of ``metric`` to its ordinary level:
+    1 on an ordinary day, median / yield on an abnormal one (see the module's docstring). Each
+    day is judged on the days before it only (and the verdicts on them), so a forecast at t
+    reads nothing after t. Kept on the panel, as the designs."""
+    cache = panel.__dict__.setdefault("_account_days", {})
+    if metric not in cache:
+        out, cost = panel.grid[metric[0]].sum(axis=0), panel.grid[metric[1]].sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            level = np.where((out > 0) & (cost > 0), np.log(out / cost), np.nan)
+        factor, ordinary = np.ones(panel.days), np.isfinite(level)
+        for d in np.flatnonzero(ordinary):
+            lo = max(d - ORDINARY_WINDOW, 0)
+            past = level[lo:d][ordinary[lo:d]]
+            if len(past) < ORDINARY_MIN:
+                continue
+            median = np.median(past)
+            spread = 1.4826 * np.median(np.abs(past - median))
+            if spread > 0 and abs(level[d] - median) > ABNORMAL_Z * spread:
+                ordinary[d] = False
+                factor[d] = np.exp(median - level[d])
+        cache[metric] = factor
+    return cache[metric]
+
+
 def design(panel: Panel, t: int, metric: tuple[str, str] = ROI) -> tuple[np.ndarray, np.ndarray]:
     """The features at day ``t`` (campaigns × ``FEATURES``, 0 where a window has no yield:
     the base stands in) and the base, each campaign's exponentially weighted 28-day yield of
-    ``metric`` (outcome, cost). Kept on the panel: a backtest refits on the same days at every
-    origin."""
+    ``metric`` (outcome, cost) on the account's ordinary level. Kept on the panel: a backtest
+    refits on the same days at every origin."""
     cache = panel.__dict__.setdefault("_designs", {})
     if (t, metric) not in cache:
         cache[(t, metric)] = _design(panel, t, metric)
@@ -76,7 +114,9 @@ def design(panel: Panel, t: int, metric: tuple[str, str] = ROI) -> tuple[np.ndar
 
 def _design(panel: Panel, t: int, metric: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     out_m, cost_m = metric
-    outcome, cost = panel.grid[out_m], panel.grid[cost_m]
+    factor = account_days(panel, metric)
+    outcome, cumulative = _ordinary(panel, metric, factor)
+    cost = panel.grid[cost_m]
     base = _ewm(outcome, cost, t, 28)
     c = _offset(out_m, base)
 
@@ -86,7 +126,7 @@ def _design(panel: Panel, t: int, metric: tuple[str, str]) -> tuple[np.ndarray, 
                             np.log((y + c) / (base + c)), 0.0)
 
     def window(w: int) -> np.ndarray:
-        return _div(panel.window(out_m, t, w), panel.window(cost_m, t, w))
+        return _div(_sum(cumulative, t, w), panel.window(cost_m, t, w))
 
     def spend_ratio(w: int) -> np.ndarray:
         short, long = panel.window("cost", t, w) / w, panel.window("cost", t, 56) / 56
@@ -95,16 +135,18 @@ def _design(panel: Panel, t: int, metric: tuple[str, str]) -> tuple[np.ndarray, 
 
     codes = np.where(np.isnan(panel.channel_codes), 0, panel.channel_codes).astype(int)
     known = np.isfinite(panel.channel_codes)
-    ch_outcome, ch_cost = _channel_daily(panel, out_m, codes), _channel_daily(panel, cost_m, codes)
+    ch_outcome = _channel_daily(panel, out_m, codes) * factor[None, :]
+    ch_cost = _channel_daily(panel, cost_m, codes)
     lo = max(t + 1 - 56, 0)
     # What the campaign would have brought at its channel's yield of the same days.
     expected = (cost[:, lo:t + 1] * _div(ch_outcome, ch_cost)[codes, lo:t + 1]).sum(axis=1)
-    relative = _div(panel.window(out_m, t, 56), expected)
+    relative = _div(_sum(cumulative, t, 56), expected)
     channel = {h: _ewm(ch_outcome, ch_cost, t, h)[codes] for h in (7, 14, 56)}
     conversions = panel.window("conversions", t, 7)
     gate = conversions / (conversions + GATE)
     ewm3, short = log_ratio(_ewm(outcome, cost, t, 3)), log_ratio(window(7))
     account_yield, account_spend = _account(panel, ch_outcome, ch_cost, codes, t)
+    surge = np.maximum(-np.log(factor[max(t - 2, 0):t + 1]), 0.0)
     X = np.column_stack([
         short, ewm3, log_ratio(_ewm(outcome, cost, t, 7)), log_ratio(_ewm(outcome, cost, t, 14)),
         log_ratio(window(91)), log_ratio(window(182)),
@@ -112,8 +154,26 @@ def _design(panel: Panel, t: int, metric: tuple[str, str]) -> tuple[np.ndarray, 
         spend_ratio(3), spend_ratio(7), _log_trend(channel[7], channel[56], known),
         gate * ewm3, gate * short,
         np.full(len(base), account_yield), np.full(len(base), account_spend),
-        log_ratio(_median(outcome, cost, t, 28))])
+        log_ratio(_median(outcome, cost, t, 28)),
+        np.full(len(base), surge[-1]), np.full(len(base), surge.mean())])
     return X, base
+
+
+def _ordinary(panel: Panel, metric: tuple[str, str],
+              factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of the outcome of ``metric`` with each day at the account's ordinary level,
+    and its cumulative sums over days (column k: the days before k)."""
+    cache = panel.__dict__.setdefault("_ordinary", {})
+    if metric not in cache:
+        grid = panel.grid[metric[0]] * factor[None, :]
+        cache[metric] = grid, np.concatenate([np.zeros((len(grid), 1)),
+                                              np.cumsum(grid, axis=1)], axis=1)
+    return cache[metric]
+
+
+def _sum(cumulative: np.ndarray, t: int, w: int) -> np.ndarray:
+    """Σ over the ``w`` days up to t of the grid ``cumulative`` sums."""
+    return cumulative[:, t + 1] - cumulative[:, max(t + 1 - w, 0)]
 
 
 def _channel_daily(panel: Panel, metric: str, codes: np.ndarray) -> np.ndarray:

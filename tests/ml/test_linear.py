@@ -9,14 +9,21 @@ import numpy as np
 import pytest
 
 from demetra.ml.features import Panel
-from demetra.ml.linear import FEATURES, LinearYield, design
+from demetra.ml.linear import (
+    FEATURES,
+    ORDINARY_MIN,
+    LinearYield,
+    account_days,
+    design,
+)
 
 N, DAYS, H = 40, 220, 7
 
 
-def _panel(phi: float, sd: float, seed: int = 0) -> Panel:
+def _panel(phi: float, sd: float, seed: int = 0, days: np.ndarray | None = None) -> Panel:
     """Campaigns of a persistent quality times a state of log ROI that follows an AR(1) with
-    coefficient ``phi`` and stationary deviation ``sd`` (phi 0: every day on its own)."""
+    coefficient ``phi`` and stationary deviation ``sd`` (phi 0: every day on its own), times
+    an account-wide multiplier per day (``days``, default 1)."""
     rng = np.random.default_rng(seed)
     quality = rng.normal(0.8, 0.3, (N, 1))
     state = np.zeros((N, DAYS))
@@ -24,7 +31,8 @@ def _panel(phi: float, sd: float, seed: int = 0) -> Panel:
     for d in range(1, DAYS):
         state[:, d] = phi * state[:, d - 1] + rng.normal(0, sd * np.sqrt(1 - phi ** 2), N)
     cost = np.full((N, DAYS), 200.0) * rng.uniform(0.5, 2.0, (N, 1))
-    conversions = rng.poisson(cost * np.exp(quality + state) / 50.0).astype(float)
+    account = np.ones(DAYS) if days is None else days
+    conversions = rng.poisson(cost * np.exp(quality + state) * account / 50.0).astype(float)
     revenue = conversions * 50.0
     grid = {"cost": cost, "revenue": revenue, "conversions": conversions,
             "clicks": cost, "impressions": cost * 100}
@@ -110,3 +118,60 @@ def test_per_campaign_forecasts_take_the_regression_only_where_their_backtest_fa
     bt.forecast[LINEAR] = bt.forecast[LINEAR] * 1.6
     weights, why = combine(bt, everyone, "roi")
     assert weights[LINEAR] == 0.0 and "did not clearly do better" in why
+
+
+PROMOTIONS = ((100, 104), (131, 134), (150, 155), (171, 175), (190, 193))
+HOLIDAY = 160
+
+
+def _promotions(seed: int = 3) -> Panel:
+    """Steady campaigns in an account that doubles its yield for a few days now and then (a
+    sale) and halves it for one (a holiday)."""
+    days = np.ones(DAYS)
+    for a, b in PROMOTIONS:
+        days[a:b + 1] = 2.0
+    days[HOLIDAY] = 0.5
+    return _panel(phi=0.5, sd=0.1, seed=seed, days=days)
+
+
+def test_the_days_the_whole_account_left_its_ordinary_are_found() -> None:
+    factor = account_days(_promotions())
+    abnormal = np.flatnonzero(factor != 1.0)
+    expected = [d for a, b in PROMOTIONS for d in range(a, b + 1)] + [HOLIDAY]
+    assert set(expected) <= set(abnormal)
+    assert len(abnormal) <= len(expected) + 3       # ordinary noise: a false day or so
+    assert factor[[a for a, _ in PROMOTIONS]] == pytest.approx(0.5, rel=0.15)
+    assert factor[HOLIDAY] == pytest.approx(2.0, rel=0.15)
+    # Nothing is judged before the account has two weeks behind it.
+    assert (factor[:ORDINARY_MIN] == 1.0).all()
+
+
+def _sale_errors(origins: list[int]) -> tuple[float, float]:
+    """Spend-weighted errors of the regression and of the trailing 28 days at ``origins``."""
+    panel = _promotions()
+    lin = base = 0.0
+    for o in origins:
+        model = LinearYield.fit(panel, range(28, o - H + 1), H)
+        real = panel.ahead("revenue", o, H) / panel.ahead("cost", o, H)
+        w = panel.ahead("cost", o, H)
+        trailing = panel.window("revenue", o, 28) / panel.window("cost", o, 28)
+        lin += float((np.abs(model.predict(panel, o) - real) * w).sum())
+        base += float((np.abs(trailing - real) * w).sum())
+    return lin, base
+
+
+def test_after_a_sale_the_regression_forecasts_the_ordinary_week() -> None:
+    """Origins a few days after each sale ends: the trailing yields still hold the sale."""
+    lin, trailing = _sale_errors([end + 3 for _, end in PROMOTIONS[2:]])
+    assert lin < 0.6 * trailing
+
+
+def test_a_sale_that_has_started_is_expected_to_go_on(monkeypatch) -> None:
+    """Origins on each sale's first day: how long the account's sales last is its history's
+    to say, and the regression reads it from the surge features."""
+    origins = [start for start, _ in PROMOTIONS[2:]]
+    lin, trailing = _sale_errors(origins)
+    monkeypatch.setattr("demetra.ml.linear.ABNORMAL_Z", np.inf)   # every day ordinary
+    as_they_came, _ = _sale_errors(origins)
+    assert lin < 0.8 * trailing
+    assert lin < 0.85 * as_they_came

@@ -16,6 +16,7 @@ from demetra.ml import (
     load_latest_model,
     train,
 )
+from demetra.ml.model import MODEL_VERSION
 from demetra.ml.train import BACKTEST_ORIGINS
 from demetra.seed import seed_database
 from tests.ml.world import END
@@ -24,7 +25,7 @@ from tests.ml.world import END
 def test_backtest_beats_the_trailing_28_day_roi(trained: dict) -> None:
     result = trained["result"]
     # The pooled model, served in a blend with the simple forecasts.
-    assert result.method == "tree" and result.version == "roi-hgb-4"
+    assert result.method == "tree" and result.version == MODEL_VERSION
     model = result.metrics["model"]
     base = result.metrics["baselines"]
     assert set(base) == {"trailing_28d_roi", "trailing_7d_roi", "channel_28d_roi"}
