@@ -446,6 +446,19 @@ def _point_scores(point: np.ndarray, real: np.ndarray, spend: np.ndarray) -> dic
             "mae": float(err.mean()) if len(err) else None}
 
 
+def _origin_t(df: pd.DataFrame, column: str) -> float:
+    """How clearly the forecasts of ``column`` beat the baseline, origin by origin: the paired
+    t statistic of their spend-weighted error sums (positive: the forecasts did better; 0
+    with fewer than two origins). A ratio of errors over a few small campaigns is mostly
+    luck; this says how much of it is not."""
+    real, spend = df["real"].to_numpy(float), df["spend"].to_numpy(float)
+    gap = (np.abs(df["baseline"].to_numpy(float) - real)
+           - np.abs(df[column].to_numpy(float) - real)) * spend
+    ahead = pd.Series(gap).groupby(df["origin"].to_numpy()).sum().to_numpy()
+    sd = float(ahead.std(ddof=1)) if len(ahead) > 1 else 0.0
+    return float(ahead.mean()) / sd * math.sqrt(len(ahead)) if sd > 0 else 0.0
+
+
 def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], *,
                    n_origins: int = 8) -> dict[str, Any]:
     """Rolling-origin backtest of ``forecast`` (each origin sees only the days up to it)
@@ -470,7 +483,8 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
             # Scored where the baseline exists too: the model and it on the same forecasts.
             keep &= np.isfinite(fc["baseline"].to_numpy(float))
             if keep.any():
-                parts[metric].append(fc[keep].assign(real=real[keep], spend=cost[keep]))
+                parts[metric].append(fc[keep].assign(real=real[keep], spend=cost[keep],
+                                                     origin=o))
     result: dict[str, Any] = {"origins": [panel.date_of(o).isoformat() for o in origin_days]}
     if parts["roi"]:
         roi = pd.concat(parts["roi"])
@@ -479,6 +493,7 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
         result["baselines"] = {"trailing_28d_roi": _point_scores(
             roi["baseline"].to_numpy(float), roi["real"].to_numpy(float),
             roi["spend"].to_numpy(float))}
+        result["model"]["t_vs_baseline"] = _origin_t(roi, "predicted_roi")
     for metric in ("cpa", "cpc"):
         if parts[metric]:
             result[metric] = _cost_scores(pd.concat(parts[metric]), metric, result["origins"])
@@ -499,6 +514,7 @@ def _cost_scores(df: pd.DataFrame, metric: str, origins: list[str]) -> dict[str,
     above = real > df["cpa_target"].to_numpy(float)
     ok = np.isfinite(prob)
     model["coverage"] = float(inside.mean())
+    model["t_vs_baseline"] = _origin_t(df, "predicted_cpa")
     model["brier"] = float(np.mean((prob[ok] - above[ok]) ** 2)) if ok.any() else None
     return {"origins": origins, "model": model, "baselines": {
         f"trailing_28d_{metric}": _point_scores(df["baseline"].to_numpy(float), real, spend)}}

@@ -208,3 +208,20 @@ def test_campaigns_tracking_only_clicks_are_forecast_on_cpc(engine: sa.Engine,
         assert 0.5 * own[cid] < r.predicted_cpa < 2 * own[cid]
     listed = latest_predictions(engine, not_forecast=True)
     assert list(listed["campaign_id"]) == ["FACEBOOK_click3"]
+
+
+def test_the_backtest_says_how_clearly_the_forecasts_beat_the_baseline() -> None:
+    from demetra.ml.small import _origin_t
+
+    rng = np.random.default_rng(0)
+    origins = np.repeat(np.arange(6), 3)
+    real = rng.uniform(1.0, 3.0, len(origins))
+    frame = pd.DataFrame({"origin": origins, "real": real, "spend": 100.0,
+                          "baseline": real * rng.uniform(0.7, 1.3, len(origins))})
+    better = frame.assign(predicted_roi=real * rng.uniform(0.95, 1.05, len(origins)))
+    assert _origin_t(better, "predicted_roi") > 3
+    worse = frame.assign(predicted_roi=real * 2)
+    assert _origin_t(worse, "predicted_roi") < -3
+    same = frame.assign(predicted_roi=frame["baseline"])
+    assert _origin_t(same, "predicted_roi") == 0.0
+    assert _origin_t(better[better["origin"] == 0], "predicted_roi") == 0.0  # one origin
