@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,9 @@ class Panel:
     days: int
     grid: dict[str, np.ndarray]      # metric -> (N, days) float
     rows: int = 0
+    # Arrays a model derives from the grid and reads at every day of a backtest (the
+    # regression's designs, demetra.ml.linear), keyed by what they are: the grid never changes.
+    derived: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # cum[m][:, k] = Σ metric over days < k: a window sum is two lookups.

@@ -80,8 +80,8 @@ def account_days(panel: Panel, metric: tuple[str, str] = ROI) -> np.ndarray:
     """Per day, the factor that brings the account's yield of ``metric`` to its ordinary level:
     1 on an ordinary day, median / yield on an abnormal one (see the module's docstring). Each
     day is judged on the days before it only (and the verdicts on them), so a forecast at t
-    reads nothing after t. Kept on the panel, as the designs."""
-    cache = panel.__dict__.setdefault("_account_days", {})
+    reads nothing after t. Kept in ``panel.derived``, as the designs."""
+    cache = panel.derived.setdefault("linear_account_days", {})
     if metric not in cache:
         out, cost = panel.grid[metric[0]].sum(axis=0), panel.grid[metric[1]].sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -104,9 +104,9 @@ def account_days(panel: Panel, metric: tuple[str, str] = ROI) -> np.ndarray:
 def design(panel: Panel, t: int, metric: tuple[str, str] = ROI) -> tuple[np.ndarray, np.ndarray]:
     """The features at day ``t`` (campaigns × ``FEATURES``, 0 where a window has no yield:
     the base stands in) and the base, each campaign's exponentially weighted 28-day yield of
-    ``metric`` (outcome, cost) on the account's ordinary level. Kept on the panel: a backtest
-    refits on the same days at every origin."""
-    cache = panel.__dict__.setdefault("_designs", {})
+    ``metric`` (outcome, cost) on the account's ordinary level. Kept in ``panel.derived``: a
+    backtest refits on the same days at every origin."""
+    cache = panel.derived.setdefault("linear_designs", {})
     if (t, metric) not in cache:
         cache[(t, metric)] = _design(panel, t, metric)
     return cache[(t, metric)]
@@ -163,7 +163,7 @@ def _ordinary(panel: Panel, metric: tuple[str, str],
               factor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The grid of the outcome of ``metric`` with each day at the account's ordinary level,
     and its cumulative sums over days (column k: the days before k)."""
-    cache = panel.__dict__.setdefault("_ordinary", {})
+    cache = panel.derived.setdefault("linear_ordinary", {})
     if metric not in cache:
         grid = panel.grid[metric[0]] * factor[None, :]
         cache[metric] = grid, np.concatenate([np.zeros((len(grid), 1)),
@@ -177,9 +177,9 @@ def _sum(cumulative: np.ndarray, t: int, w: int) -> np.ndarray:
 
 
 def _channel_daily(panel: Panel, metric: str, codes: np.ndarray) -> np.ndarray:
-    """Channels × days: Σ ``metric`` of the campaigns of a known channel (kept on the panel:
+    """Channels × days: Σ ``metric`` of the campaigns of a known channel (kept in ``panel.derived``:
     every training day reads it)."""
-    cache = panel.__dict__.setdefault("_channel_daily", {})
+    cache = panel.derived.setdefault("linear_channel_daily", {})
     if metric not in cache:
         total = np.zeros((int(codes.max(initial=0)) + 1, panel.days))
         known = np.isfinite(panel.channel_codes)
