@@ -34,6 +34,7 @@ Writes ``## Forecasts on small accounts (issue 13)``.
     python benchmarks/bench_ml.py --no-pg --no-write
     python benchmarks/bench_ml.py --small         # small accounts only (~30 s)
     python benchmarks/bench_ml.py --small --seeds 1,2 --held-out ''   # some seeds only
+    python benchmarks/bench_ml.py --zoo           # the zoo, seeds 1-3 and held-out 4-5 (~9 min)
 """
 
 from __future__ import annotations
@@ -351,6 +352,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 ZOO_SECTION = "## Forecasts across the zoo (issue 14)"
 ZOO_SEEDS, ZOO_CAMPAIGNS, ZOO_DAYS = (1, 2, 3), 60, 300
+ZOO_HELD_OUT = (4, 5)
 HORIZON = 7
 
 
@@ -412,7 +414,7 @@ def zoo_world(dbs: Databases, name: str, seed: int) -> dict[str, Any]:
     return row
 
 
-def zoo_report(rows: list[dict[str, Any]]) -> str:
+def zoo_report(rows: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> str:
     from demetra.ml.adapt import POWER
     from demetra.ml.train import BACKTEST_ORIGINS
 
@@ -433,7 +435,16 @@ def zoo_report(rows: list[dict[str, Any]]) -> str:
              "`demetra.ml.adapt`); the lead-generation world (no revenue) "
              "is served per campaign on CPA (`demetra.ml.small`: the trailing 28 days, the "
              "simple ensemble and, where its backtest clearly favours it, the account's "
-             "regression), against its trailing 28 days.", "",
+             "regression), against its trailing 28 days.", ""]
+    lines += _zoo_table(rows, f"### Seeds {', '.join(map(str, ZOO_SEEDS))}")
+    if held_out:
+        lines += _zoo_table(held_out, f"### Held-out seeds {', '.join(map(str, ZOO_HELD_OUT))} "
+                                      "(never looked at while the methods were built)")
+    return "\n".join(lines)
+
+
+def _zoo_table(rows: list[dict[str, Any]], title: str) -> list[str]:
+    lines = [title, "",
              "| world | seed | forecasts | served | trees alone | regression alone | "
              "best simple forecast | oracle | P10–P90 coverage (served / trees) | weights | "
              "seconds |",
@@ -461,7 +472,7 @@ def zoo_report(rows: list[dict[str, Any]]) -> str:
         f"{w} {np.mean(v):.3f} (worst {max(v):.3f})" for w, v in served_ratios.items())
         + f"; over all {np.mean(every):.3f}. Targets (issue 14): ≤ 0.92 on every world, "
         "≤ 0.88 on average.", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> int:
@@ -482,20 +493,25 @@ def main() -> int:
                         f"(repeatable; default {','.join(map(str, SMALL_HELD_OUT))}; '' for none)")
     p.add_argument("--zoo", action="store_true",
                    help="only the forecasts across the worlds of demetra.zoo (issue 14)")
+    p.add_argument("--no-held-out", dest="zoo_held_out", action="store_false",
+                   help=f"with --zoo: skip the held-out seeds {ZOO_HELD_OUT}")
     args = p.parse_args()
     if args.zoo:
         from demetra.seed import WORLDS
 
         dbs = Databases(None, "bench-ml-zoo")
         try:
-            rows = []
-            for name in WORLDS:
-                for seed in ZOO_SEEDS:
-                    rows.append(zoo_world(dbs, name, seed))
-                    print({k: v for k, v in rows[-1].items() if k != "candidates"}, flush=True)
+            groups: list[list[dict[str, Any]]] = []
+            for seeds in (ZOO_SEEDS, ZOO_HELD_OUT if args.zoo_held_out else ()):
+                groups.append([])
+                for name in WORLDS:
+                    for seed in seeds:
+                        groups[-1].append(zoo_world(dbs, name, seed))
+                        print({k: v for k, v in groups[-1][-1].items() if k != "candidates"},
+                              flush=True)
         finally:
             dbs.close()
-        text = zoo_report(rows)
+        text = zoo_report(*groups)
         print(text)
         if not args.no_write:
             write_section(ZOO_SECTION, text)
