@@ -113,11 +113,14 @@ def test_per_campaign_forecasts_take_the_regression_only_where_their_backtest_fa
     weights, why = combine(own_backtest(persists, DAYS - 1, H, "roi"), everyone, "roi")
     assert weights[LINEAR] > 0.5 and "regression" in why
     assert sum(weights.values()) == pytest.approx(1.0)
-    # A regression that did worse in the backtest takes nothing.
+    # A regression that did worse in the backtest takes nothing from a small account, next to
+    # nothing from one of the pooled model's size.
     bt = own_backtest(_panel(phi=0.0, sd=0.3), DAYS - 1, H, "roi")
     bt.forecast[LINEAR] = bt.forecast[LINEAR] * 1.6
-    weights, why = combine(bt, everyone, "roi")
+    weights, why = combine(bt, np.arange(N) < 8, "roi")
     assert weights[LINEAR] == 0.0 and "did not clearly do better" in why
+    weights, why = combine(bt, everyone, "roi")
+    assert weights[LINEAR] < 0.01 and "origin by origin" in why
 
 
 PROMOTIONS = ((100, 104), (131, 134), (150, 155), (171, 175), (190, 193))

@@ -17,6 +17,7 @@ from demetra.ml import (
     train,
 )
 from demetra.ml.model import MODEL_VERSION
+from demetra.ml.small import SMALL_VERSION
 from demetra.ml.train import BACKTEST_ORIGINS
 from demetra.seed import seed_database
 from tests.ml.world import END
@@ -74,6 +75,6 @@ def test_too_few_campaigns_for_the_tree_fall_back_to_per_campaign_forecasts(
         engine: sa.Engine, tmp_path: Path) -> None:
     seed_database(engine, campaigns=12, days=80, seed=1, end_date=END)
     result = train(engine, Settings(model_dir=str(tmp_path)))
-    assert result.method == "small" and result.version == "small-combine-3"
+    assert result.method == "small" and result.version == SMALL_VERSION
     assert "needs 20" in result.method_reason and "Per-campaign forecasts" in result.summary()
     assert result.metrics["model"]["wmae"] is not None
