@@ -52,7 +52,7 @@ def test_train_then_forecasts_and_risk_filter(seeded_engine: sa.Engine, db_url: 
     with seeded_engine.connect() as conn:
         assert conn.execute(sa.text(
             "SELECT COUNT(*) FROM model_runs WHERE status = 'ok'")).scalar_one() == 1
-    assert len(at.get("plotly_chart")) >= 2  # error by forecaster, importance
+    assert len(at.get("plotly_chart")) >= 3  # the blend's weights, error by forecaster, importance
 
     forecasts = frame_with(at, "P(loss)")
     assert forecasts is not None

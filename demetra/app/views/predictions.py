@@ -39,7 +39,8 @@ METHOD_WORDS = {"tree": "Pooled model", "adaptive": "Models + simple, by backtes
                 "shrinkage": "Shrinkage", "trailing_28d": "Trailing 28 days",
                 "trailing_7d": "Trailing 7 days", "blend_7_56": "Trailing 7 + 56 days",
                 "ewm_14d": "Weighted, 14-day half-life",
-                "ewm_28d": "Weighted, 28-day half-life", "combined": "Combination"}
+                "ewm_28d": "Weighted, 28-day half-life", "combined": "Combination",
+                "linear": "Account's regression", "simple": "Simple forecasts"}
 CPC_WORDS = "CPC (neither revenue nor results tracked)"
 KEY_TRAINING = "prd_training"
 CHART = {"width": "stretch", "config": {"displayModeBar": False}}
@@ -211,8 +212,9 @@ def show_model_run(run: Mapping[str, Any]) -> None:
         st.markdown(":blue-badge[Per-campaign forecasts] Not the pooled tree model: "
                     f"{metrics.get('method_reason') or 'too little pooled data'}. Each campaign "
                     "is forecast by its trailing 28 days weighed against an ensemble of "
-                    "trailing, exponentially weighted and shrunk yields, by how clearly the "
-                    "account's own backtest favours one of them.")
+                    "trailing, exponentially weighted and shrunk yields, and the account's "
+                    "regression on its recent history, by how clearly the account's own "
+                    "backtest favours each.")
     if not {"model", "cpa", "cpc"} & set(metrics):
         st.info("The latest training recorded no backtest metrics.", icon=":material/info:")
         return
@@ -241,6 +243,12 @@ def show_model_run(run: Mapping[str, Any]) -> None:
     table_df = backtest_table(metrics)
     st.dataframe(table_df, hide_index=True, width="stretch", key="prd_backtest",
                  column_config=BACKTEST_COLUMNS)
+    blend = (metrics.get("blend") or {}).get("weights") or {}
+    if blend:
+        st.plotly_chart(charts.metric_bars_figure(
+            {METHOD_WORDS.get(m, m): w for m, w in sorted(blend.items(), key=lambda kv: -kv[1])},
+            title="What serves the forecast: weights from the account's backtest", fmt=".0%",
+            height=200), key="prd_blend_chart", **CHART)
     left, right = st.columns(2)
     wmae = dict(zip(table_df["Forecaster"], table_df["Spend-weighted MAE"], strict=True))
     left.plotly_chart(charts.metric_bars_figure(
