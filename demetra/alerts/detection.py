@@ -25,7 +25,10 @@ each of its days a breach day, so the incident is dated from the window's first 
   days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual; when the
   outcome kept pace with the spend (``_kept_pace``: likelier bought at the rate the campaign's
   own history shows for more spend, ``_elasticity``, than held at its usual level) it is a
-  budget change, severity low;
+  budget change, severity low; so is a spike no longer one without the rise its peers shared
+  that day (``_peers_spend``: a promotion's budget, a raise of the whole channel), and one
+  within the factor of the last days' spend (``_recent_spend``: a budget raised days ago)
+  whose outcome held its usual level;
 * ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit on a day no
   rule above fired; severity low when the entity's peers moved the same way that day.
 
@@ -40,9 +43,11 @@ Evidence that reaches a lead but not proof (``_evidence_thresholds``) is an aler
 low. Proof (a graded alert) must also hold for the window that weighs most
 
 * against the entity's own overdispersion (``_dispersion``: a negative-binomial α of each day
-  against its own trailing baseline over ``_DISPERSION_WINDOWS`` baselines of days), by
-  ``sensitivity`` spreads: a campaign whose state drifts by tens of percent for days proves
-  only a collapse its swings cannot explain, and one with too little history for that spread
+  against its own trailing baseline over ``_DISPERSION_WINDOWS`` baselines of days, at least
+  its peers' pooled α, which a small campaign's own few counts cannot tell), by
+  ``sensitivity`` spreads, in logs and in the tail of its counts about a lognormal state
+  (``_state_tail``): a campaign whose state drifts by tens of percent for days proves only a
+  collapse its swings cannot explain, and one with too little history for that spread
   proves nothing yet;
 * for the rules judged against spend (ROI, CPA), as if the spend beyond the usual day's had
   bought nothing: a CPA that rises with a budget is diminishing returns, not a collapse;
@@ -101,6 +106,13 @@ _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 # The overdispersion that proof must hold against is estimated over this many baselines of
 # days before a window (``_dispersion``): a state that reverts in days needs weeks of them.
 _DISPERSION_WINDOWS = 4
+# The last days whose median spend is the campaign's current budget (``_recent_spend``).
+_RECENT_DAYS = 3
+# Nodes of the quadrature over a drifting state (``_state_tail``).
+_TAIL_NODES = 24
+# An outcome under its usual level by more than this z of its Poisson tail did not hold it
+# (``_held_level``): one spread, the plainest reading of "about as usual".
+_HELD_Z = 1.0
 
 
 # -- the rules, on a frame of daily rows of one kind of entity ----------------------------
@@ -306,13 +318,19 @@ def _peers(group: np.ndarray, observed: np.ndarray, expected: np.ndarray,
 
 
 def _dispersion(observed: np.ndarray, expected: np.ndarray, valid: np.ndarray,
-                pos: np.ndarray, window: int) -> np.ndarray:
+                pos: np.ndarray, window: int, group: np.ndarray | None = None) -> np.ndarray:
     """The overdispersion of each row's counts, from the ``window`` rows before it: α of a
     negative binomial (variance e + α e²), by moments, Σ((o - e)² - e) / Σe², of each day
     against its own trailing baseline (``expected``). So it holds what the Poisson test
     leaves out: a state that drifts for days, order values, the error of a baseline of two
     weeks of such days. Weighted by e², the days that say most about it count most; a
-    spread of quantiles over four weeks of a state that reverts in days is mostly luck."""
+    spread of quantiles over four weeks of a state that reverts in days is mostly luck.
+
+    ``group``: each row's peer group of the day (``_peer_groups``). A small campaign's own
+    days say little about its α (their Poisson noise drowns it: by chance it comes out near
+    0), while its peers' pooled days, weighted by e² as well, are led by the big ones that
+    tell it well: a campaign is held to the larger of its own α and its peers'. Where the
+    states of an account do not drift, the peers' α is small too and changes nothing."""
     o, e = np.where(valid, observed, 0.0), np.where(valid, expected, 0.0)
     o, e = np.nan_to_num(o), np.nan_to_num(e)
     num = _trailing_sum((o - e) ** 2 - e, pos, window)
@@ -320,9 +338,31 @@ def _dispersion(observed: np.ndarray, expected: np.ndarray, valid: np.ndarray,
     days = _trailing_sum(valid.astype(float), pos, window)
     with np.errstate(divide="ignore", invalid="ignore"):
         alpha = np.where(den > 0, np.clip(num / den, 0.0, None), 0.0)
+        if group is not None:
+            told = days >= window // 4
+            g_num = np.bincount(group, weights=np.where(told, num, 0.0))
+            g_den = np.bincount(group, weights=np.where(told, den, 0.0))
+            pooled = np.where(g_den[group] > 0, np.clip(g_num[group] / g_den[group], 0.0, None),
+                              0.0)
+            alpha = np.maximum(alpha, pooled)
     # Fewer days than a quarter of the window tell no spread: nothing is proved against it
     # yet (infinite: leads only), as no baseline is made of fewer than _MIN_HISTORY days.
     return np.where(days >= window // 4, alpha, np.inf)
+
+
+def _state_tail(observed: np.ndarray, expected: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The lower tail, as a z, of ``observed`` counts whose mean is ``expected`` times the
+    entity's state: lognormal, of mean 1 and relative variance ``alpha`` (``_dispersion``),
+    with Poisson counts about it (Gauss-Hermite quadrature over the state, _TAIL_NODES
+    nodes). A state that drifts on a log scale reaches a third of its usual far more often
+    than a normal spread of the log count says, and a count of 1 against 11 is that; a
+    drop no state of the entity's spread explains still is far in the tail."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_TAIL_NODES)
+    weights = weights / weights.sum()
+    sigma = np.sqrt(np.log1p(alpha))[:, None]
+    mean = expected[:, None] * np.exp(sigma * nodes[None, :] - sigma ** 2 / 2)
+    tail = (stats.poisson.cdf(np.floor(observed)[:, None], mean) * weights).sum(axis=1)
+    return stats.norm.ppf(np.clip(tail, 1e-300, 1.0))
 
 
 def _column(frame: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
@@ -464,6 +504,22 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             extra = spread ** 2 - 1.0 / np.maximum(per_day, 0.5)
         return np.sqrt(np.clip(np.nan_to_num(extra), 0.0, None))
 
+    def _held_level() -> np.ndarray:
+        """Rows whose outcome held its usual level (what the median day's spend buys at the
+        baseline rate, as in ``_kept_pace``): not under it by more than ``_HELD_Z`` of its
+        Poisson tail (a day of 0 against 0.4 usual results held it; 6 against 13 did not);
+        True where the entity tracks neither. Spend near the last days' that brings less
+        than the usual day is no budget at work."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            orders = np.where(aov > 0, rev0 / aov, np.nan)
+            rate = np.where(has_rev, base_roi / aov, 1.0 / base_cpa)
+            got = np.where(has_rev, orders, conv0)
+            spent = np.where(has_rev, rev_cost, res_cost)
+            usual = rate * spent * med_cost / cost
+            held = stats.norm.ppf(stats.poisson.cdf(np.floor(np.nan_to_num(got)),
+                                                     np.nan_to_num(usual))) > -_HELD_Z
+            return np.where(np.isfinite(usual) & np.isfinite(got), held, ~(has_rev | has_conv))
+
     def _kept_pace() -> np.ndarray:
         """Spend whose outcome followed it: a budget change, not a runaway bid (a lead,
         severity low). Of the two explanations of the day's outcome (revenue in orders, else
@@ -499,6 +555,48 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             slope = (sxy / k - sx * sy / k ** 2) / var
         return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
                         np.clip(slope, 0.0, 1.0), 1.0)
+
+    def _recent_spend() -> np.ndarray:
+        """The median spend of the ``_RECENT_DAYS`` rows before each, where all of them spent
+        (NaN otherwise): a budget raised a few days ago is the level its days are spent at,
+        which the median of two weeks reaches only a week later. A day within the factor of
+        it, whose outcome held its usual level (``_held_level``), is the new budget
+        spent, not a runaway: the campaign's own drift of spend is no incident either."""
+        prev = [np.where(pos >= j, np.concatenate([np.full(j, np.nan), frame["_spend"]
+                                                   .to_numpy(float)[:-j]]), np.nan)
+                for j in range(1, _RECENT_DAYS + 1)]
+        stacked = np.vstack(prev)
+        recent = np.full(n, np.nan)
+        full_rows = np.isfinite(stacked).all(axis=0)
+        recent[full_rows] = np.median(stacked[:, full_rows], axis=0)
+        return recent
+
+    def _peers_spend(rows: np.ndarray) -> np.ndarray:
+        """For ``rows``, how far their peers' spend stood above its own usual that day (the
+        median over the other judged rows of the peer group, at least two of them, of spend
+        against its trailing median; 1 when under 1 or too few): a promotion's budget, or
+        any raise of a whole channel, is the account's decision, and a campaign's spend is a
+        spike only beyond what its peers share."""
+        out = np.ones(n)
+        if not rows.any():
+            return out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = cost / med_cost
+        mine = (np.isin(peer_group, np.unique(peer_group[rows])) & enough & (med_cost > 0)
+                & np.isfinite(ratio))
+        grouped = pd.DataFrame({"g": peer_group[mine], "r": ratio[mine],
+                                "z": z["cost"][mine]}).groupby("g")
+        med, count = grouped.median(), grouped["r"].count()
+        g = peer_group[rows]
+        shared = med["r"].reindex(g).to_numpy()
+        # The group's median holds the row itself: with three or more peers it is close to
+        # theirs, and a spike only pulls it its own way. Their move counts where it is
+        # beyond their own day-to-day spread (the median of their z over one): a few
+        # campaigns above their medians by chance are no decision of the account.
+        moved = med["z"].reindex(g).to_numpy() > 1.0
+        peers_n = count.reindex(g).to_numpy() - 1
+        out[rows] = np.where((peers_n >= 2) & moved & (shared > 1.0), shared, 1.0)
+        return out
 
     def _shared_move(odd: np.ndarray, worst: np.ndarray) -> np.ndarray:
         """Odd rows whose metric its peers moved with on the same day (the median z of the
@@ -547,7 +645,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             counted = eligible & np.isfinite(rate) & (unit > 0)
             peers = _peers(peer_group, num / unit, rate * den / unit, counted)
             dispersion = _dispersion(num / unit, rate * den / unit, counted & (pos >= w), pos,
-                                     _DISPERSION_WINDOWS * w)
+                                     _DISPERSION_WINDOWS * w, peer_group)
         win = _windows(num, den, np.where(np.isfinite(rate), rate, np.nan), unit, extra,
                        eligible, pos, history=max(w, _MIN_HISTORY), drop=drop,
                        threshold=lead, z_limit=z_limit,
@@ -611,6 +709,12 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             spread = np.sqrt(1.0 / np.maximum(e_s, 1e-9)
                              + np.maximum(dispersion[first], extra[first] ** 2))
             lead_only |= np.log((o_s + 0.5) / (e_s + 0.5)) / spread > -z_dispersed
+            # The spread in logs above overstates a shortfall of few counts (a log of 1.5 / 11.5
+            # is no 4-spread event when the state alone may halve): where it proves, the tail
+            # itself must too (``_state_tail``).
+            alpha = np.maximum(dispersion[first], extra[first] ** 2)
+            test = np.flatnonzero(~lead_only & np.isfinite(alpha) & (alpha > 0))
+            lead_only[test] |= _state_tail(o_s[test], e_s[test], alpha[test]) > -z_dispersed
             emit(rule, covered, full(metric), full(limit(shown, metric, rows)),
                  full(shortfall(first, rows)), full(dev), full(lead_only, False),
                  baseline=full(baseline[shown]), src=np.where(covered, src, idx),
@@ -653,7 +757,9 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                  & (z["cost"] > sens))
         emit("cost_spike", spike, cost, cfg.cost_spike_factor * med_cost,
              np.maximum(cost - med_cost, 0), z["cost"],
-             spike & (_kept_pace() | (cost * (1.0 - mix_share) <= cfg.cost_spike_factor * med_cost)))
+             spike & (_kept_pace() | (cost * (1.0 - mix_share) <= cfg.cost_spike_factor * med_cost)
+                      | (cost / _peers_spend(spike) <= cfg.cost_spike_factor * med_cost)
+                      | ((cost <= cfg.cost_spike_factor * _recent_spend()) & _held_level())))
 
         # Results without revenue: the results the spend buys at the trailing CPA, a CPA
         # ``cpa_rise_factor`` times the usual being results under 1/factor of them (a window

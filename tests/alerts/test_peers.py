@@ -163,3 +163,90 @@ def test_results_short_of_the_usual_day_after_a_budget_rise_are_proved(
     detect(engine, since=FAR_PAST)
     broken = graded(engine, campaign_id="LINKEDIN_broken001", alert_type="cpa_rise")
     assert [a["date"] for a in broken] == [day(40)]
+
+
+def _raise(level: float, *, results_follow: bool) -> dict:
+    """A day's spend ``level`` times the usual $1,000, clicks with it; conversions and revenue
+    follow the spend or stay at their usual 50 and $2,500."""
+    out = {"cost": 1000.0 * level, "clicks": round(1000 * level),
+           "impressions": round(50_000 * level)}
+    if results_follow:
+        out.update(conversions=50.0 * level, revenue=2500.0 * level)
+    return out
+
+
+def test_a_spike_within_a_budget_raise_its_channel_shares_is_a_lead(engine: sa.Engine) -> None:
+    # A promotion: every campaign of the channel spends twice its usual for three days; one
+    # of them three and a half times, its results staying put. Beyond what its peers share
+    # its spend is under the factor: the account's decision, told as a lead.
+    mates = [f"FACEBOOK_promo{i:04d}" for i in range(4)]
+    promo = dict.fromkeys(range(40, 43), _raise(2.0, results_follow=True))
+    insert(engine, *(campaign(cid, "facebook", 45, bad=promo) for cid in mates),
+           campaign("FACEBOOK_promoxx01", "facebook", 45,
+                    bad=dict.fromkeys(range(40, 43), _raise(3.5, results_follow=False))))
+    detect(engine, since=FAR_PAST)
+    spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_promoxx01")
+    assert spikes and all(a["severity"] == "low" for a in spikes)
+
+
+def test_a_runaway_among_steady_channel_mates_is_graded(engine: sa.Engine) -> None:
+    # The same spend with mates at their usual (their wiggle is no shared move): a spike.
+    mates = [f"FACEBOOK_calm{i:05d}" for i in range(4)]
+    insert(engine, *(campaign(cid, "facebook", 45) for cid in mates),
+           campaign("FACEBOOK_runaway2", "facebook", 45,
+                    bad=dict.fromkeys(range(40, 43), _raise(3.5, results_follow=False))))
+    detect(engine, since=FAR_PAST)
+    spikes = graded(engine, alert_type="cost_spike", campaign_id="FACEBOOK_runaway2")
+    assert [a["date"] for a in spikes] == [day(40)]
+
+
+def test_a_small_campaign_is_held_to_the_overdispersion_of_its_peers() -> None:
+    # Two campaigns over the same 80 days: a big one whose counts swing far beyond Poisson
+    # (its state drifts), and a small one whose few counts cannot show such a drift. Alone,
+    # the small one's α is what chance makes of it; beside its peer, at least the pooled α.
+    from demetra.alerts.detection import _dispersion
+
+    rng = np.random.default_rng(3)
+    days = 80
+    state = np.exp(rng.normal(0.0, 0.4, days))
+    big_e, small_e = np.full(days, 200.0), np.full(days, 3.0)
+    big_o = rng.poisson(big_e * state).astype(float)
+    small_o = rng.poisson(small_e).astype(float)
+    observed, expected = np.concatenate([big_o, small_o]), np.concatenate([big_e, small_e])
+    pos = np.concatenate([np.arange(days), np.arange(days)])
+    valid = np.ones(2 * days, dtype=bool)
+    group = np.concatenate([np.arange(days), np.arange(days)])  # one peer group a day
+    alone = _dispersion(observed, expected, valid, pos, 56)
+    pooled = _dispersion(observed, expected, valid, pos, 56, group)
+    last_small = 2 * days - 1
+    assert alone[days - 1] > 0.1                   # the big one tells its drift
+    assert alone[last_small] < 0.05                # the small one, alone, does not
+    assert pooled[last_small] >= 0.1               # beside its peer it is held to it
+    assert pooled[days - 1] == alone[days - 1]     # the big one keeps its own
+
+
+def test_a_drifting_state_makes_a_shortfall_of_few_counts_less_extreme() -> None:
+    from scipy import stats
+
+    from demetra.alerts.detection import _state_tail
+
+    observed, expected = np.array([1.0, 1.0, 1.0]), np.array([11.0, 11.0, 11.0])
+    z = _state_tail(observed, expected, np.array([1e-9, 0.05, 0.2]))
+    # Without drift it is the Poisson tail; the more the state drifts, the nearer to chance.
+    assert abs(z[0] - stats.norm.ppf(stats.poisson.cdf(1, 11.0))) < 1e-3
+    assert z[0] < z[1] < z[2] < 0
+
+
+def test_a_day_within_the_factor_of_a_budget_raised_days_ago_is_a_lead(
+        engine: sa.Engine) -> None:
+    # The budget rose to 1.6x two days before a day at 3.2x the old median whose results
+    # stay at the new budget's (above the usual day's, short of the spend's pace): the new
+    # budget spent (a lead), not a runaway.
+    peak = {**_raise(3.2, results_follow=False), "conversions": 80.0, "revenue": 4000.0}
+    rows = campaign("FACEBOOK_raised001", "facebook", 45,
+                    bad={38: _raise(1.6, results_follow=True),
+                         39: _raise(1.6, results_follow=True), 40: peak})
+    insert(engine, rows)
+    detect(engine, since=FAR_PAST)
+    spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_raised001")
+    assert spikes and all(a["severity"] == "low" for a in spikes)
