@@ -504,18 +504,24 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             extra = spread ** 2 - 1.0 / np.maximum(per_day, 0.5)
         return np.sqrt(np.clip(np.nan_to_num(extra), 0.0, None))
 
+    def _outcome_and_usual() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's outcome (revenue in orders, else results), the spend that tracks it, and
+        the usual level: what the median day's spend buys at the baseline rate."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            orders = np.where(aov > 0, rev0 / aov, np.nan)
+            rate = np.where(has_rev, base_roi / aov, 1.0 / base_cpa)
+            got = np.where(has_rev, orders, conv0)
+            spent = np.where(has_rev, rev_cost, res_cost)
+            return got, spent, rate * spent * med_cost / cost
+
     def _held_level() -> np.ndarray:
         """Rows whose outcome held its usual level (what the median day's spend buys at the
         baseline rate, as in ``_kept_pace``): not under it by more than ``_HELD_Z`` of its
         Poisson tail (a day of 0 against 0.4 usual results held it; 6 against 13 did not);
         True where the entity tracks neither. Spend near the last days' that brings less
         than the usual day is no budget at work."""
+        got, _, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
-            orders = np.where(aov > 0, rev0 / aov, np.nan)
-            rate = np.where(has_rev, base_roi / aov, 1.0 / base_cpa)
-            got = np.where(has_rev, orders, conv0)
-            spent = np.where(has_rev, rev_cost, res_cost)
-            usual = rate * spent * med_cost / cost
             held = stats.norm.ppf(stats.poisson.cdf(np.floor(np.nan_to_num(got)),
                                                      np.nan_to_num(usual))) > -_HELD_Z
             return np.where(np.isfinite(usual) & np.isfinite(got), held, ~(has_rev | has_conv))
@@ -529,12 +535,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         to the median to the power of the campaign's own elasticity (``_elasticity``), as a
         campaign that saturates gains less from each extra dollar. A campaign that tracks
         neither is judged on its spend alone."""
+        got, spent, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
-            orders = np.where(aov > 0, rev0 / aov, np.nan)
-            rate = np.where(has_rev, base_roi / aov, 1.0 / base_cpa)
-            got = np.where(has_rev, orders, conv0)
-            spent = np.where(has_rev, rev_cost, res_cost)
-            usual = rate * spent * med_cost / cost
             paced = usual * (cost / med_cost) ** _elasticity(got, spent)
             llr = got * np.log(paced / usual) - (paced - usual)
         return np.isfinite(llr) & (paced > usual) & (llr > 0)
