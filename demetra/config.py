@@ -123,7 +123,8 @@ class Settings:
         1.5, "Daily ROI below this raises a roi_drop alert", label="ROI threshold",
         min=0, max=100)
     alert_cost_spike_factor: float = setting(
-        2.8, "Daily spend above this multiple of the trailing baseline raises a cost_spike alert",
+        2.8, "Daily spend above this multiple of the trailing baseline raises a cost_spike "
+        "alert (within one of the campaign's usual day-to-day swings under it, a low-severity lead)",
         label="Cost spike factor", min=1, max=100)
     alert_min_conversion_rate: float = setting(
         0.005, "Conversion rate under this floor raises a low_conversion alert",

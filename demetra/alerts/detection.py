@@ -15,20 +15,25 @@ each of its days a breach day, so the incident is dated from the window's first 
   brings at the baseline ROI, or far under what the day's conversions bring at the baseline
   order value (order values that collapse while people still buy: free of the swings of the
   conversion count, so proved where revenue against spend cannot tell a collapse from a bad
-  week); or one day's ROI below the absolute threshold when the baseline was above it
-  (severity low);
+  week; each order weighs as much as the campaign's own order values are steady,
+  ``_order_spread``); or one day's ROI below the absolute threshold when the baseline was
+  above it (severity low);
 * ``cpa_rise``: results (accounts without revenue) far fewer than the spend buys at the
   trailing CPA;
 * ``low_conversion``: conversions far fewer than the clicks and baseline rate make likely,
   or one day's rate under the floor (severity low);
 * ``cost_spike``: one day's spend above ``cost_spike_factor`` × the trailing median of the
-  days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual; when the
+  days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual against
+  the campaign's own swings net of those its peers shared (``_own_spend_z``: a promotion's
+  week of raised budgets widens no campaign's spread); within one such swing under the line,
+  and a spike against the last days' spend too, a lead; when the
   outcome kept pace with the spend (``_kept_pace``: likelier bought at the rate the campaign's
   own history shows for more spend, ``_elasticity``, than held at its usual level) it is a
   budget change, severity low; so is a spike no longer one without the rise its peers shared
   that day (``_peers_spend``: a promotion's budget, a raise of the whole channel), and one
-  within the factor of the last days' spend (``_recent_spend``: a budget raised days ago)
-  whose outcome held its usual level;
+  within the factor of the last days' spend (``_recent_spend``: a budget raised days ago,
+  or yesterday when yesterday's outcome kept pace with it) whose outcome held its usual
+  level;
 * ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit on a day no
   rule above fired; severity low when the entity's peers moved the same way that day.
 
@@ -102,6 +107,9 @@ _COLLAPSE = 0.3
 # Revenue counted in orders of 90 % of the baseline order value: a drifting order value is
 # not a lost order.
 _ORDER_SLACK = 0.9
+# No order's value is taken as steadier than this (relative spread): a history of near-equal
+# order values is a few days' luck as often as a one-price shop (``_order_spread``).
+_ORDER_CV_FLOOR = 0.2
 _READ_CHUNK = 100_000      # rows fetched at a time from SQLite
 # The overdispersion that proof must hold against is estimated over this many baselines of
 # days before a window (``_dispersion``): a state that reverts in days needs weeks of them.
@@ -365,6 +373,29 @@ def _state_tail(observed: np.ndarray, expected: np.ndarray, alpha: np.ndarray) -
     return stats.norm.ppf(np.clip(tail, 1e-300, 1.0))
 
 
+def _order_spread(frame: pd.DataFrame, orders: np.ndarray, trailing: np.ndarray,
+                  window: int) -> np.ndarray:
+    """Each row's relative variance of one order's value, from the campaign's own days: the
+    squared robust spread of a day's log order value (revenue over the conversions it came
+    with) times the orders of its usual day, in [_ORDER_CV_FLOOR², 1]. The order-value rule
+    counts revenue in units of the baseline order value times it, so a window's orders weigh
+    as much as their values are steady: a shop whose orders are worth about the same each
+    proves a collapse of value from a few of them, one whose baskets vary as much as a
+    count's Poisson noise (1: what the unit of one order assumes) from as many as before.
+    A day's spread that does not shrink with its orders (value noise of the whole day) only
+    makes the estimate cautious for days of more orders than usual."""
+    revenue = frame["revenue"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["_log_aov"] = np.where((orders > 0) & np.isfinite(revenue) & (revenue > 0),
+                                     np.log(revenue / orders), np.nan)
+        _, spread = _trailing_quantiles(frame, "_log_aov", window)
+        valued_days = _trailing_sum(np.isfinite(frame["_log_aov"].to_numpy()).astype(float),
+                                    frame["_pos"].to_numpy(), window)
+        usual = trailing / np.maximum(valued_days, 1.0)
+        cv2 = spread ** 2 * usual
+    return np.where(np.isfinite(cv2), np.clip(cv2, _ORDER_CV_FLOOR ** 2, 1.0), 1.0)
+
+
 def _column(frame: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
     return frame[name].to_numpy(float) if name in frame else default
 
@@ -558,7 +589,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
                         np.clip(slope, 0.0, 1.0), 1.0)
 
-    def _recent_spend() -> np.ndarray:
+    def _recent_spend(kept: np.ndarray) -> np.ndarray:
         """The median spend of the ``_RECENT_DAYS`` rows before each, where all of them spent
         (NaN otherwise): a budget raised a few days ago is the level its days are spent at,
         which the median of two weeks reaches only a week later. A day within the factor of
@@ -571,7 +602,10 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         recent = np.full(n, np.nan)
         full_rows = np.isfinite(stacked).all(axis=0)
         recent[full_rows] = np.median(stacked[:, full_rows], axis=0)
-        return recent
+        # Yesterday's spend is the budget already when yesterday's outcome followed it
+        # (``kept``, ``_kept_pace``): the second day of a raise its results kept up with.
+        followed = (pos >= 1) & np.concatenate([[False], kept[:-1]])
+        return np.fmax(recent, np.where(followed, prev[0], np.nan))
 
     def _peers_spend(rows: np.ndarray) -> np.ndarray:
         """For ``rows``, how far their peers' spend stood above its own usual that day (the
@@ -599,6 +633,25 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         peers_n = count.reindex(g).to_numpy() - 1
         out[rows] = np.where((peers_n >= 2) & moved & (shared > 1.0), shared, 1.0)
         return out
+
+    def _own_spend_z() -> tuple[np.ndarray, np.ndarray]:
+        """Each day's log spend against its trailing median and spread, both net of the move
+        its peers shared that day: the median, over its peer group (three or more spending
+        rows), of log spend against each one's median of the 2 x ``baseline_days`` before,
+        a level that a week of promotion does not move. A promotion that raised every
+        budget for a week is no swing of the campaign's own, and counted as one it widens
+        the spread that a spike weeks later is judged by. The spread is floored at 5 %."""
+        level = _trailing_median(frame, "_spend", 2 * w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moved = np.where(spending & (level > 0), np.log(cost / level), np.nan)
+        grouped = pd.DataFrame({"g": peer_group, "m": moved}).groupby("g")["m"]
+        shared = np.where(grouped.transform("count").to_numpy() >= 3,
+                          grouped.transform("median").to_numpy(), 0.0)
+        frame["_log_cost_own"] = frame["_log_cost"].to_numpy(float) - np.nan_to_num(shared)
+        med, spread = _trailing_quantiles(frame, "_log_cost_own", w)
+        spread = np.maximum(np.nan_to_num(spread, nan=np.inf), 0.05)
+        with np.errstate(invalid="ignore"):
+            return (frame["_log_cost_own"].to_numpy(float) - med) / spread, spread
 
     def _shared_move(odd: np.ndarray, worst: np.ndarray) -> np.ndarray:
         """Odd rows whose metric its peers moved with on the same day (the median z of the
@@ -741,7 +794,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # count (a drifting state moves conversions, not what each is worth), so a collapse
         # of value is proved where revenue against spend cannot tell it from a bad week.
         value_drop = windowed(
-            "roi_drop", rev0, val_conv, aov, aov, np.zeros(n),
+            "roi_drop", rev0, val_conv, aov, aov * _order_spread(frame, val_conv, p_vconv, w),
+            np.zeros(n),
             enough & has_rev & has_conv & (val_conv > 0), _RELATIVE_DROP, lambda r, c: r / c,
             lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
             base_roi, lambda f, i: np.maximum(aov[f] * val_conv[i] - rev0[i], 0),
@@ -754,14 +808,22 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         emit("roi_drop", absolute, roi, thresholds,
              np.maximum(base_roi * rev_cost - rev0, 0), z["roi"], absolute)
 
-        # A positive baseline, explicitly: "above factor x 0" would be every restart.
-        spike = (enough & (med_cost > 0) & (cost > cfg.cost_spike_factor * med_cost)
-                 & (z["cost"] > sens))
-        emit("cost_spike", spike, cost, cfg.cost_spike_factor * med_cost,
-             np.maximum(cost - med_cost, 0), z["cost"],
-             spike & (_kept_pace() | (cost * (1.0 - mix_share) <= cfg.cost_spike_factor * med_cost)
-                      | (cost / _peers_spend(spike) <= cfg.cost_spike_factor * med_cost)
-                      | ((cost <= cfg.cost_spike_factor * _recent_spend()) & _held_level())))
+        # A positive baseline, explicitly: "above factor x 0" would be every restart. Spend
+        # within one of its own day's swings under the line is a lead: a 2.6x day is news
+        # even where the line is 2.8x, and no graded alert.
+        # (A lead there must be one against the last days' spend too: a budget ramped up
+        # over a week is no spike of its eighth day.)
+        own_z, own_spread = _own_spend_z()
+        line = cfg.cost_spike_factor * med_cost
+        near = np.exp(-own_spread)
+        kept = _kept_pace()
+        recent_line = cfg.cost_spike_factor * _recent_spend(kept)
+        spike = (enough & (med_cost > 0) & (cost > line * near) & (own_z > sens)
+                 & ((cost > line) | ~(cost <= recent_line * near)))
+        emit("cost_spike", spike, cost, line, np.maximum(cost - med_cost, 0), own_z,
+             spike & ((cost <= line) | kept | (cost * (1.0 - mix_share) <= line)
+                      | (cost / _peers_spend(spike) <= line)
+                      | ((cost <= recent_line) & _held_level())))
 
         # Results without revenue: the results the spend buys at the trailing CPA, a CPA
         # ``cpa_rise_factor`` times the usual being results under 1/factor of them (a window

@@ -153,22 +153,29 @@ def test_milder_breaches_stay_quiet(engine: sa.Engine) -> None:
 
 def test_cost_spike_threshold_is_strictly_above_factor_times_median(engine: sa.Engine) -> None:
     # Spend exactly $1,000 every day: the trailing median is $1,000, the threshold 2.8 x that.
+    # The spend buys no more than a usual day's (a runaway bid, not a budget), each on a day
+    # of its own (a rise its peers share is the account's budget: a lead).
+    usual = {"clicks": 2800, "impressions": 140_000, "conversions": 50.0, "revenue": 2500.0}
     at = campaign("FACEBOOK_atline01", "facebook", 41, cost_wiggle=False,
-                  bad={40: {"cost": 2800.0, "clicks": 2800, "impressions": 140_000,
-                            "conversions": 140.0, "revenue": 7000.0}})
+                  bad={38: {"cost": 2800.0, **usual}})
     above = campaign("TIKTOK_overline1", "tiktok", 41, cost_wiggle=False,
-                     bad={40: {"cost": 2800.01, "clicks": 2800, "impressions": 140_000,
-                               "conversions": 140.0, "revenue": 7000.0}})
-    insert(engine, at, above)
+                     bad={39: {"cost": 2800.01, **usual}})
+    far_under = campaign("GOOGLE_ADS_under01", "google_ads", 41, cost_wiggle=False,
+                         bad={40: {"cost": 2400.0, **usual}})
+    insert(engine, at, above, far_under)
     # A low sensitivity, so that only the factor decides (the z test passes either way).
     detect(engine, since=FAR_PAST, cfg=AlertSettings(sensitivity=2.0))
-    spikes = alerts(engine, alert_type="cost_spike")
-    assert {(a["campaign_id"], a["channel"]) for a in spikes} == {
-        ("TIKTOK_overline1", "tiktok"), (None, "tiktok")}
-    spike = next(a for a in spikes if a["campaign_id"])
+    spikes = [a for a in alerts(engine, alert_type="cost_spike") if a["campaign_id"]]
+    graded = [a for a in spikes if a["severity"] != "low"]
+    assert [a["campaign_id"] for a in graded] == ["TIKTOK_overline1"]
+    spike = graded[0]
     assert spike["threshold_value"] == pytest.approx(2800.0)
     assert spike["metric_value"] == pytest.approx(2800.01)
     assert "$1,000" in spike["message"] and "2.8×" in spike["message"]
+    # At the line, within a day's swing of it (a steady campaign's: the 5 % floor), a lead;
+    # 2.4x is beyond any swing of a campaign this steady, and nothing.
+    assert [(a["campaign_id"], a["severity"]) for a in spikes if a not in graded] == [
+        ("FACEBOOK_atline01", "low")]
 
 
 def test_the_cost_spike_factor_setting_moves_the_line(engine: sa.Engine) -> None:

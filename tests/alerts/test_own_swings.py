@@ -1,0 +1,80 @@
+"""Alerts judged against the campaign's own swings (issue 14): order values weigh as much as
+they are steady, a spend spike is judged net of the raises its peers shared, and the second
+day of a raise its results kept up with is the new budget.
+
+Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (see conftest).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from demetra.alerts import detect
+from tests.alerts.helpers import FAR_PAST, alerts, campaign, day, insert
+
+
+def graded(engine: sa.Engine, **where) -> list[dict]:
+    return [a for a in alerts(engine, **where) if a["severity"] != "low"]
+
+
+def _few_orders(cid: str, channel: str, days: int, value_spread: float, seed: int,
+                collapse: range) -> list[dict]:
+    """Two orders a day of about $60 on $100 of spend, each day's value off by a lognormal
+    ``value_spread``; on the days of ``collapse`` the orders keep coming at a fifth of it."""
+    rng = np.random.default_rng(seed)
+    rows = campaign(cid, channel, days, level={"cost": 100.0, "clicks": 100,
+                                               "impressions": 5_000, "conversions": 2.0,
+                                               "revenue": 120.0})
+    for i, row in enumerate(rows):
+        row["revenue"] = round(120.0 * float(rng.lognormal(0.0, value_spread))
+                               * (0.2 if i in collapse else 1.0), 2)
+    return rows
+
+
+def test_a_value_collapse_of_few_orders_is_proved_where_their_values_are_steady(
+        engine: sa.Engine) -> None:
+    # Eight orders at a fifth of their value over four days: 8 Poisson counts could not tell
+    # it, order values that swing 10 % a day can; ones that swing 80 % cannot.
+    collapse = range(40, 44)
+    insert(engine, _few_orders("FACEBOOK_steady001", "facebook", 45, 0.1, 1, collapse),
+           _few_orders("TIKTOK_baskets01", "tiktok", 45, 0.8, 2, collapse))
+    detect(engine, since=FAR_PAST)
+    steady = graded(engine, alert_type="roi_drop", campaign_id="FACEBOOK_steady001")
+    assert [a["date"] for a in steady] == [day(40)]
+    assert graded(engine, alert_type="roi_drop", campaign_id="TIKTOK_baskets01") == []
+
+
+def test_a_spike_weeks_after_a_shared_promotion_is_still_graded(engine: sa.Engine) -> None:
+    # Every campaign of the account doubled its budget for eight days (a promotion), which
+    # widens each one's spread of spend; two weeks later one spends 3x with nothing to show.
+    promo = {i: {"cost": 2000.0, "clicks": 2000, "impressions": 100_000,
+                 "conversions": 100.0, "revenue": 5000.0} for i in range(30, 38)}
+    runaway = {"cost": 3100.0, "clicks": 3100, "impressions": 155_000,
+               "conversions": 50.0, "revenue": 2500.0}
+    ids = [f"FACEBOOK_promo{i:04d}" for i in range(4)]
+    insert(engine, *(campaign(cid, "facebook", 56, bad=promo) for cid in ids[1:]),
+           campaign(ids[0], "facebook", 56, bad={**promo, 55: runaway}))
+    detect(engine, since=FAR_PAST)
+    spikes = graded(engine, alert_type="cost_spike", campaign_id=ids[0])
+    assert [a["date"] for a in spikes] == [day(55)]
+    for cid in ids[1:]:
+        assert graded(engine, alert_type="cost_spike", campaign_id=cid) == [], cid
+
+
+def test_the_second_day_of_a_raise_the_results_kept_up_with_is_no_graded_spike(
+        engine: sa.Engine) -> None:
+    # Day 40 doubles the budget and the conversions follow; day 41 spends 3x the median of
+    # two weeks (1.5x yesterday) and brings a bit more than a usual day: the new budget spent.
+    step = {40: {"cost": 2000.0, "clicks": 2000, "impressions": 100_000,
+                 "conversions": 100.0, "revenue": 5000.0},
+            41: {"cost": 3000.0, "clicks": 3000, "impressions": 150_000,
+                 "conversions": 60.0, "revenue": 3000.0}}
+    # The same day 41 without the raise before it is a runaway.
+    insert(engine, campaign("FACEBOOK_raised01", "facebook", 42, bad=step),
+           campaign("TIKTOK_suddenly1", "tiktok", 42, bad={41: step[41]}))
+    detect(engine, since=FAR_PAST)
+    assert graded(engine, alert_type="cost_spike", campaign_id="FACEBOOK_raised01") == []
+    assert [a["date"] for a in graded(engine, alert_type="cost_spike",
+                                      campaign_id="TIKTOK_suddenly1")] == [day(41)]
+
