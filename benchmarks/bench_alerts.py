@@ -135,7 +135,14 @@ HISTORY = [
     "judged over longer windows; evidence short of proof is severity low. Before it, the full "
     "SQLite run here took 6-7 s; the windows add three vectorised passes over the rows that "
     "could end one (\"rules\" above) and a rolling spread of the results of accounts without "
-    "revenue."]
+    "revenue.",
+    "",
+    "2026-12-03: spend is also judged net of the moves a campaign's peers shared (one more "
+    "rolling median of spend over 28 days and the rolling median and spread of the net log "
+    "spend) and order values by their own variance (running sums). On this session's machine "
+    "the code before it ran the full SQLite history in 12.8 s (idempotent 13.8 s) in the same "
+    "conditions where it now takes 13.7-16.0 s: about 1.5-2 s more, most of it the three "
+    "rolling windows; the same code took 10.1 s on the quieter machine of 2026-12-02."]
 
 
 # -- databases ---------------------------------------------------------------------------------

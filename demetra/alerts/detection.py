@@ -24,7 +24,7 @@ each of its days a breach day, so the incident is dated from the window's first 
   or one day's rate under the floor (severity low);
 * ``cost_spike``: one day's spend above ``cost_spike_factor`` × the trailing median of the
   days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual against
-  the campaign's own swings net of those its peers shared (``_own_spend_z``: a promotion's
+  the campaign's own swings net of those its peers shared (``_own_log_cost``: a promotion's
   week of raised budgets widens no campaign's spread); within one such swing under the line,
   and a spike against the last days' spend too, a lead; when the
   outcome kept pace with the spend (``_kept_pace``: likelier bought at the rate the campaign's
@@ -162,10 +162,14 @@ def _trailing_quantiles(frame: pd.DataFrame, column: str, window: int) -> tuple[
     """Median (over ``window`` rows) and IQR/1.349, a robust sigma (over twice as many: a
     spread from two weeks of days is itself too noisy), of the rows before each row."""
     rolling, before = _rolling(frame, column, window)
-    med = rolling.median().to_numpy()[before]
+    return rolling.median().to_numpy()[before], _trailing_spread(frame, column, window)
+
+
+def _trailing_spread(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
+    """IQR/1.349 of the 2 x ``window`` rows before each row (the spread of
+    ``_trailing_quantiles``)."""
     wide, before = _rolling(frame, column, 2 * window)
-    spread = (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
-    return med, spread
+    return (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
 
 
 def _trailing_median(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
@@ -373,27 +377,48 @@ def _state_tail(observed: np.ndarray, expected: np.ndarray, alpha: np.ndarray) -
     return stats.norm.ppf(np.clip(tail, 1e-300, 1.0))
 
 
-def _order_spread(frame: pd.DataFrame, orders: np.ndarray, trailing: np.ndarray,
-                  window: int) -> np.ndarray:
+def _order_spread(frame: pd.DataFrame, orders: np.ndarray, window: int) -> np.ndarray:
     """Each row's relative variance of one order's value, from the campaign's own days: the
-    squared robust spread of a day's log order value (revenue over the conversions it came
-    with) times the orders of its usual day, in [_ORDER_CV_FLOOR², 1]. The order-value rule
-    counts revenue in units of the baseline order value times it, so a window's orders weigh
-    as much as their values are steady: a shop whose orders are worth about the same each
-    proves a collapse of value from a few of them, one whose baskets vary as much as a
-    count's Poisson noise (1: what the unit of one order assumes) from as many as before.
-    A day's spread that does not shrink with its orders (value noise of the whole day) only
-    makes the estimate cautious for days of more orders than usual."""
+    variance of a day's log order value (revenue over the conversions it came with) over the
+    2 x ``window`` days before, times the orders of its usual day, in [_ORDER_CV_FLOOR², 1].
+    The order-value rule counts revenue in units of the baseline order value times it, so a
+    window's orders weigh as much as their values are steady: a shop whose orders are worth
+    about the same each proves a collapse of value from a few of them, one whose baskets vary
+    as much as a count's Poisson noise (1: what the unit of one order assumes) from as many
+    as before. A day's spread that does not shrink with its orders (value noise of the whole
+    day) only makes the estimate cautious for days of more orders than usual; so does a
+    collapse among the days before (a variance, not a robust spread: running sums cost a
+    fraction of a rolling quantile over a million rows)."""
     revenue = frame["revenue"].to_numpy(float)
+    pos = frame["_pos"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        frame["_log_aov"] = np.where((orders > 0) & np.isfinite(revenue) & (revenue > 0),
-                                     np.log(revenue / orders), np.nan)
-        _, spread = _trailing_quantiles(frame, "_log_aov", window)
-        valued_days = _trailing_sum(np.isfinite(frame["_log_aov"].to_numpy()).astype(float),
-                                    frame["_pos"].to_numpy(), window)
-        usual = trailing / np.maximum(valued_days, 1.0)
-        cv2 = spread ** 2 * usual
+        valued = (orders > 0) & np.isfinite(revenue) & (revenue > 0)
+        x = np.where(valued, np.log(np.where(valued, revenue, 1.0) / np.where(valued, orders, 1.0)),
+                     0.0)
+        k = _trailing_sum(valued.astype(float), pos, 2 * window)
+        mean = _trailing_sum(x, pos, 2 * window) / k
+        var = _trailing_sum(x * x, pos, 2 * window) / k - mean ** 2
+        usual = _trailing_sum(np.where(valued, orders, 0.0), pos, window) / np.maximum(
+            _trailing_sum(valued.astype(float), pos, window), 1.0)
+        cv2 = np.where(k >= _MIN_HISTORY, np.maximum(var, 0.0) * usual, np.nan)
     return np.where(np.isfinite(cv2), np.clip(cv2, _ORDER_CV_FLOOR ** 2, 1.0), 1.0)
+
+
+def _own_log_cost(frame: pd.DataFrame, cost: np.ndarray, peer_group: np.ndarray,
+                  window: int) -> np.ndarray:
+    """Each spending day's log spend less the move its peers shared that day: the median, over
+    its peer group (``_peer_groups``; three or more spending rows), of log spend against each
+    one's median of the 2 x ``window`` days before, a level a week of promotion does not move
+    (NaN on days without spend). A promotion that raised every budget for a week is no swing
+    of a campaign's own, and counted as one it widens the spread a spike weeks later is judged
+    by."""
+    level = _trailing_median(frame, "_spend", 2 * window)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.where((cost > 0) & (level > 0), np.log(cost / level), np.nan)
+    grouped = pd.DataFrame({"g": peer_group, "m": moved}).groupby("g")["m"]
+    shared = np.where(grouped.transform("count").to_numpy() >= 3,
+                      grouped.transform("median").to_numpy(), 0.0)
+    return frame["_log_cost"].to_numpy(float) - np.nan_to_num(shared)
 
 
 def _column(frame: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
@@ -474,6 +499,9 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     # works on log spend): "factor x median" means what it says, to the cent. Never 0: with
     # no spending day in the window it is NaN, and no rule compares with it.
     med_cost = _trailing_median(frame, "_spend", w)
+    ch_codes, ch_names = pd.factorize(frame["channel"])
+    day_codes = pd.factorize(frame["date"])[0]
+    peer_group = _peer_groups(codes, ch_codes, day_codes)
     for name, column, floor in (("roi", "_log_roi", np.maximum(poisson_floor, 0.05)),
                                 ("cost", "_log_cost", 0.05),
                                 ("ctr", "_ctr", None), ("conversion rate", "_cr", None)):
@@ -490,9 +518,6 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
     # restarts, pauses): its totals move with the mix by up to that share with no campaign
     # at fault. What a breach still proves without it is graded, the rest are leads.
     mix_share = np.clip(_column(frame, "mix_change", np.zeros(len(frame))), 0.0, 1.0)
-    ch_codes, ch_names = pd.factorize(frame["channel"])
-    day_codes = pd.factorize(frame["date"])[0]
-    peer_group = _peer_groups(codes, ch_codes, day_codes)
     thresholds = np.array([cfg.roi_threshold_for(c) for c in ch_names], dtype=float)[ch_codes]
     dates = frame["date"].to_numpy()
     n = len(cost)
@@ -633,25 +658,6 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         peers_n = count.reindex(g).to_numpy() - 1
         out[rows] = np.where((peers_n >= 2) & moved & (shared > 1.0), shared, 1.0)
         return out
-
-    def _own_spend_z() -> tuple[np.ndarray, np.ndarray]:
-        """Each day's log spend against its trailing median and spread, both net of the move
-        its peers shared that day: the median, over its peer group (three or more spending
-        rows), of log spend against each one's median of the 2 x ``baseline_days`` before,
-        a level that a week of promotion does not move. A promotion that raised every
-        budget for a week is no swing of the campaign's own, and counted as one it widens
-        the spread that a spike weeks later is judged by. The spread is floored at 5 %."""
-        level = _trailing_median(frame, "_spend", 2 * w)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            moved = np.where(spending & (level > 0), np.log(cost / level), np.nan)
-        grouped = pd.DataFrame({"g": peer_group, "m": moved}).groupby("g")["m"]
-        shared = np.where(grouped.transform("count").to_numpy() >= 3,
-                          grouped.transform("median").to_numpy(), 0.0)
-        frame["_log_cost_own"] = frame["_log_cost"].to_numpy(float) - np.nan_to_num(shared)
-        med, spread = _trailing_quantiles(frame, "_log_cost_own", w)
-        spread = np.maximum(np.nan_to_num(spread, nan=np.inf), 0.05)
-        with np.errstate(invalid="ignore"):
-            return (frame["_log_cost_own"].to_numpy(float) - med) / spread, spread
 
     def _shared_move(odd: np.ndarray, worst: np.ndarray) -> np.ndarray:
         """Odd rows whose metric its peers moved with on the same day (the median z of the
@@ -794,7 +800,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # count (a drifting state moves conversions, not what each is worth), so a collapse
         # of value is proved where revenue against spend cannot tell it from a bad week.
         value_drop = windowed(
-            "roi_drop", rev0, val_conv, aov, aov * _order_spread(frame, val_conv, p_vconv, w),
+            "roi_drop", rev0, val_conv, aov, aov * _order_spread(frame, val_conv, w),
             np.zeros(n),
             enough & has_rev & has_conv & (val_conv > 0), _RELATIVE_DROP, lambda r, c: r / c,
             lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
@@ -813,9 +819,15 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # even where the line is 2.8x, and no graded alert.
         # (A lead there must be one against the last days' spend too: a budget ramped up
         # over a week is no spike of its eighth day.)
-        own_z, own_spread = _own_spend_z()
+        # Spikes are judged against the campaign's own swings of spend, net of the moves its
+        # peers shared (``_own_log_cost``); anomalies of spend, against all of its swings.
+        # The lead band reaches one such swing under the line, never below half of it.
         line = cfg.cost_spike_factor * med_cost
-        near = np.exp(-own_spread)
+        frame["_log_cost_own"] = _own_log_cost(frame, cost, peer_group, w)
+        own_med, own_spread = _trailing_quantiles(frame, "_log_cost_own", w)
+        own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
+        own_z = (frame["_log_cost_own"].to_numpy(float) - own_med) / own_spread
+        near = np.exp(-np.minimum(own_spread, np.log(2.0)))
         kept = _kept_pace()
         recent_line = cfg.cost_spike_factor * _recent_spend(kept)
         spike = (enough & (med_cost > 0) & (cost > line * near) & (own_z > sens)

@@ -381,10 +381,11 @@ def test_the_07b_export_imports_and_alerts_run_to_the_end(db_url: str, engine: s
     assert "Detection failed" not in out.stdout + out.stderr
     assert out.stdout.startswith("Checked 960 rows (2025-01-01 to 2025-04-30)"), out.stdout
     assert alerts(engine, alert_type="system") == []
-    # The campaigns launched, paused and restarted in this file raise no cost spike at the
-    # default settings; at the most sensitive setting whatever is raised names campaigns by
-    # their names, never by the ids the import gave them.
-    assert alerts(engine, alert_type="cost_spike") == []
+    # The campaigns launched, paused and restarted in this file raise no graded cost spike at
+    # the default settings (one ramped back from $25 to $104 a day in a week: tripled spend
+    # within the factor of its last days', a lead at most); at the most sensitive setting
+    # whatever is raised names campaigns by their names, never by the ids the import gave them.
+    assert [a for a in alerts(engine, alert_type="cost_spike") if a["severity"] != "low"] == []
     report = detect(engine, since=FAR_PAST, cfg=AlertSettings(sensitivity=2.0))
     assert report.skipped == []
     with engine.connect() as conn:
