@@ -430,9 +430,10 @@ def zoo_report(rows: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> st
              "the same days (the floor no forecast can pass). Served: the pooled trees, the "
              "account's linear regression on its recent history, its abnormal days read at "
              "its ordinary level (`demetra.ml.linear`), and the equal-weight ensemble of the "
-             f"simple forecasts, weighed by error^−{POWER:g} on the account's backtest (each "
-             "origin's error over its best candidate's, averaged geometrically: "
-             "`demetra.ml.adapt`); the lead-generation world (no revenue) "
+             f"simple forecasts, weighed on the account's backtest halfway between "
+             f"error^−{POWER:g} (each origin's error over its best candidate's, averaged "
+             "geometrically) and the convex weights whose blend erred least there "
+             "(`demetra.ml.adapt.blend_weights`); the lead-generation world (no revenue) "
              "is served per campaign on CPA (`demetra.ml.small`: the trailing 28 days, the "
              "simple ensemble and, where its backtest clearly favours it, the account's "
              "regression), against its trailing 28 days.", ""]

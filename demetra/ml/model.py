@@ -27,7 +27,8 @@ from threadpoolctl import threadpool_limits
 
 from demetra.ml.features import CATEGORICAL, FEATURES
 
-MODEL_VERSION = "roi-hgb-5"   # 3: a blend (ml.adapt); 4: with the regression; 5: ordinary days
+MODEL_VERSION = "roi-hgb-6"   # 3: a blend (ml.adapt); 4: with the regression; 5: ordinary days;
+#                               6: halfway to stacked weights
 OFFSET = 0.01            # c above: keeps log finite for a week without revenue
 LOW_Q, HIGH_Q = 0.1, 0.9
 # Small, strongly regularised trees: most of a week's ROI beyond the reference is noise

@@ -9,7 +9,17 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from demetra.ml.adapt import CANDIDATES, Blend, Record, fit_blend, roi_candidates, weights
+from demetra.ml.adapt import (
+    CANDIDATES,
+    Blend,
+    Record,
+    blend_weights,
+    fit_blend,
+    roi_candidates,
+    scores_of,
+    stacked,
+    weights,
+)
 from demetra.ml.features import Panel
 from demetra.ml.linear import LinearYield
 
@@ -47,6 +57,32 @@ def test_weights_follow_the_error_ratio_and_are_equal_without_evidence() -> None
     assert w["linear"] / w["tree"] == pytest.approx(1.1 ** -8)
     equal = dict.fromkeys(CANDIDATES, 1.0 / len(CANDIDATES))
     assert weights({}) == equal and weights({"tree": float("nan")}) == equal
+
+
+def test_stacked_weights_see_candidates_that_err_alike() -> None:
+    # The trees and the regression err alike (both 20 % high, with the same noise), the simple
+    # ensemble 20 % low: alone each is as good as the others, so their own errors weigh them
+    # equally (two thirds on the shared error), while half on the one that errs the other way
+    # cancels it.
+    rng = np.random.default_rng(3)
+    records = []
+    for _ in range(6):
+        real = rng.lognormal(0.5, 0.4, N)
+        shared = real * 1.2 * rng.lognormal(0.0, 0.05, N)
+        records.append(Record({"tree": shared, "linear": shared * 1.001,
+                               "simple": real * 0.8 * rng.lognormal(0.0, 0.05, N)},
+                              real, rng.uniform(50, 500, N)))
+    own = weights(scores_of(records))
+    assert own["simple"] == pytest.approx(1 / 3, abs=0.05)
+    fit = stacked(records)
+    assert fit["simple"] == pytest.approx(0.5, abs=0.051)
+    assert sum(fit.values()) == pytest.approx(1.0)
+    halfway = blend_weights(records)
+    assert halfway["simple"] == pytest.approx((own["simple"] + fit["simple"]) / 2)
+    errors = {name: sum(float((np.abs(Blend(w).point(r.fc) - r.real) * r.spend).sum())
+                        for r in records) for name, w in (("own", own), ("halfway", halfway))}
+    assert errors["halfway"] < 0.8 * errors["own"]
+    assert stacked([]) == dict.fromkeys(CANDIDATES, 1 / 3)
 
 
 def test_a_campaign_without_a_candidate_is_served_by_the_others() -> None:
