@@ -814,14 +814,12 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         emit("roi_drop", absolute, roi, thresholds,
              np.maximum(base_roi * rev_cost - rev0, 0), z["roi"], absolute)
 
-        # A positive baseline, explicitly: "above factor x 0" would be every restart. Spend
-        # within one of its own day's swings under the line is a lead: a 2.6x day is news
-        # even where the line is 2.8x, and no graded alert.
-        # (A lead there must be one against the last days' spend too: a budget ramped up
-        # over a week is no spike of its eighth day.)
-        # Spikes are judged against the campaign's own swings of spend, net of the moves its
-        # peers shared (``_own_log_cost``); anomalies of spend, against all of its swings.
-        # The lead band reaches one such swing under the line, never below half of it.
+        # A positive baseline, explicitly: "above factor x 0" would be every restart. A spike
+        # is unusual against the campaign's own swings of spend, net of the moves its peers
+        # shared (``_own_log_cost``; anomalies of spend are judged against all its swings).
+        # Within one such swing under the line (never below half of it) it is a lead: a 2.6x
+        # day is news where the line is 2.8x, but no graded alert; and only one against the
+        # last days' spend too: a budget ramped up over a week is no spike of its eighth day.
         line = cfg.cost_spike_factor * med_cost
         frame["_log_cost_own"] = _own_log_cost(frame, cost, peer_group, w)
         own_med, own_spread = _trailing_quantiles(frame, "_log_cost_own", w)
