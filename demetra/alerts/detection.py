@@ -162,14 +162,10 @@ def _trailing_quantiles(frame: pd.DataFrame, column: str, window: int) -> tuple[
     """Median (over ``window`` rows) and IQR/1.349, a robust sigma (over twice as many: a
     spread from two weeks of days is itself too noisy), of the rows before each row."""
     rolling, before = _rolling(frame, column, window)
-    return rolling.median().to_numpy()[before], _trailing_spread(frame, column, window)
-
-
-def _trailing_spread(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
-    """IQR/1.349 of the 2 x ``window`` rows before each row (the spread of
-    ``_trailing_quantiles``)."""
+    med = rolling.median().to_numpy()[before]
     wide, before = _rolling(frame, column, 2 * window)
-    return (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
+    spread = (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
+    return med, spread
 
 
 def _trailing_median(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
@@ -377,7 +373,8 @@ def _state_tail(observed: np.ndarray, expected: np.ndarray, alpha: np.ndarray) -
     return stats.norm.ppf(np.clip(tail, 1e-300, 1.0))
 
 
-def _order_spread(frame: pd.DataFrame, orders: np.ndarray, window: int) -> np.ndarray:
+def _order_spread(revenue: np.ndarray, orders: np.ndarray, pos: np.ndarray,
+                  window: int) -> np.ndarray:
     """Each row's relative variance of one order's value, from the campaign's own days: the
     variance of a day's log order value (revenue over the conversions it came with) over the
     2 x ``window`` days before, times the orders of its usual day, in [_ORDER_CV_FLOOR², 1].
@@ -389,12 +386,9 @@ def _order_spread(frame: pd.DataFrame, orders: np.ndarray, window: int) -> np.nd
     day) only makes the estimate cautious for days of more orders than usual; so does a
     collapse among the days before (a variance, not a robust spread: running sums cost a
     fraction of a rolling quantile over a million rows)."""
-    revenue = frame["revenue"].to_numpy(float)
-    pos = frame["_pos"].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
         valued = (orders > 0) & np.isfinite(revenue) & (revenue > 0)
-        x = np.where(valued, np.log(np.where(valued, revenue, 1.0) / np.where(valued, orders, 1.0)),
-                     0.0)
+        x = np.log(np.divide(revenue, orders, out=np.ones(len(orders)), where=valued))
         k = _trailing_sum(valued.astype(float), pos, 2 * window)
         mean = _trailing_sum(x, pos, 2 * window) / k
         var = _trailing_sum(x * x, pos, 2 * window) / k - mean ** 2
@@ -800,7 +794,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # count (a drifting state moves conversions, not what each is worth), so a collapse
         # of value is proved where revenue against spend cannot tell it from a bad week.
         value_drop = windowed(
-            "roi_drop", rev0, val_conv, aov, aov * _order_spread(frame, val_conv, w),
+            "roi_drop", rev0, val_conv, aov, aov * _order_spread(revenue, val_conv, pos, w),
             np.zeros(n),
             enough & has_rev & has_conv & (val_conv > 0), _RELATIVE_DROP, lambda r, c: r / c,
             lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),

@@ -49,6 +49,9 @@ STACK_STEP = 20      # the stacked weights are searched on a simplex grid of 1/S
 SHOCK_POINTS = 9     # equally likely quantiles of the normal week shock added to each ratio
 TREE, LINEAR, SIMPLE = "tree", "linear", "simple"
 CANDIDATES = (TREE, LINEAR, SIMPLE)   # what the blend weighs
+# Every weighting of the candidates in steps of 1/STACK_STEP (``stacked``).
+_SIMPLEX = np.array([w for w in itertools.product(range(STACK_STEP + 1), repeat=len(CANDIDATES))
+                     if sum(w) == STACK_STEP], dtype=float) / STACK_STEP
 
 
 @dataclass
@@ -179,8 +182,7 @@ def stacked(records: list[Record]) -> dict[str, float]:
     weights of each candidate's own error, they see that two candidates err alike (the
     regression and the trees both reading a world's structure) and that one that is worse
     alone may still correct the others; equal weights without any origin to judge by."""
-    grid = np.array([w for w in itertools.product(range(STACK_STEP + 1), repeat=len(CANDIDATES))
-                     if sum(w) == STACK_STEP], dtype=float) / STACK_STEP
+    grid = _SIMPLEX
     logs = np.zeros(len(grid))
     judged = 0
     for r in records:
