@@ -91,6 +91,7 @@ from demetra.alerts.store import _SEVERITY_RANK, DetectionReport
 from demetra.queries import as_date, campaign_names, reporting_currency
 
 _MIN_HISTORY = 7           # days of history before baseline rules apply
+_QUANTILE_BLOCK = 8192     # rows whose windows are sorted at once (~2 MB a block)
 _RELATIVE_DROP = 0.6       # ROI below this share of its baseline counts as a drop
 _CONVERSION_DROP = 0.5     # conversion rate below this share of baseline counts as a drop
 # The rules that judge one day alone (the absolute ROI line, anomalies): below this many
@@ -143,35 +144,57 @@ def _trailing_sum(values: np.ndarray, pos: np.ndarray, window: int) -> np.ndarra
     return cum[idx] - cum[lo]
 
 
-def _rolling(frame: pd.DataFrame, column: str, window: int) -> tuple[Any, np.ndarray]:
-    """A rolling window over ``column`` within each group, and for each row the position of
-    the window that holds the rows before it.
+def _window_quantiles(frame: pd.DataFrame, column: str, window: int, qs: tuple[float, ...],
+                      rows: np.ndarray | None = None) -> list[np.ndarray]:
+    """Quantiles ``qs`` (linear interpolation, as pandas') of the non-missing values among
+    the ``window`` rows of the same group before each row (all rows, or only ``rows``):
+    NaN where fewer than _MIN_HISTORY.
 
-    Each group's rows are laid out after ``window`` empty (NaN) slots, which a rolling window
-    does not count, so a plain rolling never reaches into the previous group: the same numbers
-    as a groupby-rolling without its per-group overhead (seconds on a million rows)."""
-    idx = np.arange(len(frame)) + (frame["_group"].to_numpy() + 1) * window
-    padded = np.full(int(idx[-1]) + 1, np.nan)
-    padded[idx] = frame[column].to_numpy(float)
+    Each group's rows are laid out after ``window`` empty (NaN) slots, so a window never
+    reaches into the previous group, and the windows are sorted a block of rows at a time:
+    every quantile of a window from one sort, in a block that stays in cache: half the time
+    of pandas' rolling median and quartiles (one pass per statistic), which were the largest
+    part of an alert run on a million rows."""
+    slot = np.arange(len(frame)) + (frame["_group"].to_numpy() + 1) * window
+    padded = np.full(int(slot[-1]) + 1, np.nan)
+    padded[slot] = frame[column].to_numpy(float)
     # The window that ends one slot before a row holds the rows before it (only empty
     # slots for a group's first row): today's baseline is built from the days before it.
-    return pd.Series(padded).rolling(window, min_periods=_MIN_HISTORY), idx - 1
+    starts = (slot if rows is None else slot[rows]) - window
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    held_before = np.concatenate([[0], np.cumsum(~np.isnan(padded))])
+    counts = held_before[starts + window] - held_before[starts]
+    out = [np.full(len(starts), np.nan) for _ in qs]
+    block = _QUANTILE_BLOCK
+    at = np.arange(block)
+    for lo in range(0, len(starts), block):
+        held = windows[starts[lo:lo + block]]  # a copy: sorting it leaves padded alone
+        held.sort(axis=1)                      # NaN last
+        count = counts[lo:lo + block]
+        last = np.maximum(count - 1, 0)
+        r = at[:len(held)]
+        for values, q in zip(out, qs, strict=True):
+            position = last * q
+            below = position.astype(np.intp)
+            low = held[r, below]
+            value = low + (position - below) * (held[r, np.minimum(below + 1, last)] - low)
+            values[lo:lo + len(held)] = np.where(count >= _MIN_HISTORY, value, np.nan)
+    return out
 
 
-def _trailing_quantiles(frame: pd.DataFrame, column: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+def _trailing_quantiles(frame: pd.DataFrame, column: str, window: int,
+                        rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Median (over ``window`` rows) and IQR/1.349, a robust sigma (over twice as many: a
-    spread from two weeks of days is itself too noisy), of the rows before each row."""
-    rolling, before = _rolling(frame, column, window)
-    med = rolling.median().to_numpy()[before]
-    wide, before = _rolling(frame, column, 2 * window)
-    spread = (wide.quantile(0.75).to_numpy() - wide.quantile(0.25).to_numpy())[before] / 1.349
-    return med, spread
+    spread from two weeks of days is itself too noisy), of the rows before each row (or
+    each of ``rows``)."""
+    (med,) = _window_quantiles(frame, column, window, (0.5,), rows)
+    q1, q3 = _window_quantiles(frame, column, 2 * window, (0.25, 0.75), rows)
+    return med, (q3 - q1) / 1.349
 
 
 def _trailing_median(frame: pd.DataFrame, column: str, window: int) -> np.ndarray:
     """Median of the ``window`` rows before each row of its group (NaN with too few)."""
-    rolling, before = _rolling(frame, column, window)
-    return rolling.median().to_numpy()[before]
+    return _window_quantiles(frame, column, window, (0.5,))[0]
 
 
 def _evidence_thresholds(sensitivity: float) -> tuple[float, float, float, float]:
@@ -528,10 +551,9 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         mask = mask & np.isfinite(metric)
         if not mask.any():
             return
-        names = np.full(n, rule) if metric_name is None else metric_name
         base = _baseline_for(rule) if baseline is None else baseline
         out.append(pd.DataFrame({
-            "metric": names[mask],
+            "metric": rule if metric_name is None else metric_name[mask],
             "rule": rule, "key": key_names[codes[mask]],
             "channel": np.asarray(ch_names, dtype=object)[ch_codes[mask]],
             "date": dates[mask], "seen": dates[src[mask]], "metric_value": metric[mask],
@@ -816,7 +838,11 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # last days' spend too: a budget ramped up over a week is no spike of its eighth day.
         line = cfg.cost_spike_factor * med_cost
         frame["_log_cost_own"] = _own_log_cost(frame, cost, peer_group, w)
-        own_med, own_spread = _trailing_quantiles(frame, "_log_cost_own", w)
+        # Judged only where a spike can be (``near`` is never under a half): a few rows in
+        # a hundred, and the rolling quantiles are the dearest part of a run.
+        maybe = np.flatnonzero(enough & (med_cost > 0) & (cost > line / 2))
+        own_med, own_spread = np.full(n, np.nan), np.full(n, np.nan)
+        own_med[maybe], own_spread[maybe] = _trailing_quantiles(frame, "_log_cost_own", w, maybe)
         own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
         own_z = (frame["_log_cost_own"].to_numpy(float) - own_med) / own_spread
         near = np.exp(-np.minimum(own_spread, np.log(2.0)))
