@@ -146,7 +146,7 @@ def _trailing_sum(values: np.ndarray, pos: np.ndarray, window: int) -> np.ndarra
 
 def _window_quantiles(frame: pd.DataFrame, column: str, window: int, qs: tuple[float, ...],
                       rows: np.ndarray | None = None) -> list[np.ndarray]:
-    """Quantiles ``qs`` (linear interpolation, as pandas') of the non-missing values among
+    """Quantiles ``qs`` (linear interpolation, as pandas') of the finite values among
     the ``window`` rows of the same group before each row (all rows, or only ``rows``):
     NaN where fewer than _MIN_HISTORY.
 
@@ -157,7 +157,8 @@ def _window_quantiles(frame: pd.DataFrame, column: str, window: int, qs: tuple[f
     part of an alert run on a million rows."""
     slot = np.arange(len(frame)) + (frame["_group"].to_numpy() + 1) * window
     padded = np.full(int(slot[-1]) + 1, np.nan)
-    padded[slot] = frame[column].to_numpy(float)
+    values = frame[column].to_numpy(float)
+    padded[slot] = np.where(np.isinf(values), np.nan, values)  # as pandas: inf is no value
     # The window that ends one slot before a row holds the rows before it (only empty
     # slots for a group's first row): today's baseline is built from the days before it.
     starts = (slot if rows is None else slot[rows]) - window

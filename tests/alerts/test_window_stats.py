@@ -1,6 +1,6 @@
 """The trailing statistics every rule stands on: the sorted-block quantiles must give what a
 per-campaign rolling quantile gives (pandas' linear interpolation), on ragged groups with
-missing days, at every row or at a chosen few."""
+missing and infinite values, at every row or at a chosen few."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,6 +16,8 @@ def _frame(seed: int) -> pd.DataFrame:
     group = np.repeat(np.arange(len(sizes)), sizes)
     values = rng.lognormal(0.0, 1.0, size=len(group))
     values[rng.random(len(group)) < 0.15] = np.nan   # days that do not count
+    values[rng.random(len(group)) < 0.03] = np.inf   # nor do these (pandas skips them too)
+    values[rng.random(len(group)) < 0.03] = -np.inf
     return pd.DataFrame({"_group": group, "x": values})
 
 
