@@ -26,14 +26,14 @@ each of its days a breach day, so the incident is dated from the window's first 
   days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual against
   the campaign's own swings net of those its peers shared (``_own_log_cost``: a promotion's
   week of raised budgets widens no campaign's spread); within one such swing under the line,
-  and a spike against the last days' spend too, a lead; when the
-  outcome kept pace with the spend (``_kept_pace``: likelier bought at the rate the campaign's
-  own history shows for more spend, ``_elasticity``, than held at its usual level) it is a
-  budget change, severity low; so is a spike no longer one without the rise its peers shared
-  that day (``_peers_spend``: a promotion's budget, a raise of the whole channel), and one
-  within the factor of the last days' spend (``_recent_spend``: a budget raised days ago,
-  or yesterday when yesterday's outcome kept pace with it) whose outcome held its usual
-  level;
+  and a spike against the last days' spend too, a lead; when the outcome kept pace with the
+  spend (``_pace_evidence``: likelier bought at the rate the campaign's own history shows
+  for more spend, ``_elasticity``, than held at its usual level) it is a budget change,
+  severity low, and so where its count is too small to show a runaway at all (a day of 2
+  results); so is a spike no longer one without the rise its peers shared that day
+  (``_peers_spend``: a promotion's budget, a raise of the whole channel), and one within the
+  factor of the last days' spend (``_recent_spend``: a budget raised days ago, or yesterday
+  when yesterday's outcome kept pace with it) whose outcome held its usual level;
 * ``anomaly``: any of ROI, cost, CTR, conversion rate beyond the robust z limit on a day no
   rule above fired; severity low when the entity's peers moved the same way that day.
 
@@ -122,6 +122,12 @@ _TAIL_NODES = 24
 # An outcome under its usual level by more than this z of its Poisson tail did not hold it
 # (``_held_level``): one spread, the plainest reading of "about as usual".
 _HELD_Z = 1.0
+# A spend spike of an entity that tracks an outcome is graded only where the outcome could
+# show a runaway: where, had it held its usual level, that would be this many times likelier
+# than its rising in proportion to the spend (``_pace_evidence``). Odds of 10:1, as a Bayes
+# factor of 10 is read: strong evidence. A day of 2 results where 6 would be proportional
+# cannot (odds 6:1); 5 where 15 would, can.
+_RUNAWAY_ODDS = 10.0
 
 
 # -- the rules, on a frame of daily rows of one kind of entity ----------------------------
@@ -589,7 +595,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
 
     def _held_level() -> np.ndarray:
         """Rows whose outcome held its usual level (what the median day's spend buys at the
-        baseline rate, as in ``_kept_pace``): not under it by more than ``_HELD_Z`` of its
+        baseline rate, as in ``_pace_evidence``): not under it by more than ``_HELD_Z`` of its
         Poisson tail (a day of 0 against 0.4 usual results held it; 6 against 13 did not);
         True where the entity tracks neither. Spend near the last days' that brings less
         than the usual day is no budget at work."""
@@ -599,20 +605,24 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                                                      np.nan_to_num(usual))) > -_HELD_Z
             return np.where(np.isfinite(usual) & np.isfinite(got), held, ~(has_rev | has_conv))
 
-    def _kept_pace() -> np.ndarray:
-        """Spend whose outcome followed it: a budget change, not a runaway bid (a lead,
-        severity low). Of the two explanations of the day's outcome (revenue in orders, else
-        results), the spend buying what it has bought so far or the outcome staying at its
-        usual level (what the median day's spend buys at the baseline rate), the likelier
-        under Poisson counts. "What it has bought": the usual level times the spend's ratio
-        to the median to the power of the campaign's own elasticity (``_elasticity``), as a
-        campaign that saturates gains less from each extra dollar. A campaign that tracks
-        neither is judged on its spend alone."""
+    def _pace_evidence() -> tuple[np.ndarray, np.ndarray]:
+        """Of the two explanations of the day's outcome (revenue in orders, else results),
+        the spend buying more or the outcome staying at its usual level (what the median
+        day's spend buys at the baseline rate): which is the likelier under Poisson counts,
+        with "more" what the campaign has bought so far (the usual level times the spend's
+        ratio to the median to the power of its own elasticity, ``_elasticity``, as a
+        campaign that saturates gains less from each extra dollar): True where the outcome
+        kept pace (a budget change). And where its count is too small to tell even a
+        proportional rise from none by ``_RUNAWAY_ODDS``: a runaway not shown. Both False
+        where the entity tracks neither: judged on its spend alone."""
         got, spent, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
-            paced = usual * (cost / med_cost) ** _elasticity(got, spent)
+            ratio = cost / med_cost
+            paced = usual * ratio ** _elasticity(got, spent)
             llr = got * np.log(paced / usual) - (paced - usual)
-        return np.isfinite(llr) & (paced > usual) & (llr > 0)
+            full = got * np.log(ratio) - usual * (ratio - 1.0)
+        kept = np.isfinite(llr) & (paced > usual) & (llr > 0)
+        return kept, np.isfinite(full) & (ratio > 1.0) & (full > -np.log(_RUNAWAY_ODDS))
 
     def _elasticity(got: np.ndarray, spent: np.ndarray) -> np.ndarray:
         """How the outcome has followed the spend over the campaign's last
@@ -645,7 +655,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         full_rows = np.isfinite(stacked).all(axis=0)
         recent[full_rows] = np.median(stacked[:, full_rows], axis=0)
         # Yesterday's spend is the budget already when yesterday's outcome followed it
-        # (``kept``, ``_kept_pace``): the second day of a raise its results kept up with.
+        # (``kept``: likelier bought than held, ``_pace_evidence``): the second day of a
+        # raise its results kept up with.
         followed = (pos >= 1) & np.concatenate([[False], kept[:-1]])
         return np.fmax(recent, np.where(followed, prev[0], np.nan))
 
@@ -847,12 +858,15 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
         own_z = (frame["_log_cost_own"].to_numpy(float) - own_med) / own_spread
         near = np.exp(-np.minimum(own_spread, np.log(2.0)))
-        kept = _kept_pace()
+        # The outcome tells a budget change from a runaway bid: one whose outcome kept pace
+        # with its spend is the budget at work, a lead; so is one whose outcome is too small
+        # a count to tell.
+        kept, unproved = _pace_evidence()
         recent_line = cfg.cost_spike_factor * _recent_spend(kept)
         spike = (enough & (med_cost > 0) & (cost > line * near) & (own_z > sens)
                  & ((cost > line) | ~(cost <= recent_line * near)))
         emit("cost_spike", spike, cost, line, np.maximum(cost - med_cost, 0), own_z,
-             spike & ((cost <= line) | kept | (cost * (1.0 - mix_share) <= line)
+             spike & ((cost <= line) | kept | unproved | (cost * (1.0 - mix_share) <= line)
                       | (cost / _peers_spend(spike) <= line)
                       | ((cost <= recent_line) & _held_level())))
 

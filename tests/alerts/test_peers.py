@@ -250,3 +250,26 @@ def test_a_day_within_the_factor_of_a_budget_raised_days_ago_is_a_lead(
     detect(engine, since=FAR_PAST)
     spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_raised001")
     assert spikes and all(a["severity"] == "low" for a in spikes)
+
+
+def _results_only(cid: str, results: float, bad: dict[int, dict]) -> list[dict]:
+    rows = campaign(cid, "facebook", 41, bad=bad,
+                    level={"cost": 100.0, "clicks": 100, "conversions": results})
+    for row in rows:
+        row["revenue"] = None  # a lead-generation account: revenue not tracked
+    return rows
+
+
+def test_a_spike_whose_few_results_cannot_tell_a_runaway_is_a_lead(engine: sa.Engine) -> None:
+    # Spend triples for a day on two lead-generation campaigns whose results stay at their
+    # usual level. 40 results where the spend, had it been a budget change, should have bought
+    # about 120 prove a runaway; 2 where it should have bought 6 are as likely a budget step
+    # of a campaign whose few results happened to lag (not ten times less likely).
+    spike = {"cost": 300.0, "clicks": 300}
+    insert(engine, _results_only("FACEBOOK_fewres01", 2.0, {40: {**spike, "conversions": 2.0}}),
+           _results_only("FACEBOOK_manyres1", 40.0, {40: {**spike, "conversions": 40.0}}))
+    detect(engine, since=FAR_PAST)
+    few = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_fewres01")
+    many = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_manyres1")
+    assert [(a["date"], a["severity"]) for a in few] == [(day(40), "low")]
+    assert [a["date"] for a in many] == [day(40)] and many[0]["severity"] != "low"
