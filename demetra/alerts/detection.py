@@ -614,7 +614,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         campaign that saturates gains less from each extra dollar): True where the outcome
         kept pace (a budget change). And where its count is too small to tell even a
         proportional rise from none by ``_RUNAWAY_ODDS``: a runaway not shown. Both False
-        where the entity tracks neither: judged on its spend alone."""
+        where the entity tracks neither or has no usual level (no results to a CPA): judged
+        on its spend alone."""
         got, spent, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = cost / med_cost

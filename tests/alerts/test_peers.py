@@ -265,11 +265,16 @@ def test_a_spike_whose_few_results_cannot_tell_a_runaway_is_a_lead(engine: sa.En
     # usual level. 40 results where the spend, had it been a budget change, should have bought
     # about 120 prove a runaway; 2 where it should have bought 6 are as likely a budget step
     # of a campaign whose few results happened to lag (not ten times less likely).
+    # A campaign that never brings a result (an awareness campaign) is judged on its spend
+    # alone, as one that tracks none: its runaway is graded. (On days of their own: spikes
+    # of channel-mates on one day are a move they share.)
     spike = {"cost": 300.0, "clicks": 300}
     insert(engine, _results_only("FACEBOOK_fewres01", 2.0, {40: {**spike, "conversions": 2.0}}),
-           _results_only("FACEBOOK_manyres1", 40.0, {40: {**spike, "conversions": 40.0}}))
+           _results_only("FACEBOOK_manyres1", 40.0, {38: {**spike, "conversions": 40.0}}),
+           _results_only("FACEBOOK_nores001", 0.0, {36: {**spike, "conversions": 0.0}}))
     detect(engine, since=FAR_PAST)
     few = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_fewres01")
-    many = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_manyres1")
     assert [(a["date"], a["severity"]) for a in few] == [(day(40), "low")]
-    assert [a["date"] for a in many] == [day(40)] and many[0]["severity"] != "low"
+    for cid, when in (("FACEBOOK_manyres1", 38), ("FACEBOOK_nores001", 36)):
+        spikes = alerts(engine, alert_type="cost_spike", campaign_id=cid)
+        assert [a["date"] for a in spikes] == [day(when)] and spikes[0]["severity"] != "low", cid
