@@ -261,13 +261,13 @@ def _results_only(cid: str, results: float, bad: dict[int, dict]) -> list[dict]:
 
 
 def test_a_spike_whose_few_results_cannot_tell_a_runaway_is_a_lead(engine: sa.Engine) -> None:
-    # Spend triples for a day on two lead-generation campaigns whose results stay at their
-    # usual level. 40 results where the spend, had it been a budget change, should have bought
-    # about 120 prove a runaway; 2 where it should have bought 6 are as likely a budget step
-    # of a campaign whose few results happened to lag (not ten times less likely).
-    # A campaign that never brings a result (an awareness campaign) is judged on its spend
-    # alone, as one that tracks none: its runaway is graded. (On days of their own: spikes
-    # of channel-mates on one day are a move they share.)
+    # Spend triples for a day on three lead-generation campaigns whose results stay at their
+    # usual level, each on a day of its own (spikes of channel-mates on one day are a move
+    # they share). 40 results where the spend, had it been a budget change, should have
+    # bought about 120 prove a runaway; 2 where it should have bought 6 are as likely a budget
+    # step of a campaign whose few results happened to lag (not ten times less likely). A
+    # campaign that never brings a result (an awareness campaign) is judged on its spend
+    # alone, as one that tracks none: its runaway is graded.
     spike = {"cost": 300.0, "clicks": 300}
     insert(engine, _results_only("FACEBOOK_fewres01", 2.0, {40: {**spike, "conversions": 2.0}}),
            _results_only("FACEBOOK_manyres1", 40.0, {38: {**spike, "conversions": 40.0}}),
