@@ -493,7 +493,7 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
     """Rolling-origin backtest of ``forecast`` (each origin sees only the days up to it)
     against the campaign's trailing 28-day value: ROI campaigns scored on ROI (``model``,
     ``baselines``), CPA campaigns on CPA (``cpa``), CPC campaigns on CPC (``cpc``), pooled
-    over the origins."""
+    over the origins; ``_forecasts``: the scored rows of each metric (not stored)."""
     from demetra.ml.backtest import score  # backtest imports the tree model; only here
 
     last = panel.days - 1
@@ -529,6 +529,8 @@ def backtest_small(panel: Panel, horizon: int, thresholds: tuple[float, float], 
     served = [p for ps in parts.values() for p in ps]
     methods = pd.concat(served)["method"] if served else pd.Series(dtype=object)
     result["methods"] = {str(k): int(v) for k, v in methods.value_counts().items()}
+    # The scored forecasts themselves, for benchmarks that judge them against a world's truth.
+    result["_forecasts"] = {m: pd.concat(ps) for m, ps in parts.items() if ps}
     return result
 
 

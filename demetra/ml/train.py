@@ -187,6 +187,7 @@ def _train_small(engine: sa.Engine, settings: Settings, ms: ModelSettings, panel
     t1 = time.perf_counter()
     try:
         bt = backtest_small(panel, horizon, ms.thresholds)
+        bt.pop("_forecasts")
     except Exception as exc:
         _record_failure(engine, params, start, end, exc, time.perf_counter() - t0, SMALL_VERSION)
         raise
