@@ -79,6 +79,7 @@ PAUSED_WORLDS = [*[(120, 180, s, {"pauses": True}) for s in (1, 2, 3)],
 # sections above compare).
 ZOO_SECTION = "## Alerts across the zoo of worlds (issue 14)"
 ZOO_SEEDS = (1, 2, 3)
+ZOO_HELD_OUT = (4, 5, 6, 7, 8)   # pooled in a table of their own
 ZOO_HISTORY = [
     "History: before the rules knew the account (2026-12-02, the windowed rules alone), pooled "
     "recall / precision were seeded 1.00 / 0.83, drift 0.88 / 0.21, fatigue 0.88 / 0.70, promo "
@@ -128,7 +129,23 @@ ZOO_HISTORY = [
     "account as often conversions counted twice), alerts dated from a chance bad day before "
     "an incident's first (scored false though the incident follows), and spikes of 2.8-3.2x "
     "whose outcome (17-22 results, ~4 orders) held its usual level where a saturating "
-    "campaign's budget step predicts about 1.5x."]
+    "campaign's budget step predicts about 1.5x.",
+    "",
+    "Fifth reading (2026-12-03, the rules unchanged): seeds 6-8, run for the first time, pooled "
+    "in the held-out table above with 4-5. Their misses are no new kind. Lead generation's "
+    "six: three cost spikes of 2.4-2.65x the trailing median (2.6-3.9x the campaign's "
+    "planned budget) on campaigns whose spend swings about 30 % a day, 2.8 of those swings "
+    "net of the peers' move where a spike needs the sensitivity's 3.5 (a line of 2.5x instead "
+    "of 2.8x catches none of them); two collapses raised as leads dated from a bad day just "
+    "before the incident (0 results where 5 were expected; 3 results for $1,823), which "
+    "the scorer counts as early, not caught; one of 7 results over 4 days where 19.8 were "
+    "expected, whose likelihood ratio (5.4) stays under a lead's (5.5). The promotions' "
+    "three: a 'collapse' that brought half its usual conversions (the incident's 0.24x met "
+    "Poisson luck), a campaign converting 0.7 a day whose incident assumed 2.6, and an ROI "
+    "drop merged into the alert of a day at ROI 0.12 three days before it (one incident, "
+    "dated early: a miss and a false alert). Moving the sensitivity or the lead's ratio for "
+    "these seeds would be fitting them to seeds that are meant to judge; they stand as the "
+    "held-out figures."]
 SPEED_CAMPAIGNS, SPEED_DAYS, SPEED_SEED = 1425, 730, 7
 TARGET_SECONDS = 15.0
 TARGET_RECALL, TARGET_PRECISION = 0.9, 0.8
@@ -610,7 +627,6 @@ def render_zoo(run: dict[str, Any]) -> str:
            "alerts (above low) | recall | recall, same kind | precision | precision, all | "
            "median days to alert | detect s |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    pooled: dict[str, list[Any]] = {}
     for q in run["quality"]:
         out.append(f"| {q['world']} | {q['seed']} | {q['campaigns']} × {q['days']} | "
                    f"{q['rows']:,} | {q['incidents']} ({q['undetectable']}) | "
@@ -618,23 +634,35 @@ def render_zoo(run: dict[str, Any]) -> str:
                    f"{q['recall_kind']:.2f} | {q['precision']:.2f} | "
                    f"{q['good_all'] / max(q['alerts'], 1):.2f} | {_median(q['delays'])} | "
                    f"{q['seconds']:.2f} |")
+    out += ["", "Pooled over the seeds of each world:", "", *_pooled(run["quality"])]
+    out += ["", *render_by_rule(run["quality"])]
+    if run.get("held_out"):
+        seeds = sorted({q["seed"] for q in run["held_out"]})
+        out += ["", f"Held out: seeds {', '.join(map(str, seeds))}, pooled per world (seeds 4 "
+                "and 5 were read in the rounds below, never tuned on; the later ones were "
+                "first run after the fourth):", "", *_pooled(run["held_out"])]
+    if run.get("notes"):
+        out += ["", *run["notes"]]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _pooled(quality: list[dict[str, Any]]) -> list[str]:
+    """Recall and precision of each world pooled over its seeds, as table lines."""
+    pooled: dict[str, list[Any]] = {}
+    for q in quality:
         acc = pooled.setdefault(q["world"], [0, 0, 0, 0, 0, 0, []])
         for k, key in enumerate(("hits", "incidents", "good", "serious", "good_all", "alerts",
                                  "delays")):
             acc[k] += q[key]
-    out += ["", "Pooled over the seeds of each world:", "",
-            "| world | detectable incidents | caught | alerts above low (all) | recall | "
-            "precision | precision, all | median days to alert |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| world | detectable incidents | caught | alerts above low (all) | recall | "
+           "precision | precision, all | median days to alert |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for world, (h, n, g, a, g_all, a_all, d) in pooled.items():
         r = f"{h / n:.2f}{_ok(h / n, TARGET_RECALL, True)}" if n else "—"
         pr = f"{g / a:.2f}{_ok(g / a, TARGET_PRECISION, True)}" if a else "—"
         pa = f"{g_all / a_all:.2f}" if a_all else "—"
         out.append(f"| {world} | {n} | {h} | {a} ({a_all}) | {r} | {pr} | {pa} | {_median(d)} |")
-    out += ["", *render_by_rule(run["quality"])]
-    if run.get("notes"):
-        out += ["", *run["notes"]]
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def main() -> int:
@@ -650,6 +678,9 @@ def main() -> int:
                    help="quality on the worlds of demetra.zoo only (its own section)")
     p.add_argument("--seeds", help="comma-separated seeds of the zoo's worlds (default: "
                                    f"{','.join(map(str, ZOO_SEEDS))}; others are a held-out check)")
+    p.add_argument("--held-out", default=",".join(map(str, ZOO_HELD_OUT)),
+                   help="with --zoo: comma-separated seeds pooled in a table of their own "
+                        "('' for none)")
     p.add_argument("--no-quality", action="store_true")
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
@@ -685,6 +716,10 @@ def main() -> int:
             run["seeds"] = seeds
             run["quality"] = quality(dbs, ["sqlite"], [(None, 180, s, {"world": name})
                                                         for name in ZOO for s in seeds])
+            held = tuple(int(x) for x in args.held_out.split(",") if x.strip())
+            if held and not args.seeds:
+                run["held_out"] = quality(dbs, ["sqlite"], [(None, 180, s, {"world": name})
+                                                             for name in ZOO for s in held])
             run["notes"] = ZOO_HISTORY
         elif args.paused:
             print("Quality on paused and lead-generation accounts:", flush=True)
@@ -707,7 +742,7 @@ def main() -> int:
     if not args.no_write:
         write_section(section, text)
         print(f"Wrote the {section!r} section of {RESULTS.relative_to(ROOT)}")
-    failed = [q for q in run["quality"]
+    failed = [q for q in run["quality"] + run.get("held_out", [])
               if q["incidents"] and q["recall"] < TARGET_RECALL
               or q["serious"] and q["precision"] < TARGET_PRECISION]
     slow = [r for r in run["speed"] if "full" in r["run"] and r["seconds"] > TARGET_SECONDS]
