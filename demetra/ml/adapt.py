@@ -4,24 +4,23 @@ Three candidates: the pooled trees (a structural reference corrected by gradient
 account's own linear regression of what followed on its recent history
 (:mod:`demetra.ml.linear`), and the equal-weight ensemble of the simple forecasts of
 :mod:`demetra.ml.small` (trailing 28 days, shrinkage to channel and account, a 7/56-day blend,
-exponentially weighted yields), the safety net when both models misread an account. On the
-seeded world the trees win, on worlds of drifting states, fatigue or promotions the linear
-regression (benchmarks/RESULTS.md, "Forecasts across the zoo"). The weights are halfway
-between two readings of the account's backtest (``blend_weights``): each candidate in
-proportion to its own error to the power −``POWER`` (a candidate 10 % worse than another
-weighs 0.47 as much, one 30 % worse 0.12), and the convex weights whose blend erred least
-(``stacked``), which see what the first cannot, that two candidates err alike. On the seeded
-world's held-out seeds the halfway blend scored 0.925 of the best baseline against 0.933 for
-the error weights alone, and no world's mean moved up by more than 0.001. The error of the
+exponentially weighted yields, the structural reference), the safety net when both models
+misread an account. On the seeded world the trees win, on worlds of drifting states, fatigue or
+promotions the linear regression (benchmarks/RESULTS.md, "Forecasts across the zoo"). The
+weights are halfway between two readings of the account's backtest (``blend_weights``): each
+candidate in proportion to its own error to the power −``POWER`` (a candidate 10 % worse than
+another weighs 0.47 as much, one 30 % worse 0.12), and the convex weights whose blend erred
+least (``stacked``), which see what the first cannot, that two candidates err alike. On the
+seeded world's held-out seeds the halfway blend scored 0.925 of the best baseline against 0.933
+for the error weights alone, and no world's mean moved up by more than 0.001. The error of the
 first is each origin's spend-weighted MAE over the best candidate's of that origin, averaged
 over the origins geometrically (``scores_of``), so a week no candidate could see coming (a
 promotion that starts in it) weighs as one week of eight, not as the half of the backtest its
 spend and errors would make it: on the promotions world, pooled errors let such weeks decide
 (0.976 of the best baseline on a seed where the per-origin scores gave 0.935), and the other
-worlds moved by under 0.002. Weighing the five
-simple forecasts one by one instead of as one ensemble did worse on every world but the
-promotions' (more weights to fit from eight origins: 0.917 of the best baseline against 0.904
-on average).
+worlds moved by under 0.002. Weighing the simple forecasts one by one (five then) instead of as
+one ensemble did worse on every world but the promotions' (more weights to fit from eight
+origins: 0.917 of the best baseline against 0.904 on average).
 
 The interval and P(ROI < 1) come from the realised / served ratios of the same backtest, so
 they are calibrated on what serves, not on the trees alone. The campaigns of one week share
@@ -42,7 +41,7 @@ import numpy as np
 
 from demetra.ml.features import Panel
 from demetra.ml.model import HIGH_Q, LOW_Q, OFFSET
-from demetra.ml.small import METHOD_LABELS, METHODS, candidates
+from demetra.ml.small import METHOD_LABELS, candidates, methods_of
 
 POWER = 8.0
 STACK_STEP = 20      # the stacked weights are searched on a simplex grid of 1/STACK_STEP
@@ -111,7 +110,7 @@ def roi_candidates(panel: Panel, t: int, tree: np.ndarray,
     has none), and the simple forecasts the ensemble averages; ``tree`` and ``linear``: the
     models' forecasts, NaN where they made none."""
     fc, _ = candidates(panel, t, "roi")
-    simple = {m: fc[m] for m in METHODS}
+    simple = {m: fc[m] for m in methods_of("roi")}
     with np.errstate(invalid="ignore"):
         ensemble = np.mean(np.vstack(list(simple.values())), axis=0)
     return {TREE: tree, LINEAR: np.full(len(tree), np.nan) if linear is None else linear,

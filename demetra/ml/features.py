@@ -36,6 +36,7 @@ MIN_HISTORY_DAYS = 28
 MIN_CAMPAIGNS = 20                 # campaigns with revenue the pooled tree model needs
 MIN_CAMPAIGN_DAYS = 14             # days with spend in the lookback a campaign needs a forecast
 QUALITY_PRIOR = 100.0              # $ of pseudo-revenue at the channel's ROI (new campaigns)
+QUALITY_PRIOR_RESULTS = 5.0        # the same in results: a few before a campaign's own count
 _METRICS = ("cost", "revenue", "clicks", "impressions", "conversions")
 _LONG_METRICS = ("cost", "revenue", "conversions", "clicks")   # read over the whole lookback
 TRACKED = {"revenue": "revenue_cost", "conversions": "result_cost"}  # metric -> its tracked spend
@@ -271,45 +272,115 @@ def features_at(panel: Panel, t: int) -> pd.DataFrame:
     out["channel_spend_trend"] = np.where(known, trend[idx], np.nan)
     for w in (7, 28, 91, 182):
         out[f"rel_{w}"] = _ratio(rev[w], panel.window("expected", t, w))
-    quality = campaign_quality(panel, t)
-    # The channel's ROI over CHANNEL_DAYS, moved along its spend elasticity to the daily spend
-    # of the last 7 days (the best guess of the coming days'): diminishing returns.
-    ch_long_cost = panel.window("cost", t, CHANNEL_DAYS, channel=True)
-    ch_long = _ratio(panel.window("revenue", t, CHANNEL_DAYS, channel=True), ch_long_cost)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.log(ch_cost[7] / 7) - np.log(ch_long_cost / min(CHANNEL_DAYS, t + 1))
-        spend_adj = np.exp(panel.spend_elasticity(t) * np.where(np.isfinite(shift), shift, 0.0))
-    channel = np.where(np.isfinite(ch_long), ch_long * spend_adj, 1.0)
-    # A campaign earns its quality over the spend-weighted quality of its channel's campaigns
-    # (their revenue is the channel's curve, shared): the campaigns spending now set that mix.
-    mix = _spend_weighted(quality, cost[7], idx, known)
-    out["quality"] = np.where(known, quality, np.nan)
-    out["channel_spend_adj"] = np.where(known, spend_adj[idx], np.nan)
-    out["channel_mix"] = np.where(known, mix[idx], np.nan)
-    relative = np.where(known, quality / mix[idx], 1.0)
-    out["roi_ref"] = np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05)
+    out |= roi_reference(panel, t)
     frame = pd.DataFrame(out, columns=FEATURES)
     frame.index = pd.Index(panel.campaign_ids, name="campaign_id")
     return frame
 
 
-def campaign_quality(panel: Panel, t: int) -> np.ndarray:
-    """Each campaign's quality: its revenue over what its spend would have earned at its
-    channel's ROI of the same days, corrected for that day's campaign mix (a day when weaker
-    campaigns spent raises everyone's share), over QUALITY_DAYS up to t with older days
-    discounted by QUALITY_HALF_LIFE and shrunk to 1 by QUALITY_PRIOR. In the units of the
-    channel's mix, so only ratios within a channel mean anything."""
-    lo = max(t + 1 - QUALITY_DAYS, 0)
-    decay = 0.5 ** ((t - np.arange(lo, t + 1)) / QUALITY_HALF_LIFE)
-    cost = panel.grid["cost"][:, lo:t + 1]
+def roi_reference(panel: Panel, t: int) -> dict[str, np.ndarray]:
+    """The structural reference (``roi_ref``) per campaign and the parts it is made of: its
+    quality over its channel's spend-weighted quality, times its channel's ROI moved along
+    its spend elasticity to the coming spend (data up to t only)."""
+    return _reference(panel, t, "revenue")
+
+
+def results_reference(panel: Panel, t: int) -> np.ndarray:
+    """The same reference for results (conversions per $ of the spend that tracks them): what
+    a campaign without revenue yields on its channel's results curve, by its own quality (NaN
+    where its channel is unknown)."""
+    return _reference(panel, t, "conversions")["roi_ref"]
+
+
+def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
     codes = panel.channel_codes
     known = ~np.isnan(codes)
     idx = np.where(known, codes, 0).astype(int)
-    ch_roi = np.where(known[:, None], panel.channel_daily_roi[idx, lo:t + 1], 1.0)
-    ch_cost = panel.channel_daily_cost[:, lo:t + 1]
-    revenue = panel.grid["revenue"][:, lo:t + 1] @ decay
+    ch_cost, ch_yield = channel_days(panel, outcome)
+    quality = campaign_quality(panel, t, outcome)
+    # The channel's yield over CHANNEL_DAYS, moved along its spend elasticity to the daily
+    # spend of the last 7 days (the best guess of the coming days'): diminishing returns.
+    lo, lo7 = max(t + 1 - CHANNEL_DAYS, 0), max(t + 1 - 7, 0)
+    ch_long_cost = ch_cost[:, lo:t + 1].sum(axis=1)
+    ch_long = _ratio((ch_cost * ch_yield)[:, lo:t + 1].sum(axis=1), ch_long_cost)
+    revenue = outcome == "revenue"
+    elasticity = panel.spend_elasticity(t) if revenue else _elasticity(ch_cost, ch_yield, t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = (np.log(ch_cost[:, lo7:t + 1].sum(axis=1) / 7)
+                 - np.log(ch_long_cost / min(CHANNEL_DAYS, t + 1)))
+        spend_adj = np.exp(elasticity * np.where(np.isfinite(shift), shift, 0.0))
+    channel = np.where(np.isfinite(ch_long), ch_long * spend_adj, 1.0)
+    # A campaign earns its quality over the spend-weighted quality of its channel's campaigns
+    # (their outcome is the channel's curve, shared): the campaigns spending now set that mix.
+    recent = panel.window("cost" if revenue else TRACKED[outcome], t, 7)
+    mix = _spend_weighted(quality, recent, idx, known)
+    relative = np.where(known, quality / mix[idx], 1.0)
+    ref = (np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05) if revenue
+           else np.where(known, relative * channel[idx], np.nan))
+    return {"quality": np.where(known, quality, np.nan),
+            "channel_spend_adj": np.where(known, spend_adj[idx], np.nan),
+            "channel_mix": np.where(known, mix[idx], np.nan), "roi_ref": ref}
+
+
+def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel and day: the spend of the rows that track ``outcome`` and the outcome per
+    unit of it (0 without spend); revenue's from the panel, others derived once per panel."""
+    if outcome == "revenue":
+        return panel.channel_daily_cost, panel.channel_daily_roi
+    key = f"channel_days_{outcome}"
+    if key not in panel.derived:
+        known = ~np.isnan(panel.channel_codes)
+        codes = panel.channel_codes[known].astype(int)
+        cost = np.zeros((len(CHANNELS), panel.days))
+        got = np.zeros_like(cost)
+        np.add.at(cost, codes, panel.grid[TRACKED[outcome]][known])
+        np.add.at(got, codes, panel.grid[outcome][known])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            panel.derived[key] = {"cost": cost, "yield": np.where(cost > 0, got / cost, 0.0)}
+    days = panel.derived[key]
+    return days["cost"], days["yield"]
+
+
+def _elasticity(ch_cost: np.ndarray, ch_yield: np.ndarray, t: int,
+                w: int = ELASTICITY_DAYS) -> np.ndarray:
+    """Per channel: the least-squares slope of log daily yield on log daily spend over days
+    (t - w, t], clipped to [-1, 1]; 0 with fewer than 14 days or no spread in spend (as
+    ``Panel.spend_elasticity`` is for revenue)."""
+    lo = max(t + 1 - w, 0)
+    c, y = ch_cost[:, lo:t + 1], ch_yield[:, lo:t + 1]
+    ok = (c > 0) & (y > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(ok, np.log(c), 0.0)
+        v = np.where(ok, np.log(y), 0.0)
+    n = ok.sum(axis=1).astype(float)
+    sx, sy, sxy, sxx = x.sum(axis=1), v.sum(axis=1), (x * v).sum(axis=1), (x * x).sum(axis=1)
+    den = n * sxx - sx * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where((n >= 14) & (den > 1e-9 * np.maximum(n * n, 1)),
+                        (n * sxy - sx * sy) / den, 0.0)
+    return np.clip(beta, -1.0, 1.0)
+
+
+def campaign_quality(panel: Panel, t: int, outcome: str = "revenue") -> np.ndarray:
+    """Each campaign's quality: its revenue (or ``outcome``) over what its spend would have
+    earned at its channel's yield of the same days, corrected for that day's campaign mix (a
+    day when weaker campaigns spent raises everyone's share), over QUALITY_DAYS up to t with
+    older days discounted by QUALITY_HALF_LIFE and shrunk to 1 by QUALITY_PRIOR (in results,
+    QUALITY_PRIOR_RESULTS). In the units of the channel's mix, so only ratios within a
+    channel mean anything."""
+    lo = max(t + 1 - QUALITY_DAYS, 0)
+    decay = 0.5 ** ((t - np.arange(lo, t + 1)) / QUALITY_HALF_LIFE)
+    cost = panel.grid["cost" if outcome == "revenue" else TRACKED[outcome]][:, lo:t + 1]
+    codes = panel.channel_codes
+    known = ~np.isnan(codes)
+    idx = np.where(known, codes, 0).astype(int)
+    daily_cost, daily_yield = channel_days(panel, outcome)
+    ch_roi = np.where(known[:, None], daily_yield[idx, lo:t + 1], 1.0)
+    ch_cost = daily_cost[:, lo:t + 1]
+    prior = QUALITY_PRIOR if outcome == "revenue" else QUALITY_PRIOR_RESULTS
+    revenue = panel.grid[outcome][:, lo:t + 1] @ decay
     at_channel = cost * ch_roi
-    quality = (revenue + QUALITY_PRIOR) / (at_channel @ decay + QUALITY_PRIOR)
+    quality = (revenue + prior) / (at_channel @ decay + prior)
     # One fixed-point step: each day's mix from the first estimate (a second step changes
     # the forecasts by well under 0.1 %).
     weighted = np.zeros_like(ch_cost)
@@ -317,7 +388,7 @@ def campaign_quality(panel: Panel, t: int) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         mix = np.where(ch_cost > 0, weighted / ch_cost, 1.0)
     expected = (at_channel / np.where(mix[idx] > 0, mix[idx], 1.0)) @ decay
-    return (revenue + QUALITY_PRIOR) / (expected + QUALITY_PRIOR)
+    return (revenue + prior) / (expected + prior)
 
 
 def _spend_weighted(values: np.ndarray, weights: np.ndarray, idx: np.ndarray,

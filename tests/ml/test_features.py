@@ -12,7 +12,7 @@ from demetra.ml import (
     build_features,
 )
 from demetra.ml.backtest import origins, training_days
-from demetra.ml.features import LOOKBACK_DAYS, Panel, features_at, load_panel
+from demetra.ml.features import LOOKBACK_DAYS, Panel, features_at, load_panel, results_reference
 from demetra.seed import seed_database
 from tests.ml.world import END
 
@@ -50,3 +50,36 @@ def test_training_labels_end_before_each_origin() -> None:
     for o in starts:
         days = training_days(panel, o, 7)
         assert days and max(days) + 7 <= o
+
+
+def test_the_results_reference_finds_each_campaigns_yield_on_its_channels_curve() -> None:
+    """A lead-generation channel whose results follow a curve of its total spend, shared by
+    spend × quality: the reference reads each campaign's yield at the coming spend from the
+    days up to t only (its channel's diminishing returns included), for what no revenue is
+    tracked."""
+    days, t = 240, 220
+    quality = np.array([0.5, 1.0, 1.5, 2.0])
+    d = np.arange(days)
+    # Budgets that double over the months and swing by weekday: the curve's slope shows.
+    spend = (np.array([300.0, 500.0, 200.0, 400.0])[:, None]
+             * (1 + 0.3 * np.sin(2 * np.pi * d / 7)) * np.linspace(1.0, 2.0, days))
+    total = spend.sum(axis=0)
+    curve = 40.0 * (total / 1000.0) ** 0.6           # results a day of the channel
+    results = curve * spend * quality[:, None] / (spend * quality[:, None]).sum(axis=0)
+    grid = {"cost": spend, "revenue": np.zeros_like(spend), "clicks": spend / 2,
+            "impressions": spend * 50, "conversions": results, "revenue_cost": np.zeros_like(spend),
+            "result_cost": spend}
+    ids = np.array([f"c{i}" for i in range(4)], dtype=object)
+    panel = Panel(ids, np.array(["facebook"] * 4, dtype=object), END, days, grid)
+    ref = results_reference(panel, t)
+    # What the coming week yields per $ at the last week's spend (the reference's guess of it).
+    week = slice(t - 6, t + 1)
+    s7 = total[week].mean()
+    share = quality * spend[:, week].mean(axis=1) / (quality * spend[:, week].mean(axis=1)).sum()
+    truth = 40.0 * (s7 / 1000.0) ** 0.6 * share / spend[:, week].mean(axis=1)
+    np.testing.assert_allclose(ref, truth, rtol=0.03)   # without the slope: 8 % off
+    later = {m: v.copy() for m, v in grid.items()}
+    for v in later.values():
+        v[:, t + 1:] = v[:, t + 1:] * 5 + 3
+    perturbed = Panel(ids, panel.channels, END, days, later)
+    np.testing.assert_array_equal(results_reference(perturbed, t), ref)
