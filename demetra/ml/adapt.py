@@ -215,7 +215,8 @@ def blend_weights(records: list[Record]) -> dict[str, float]:
 
 def fit_blend(records: list[Record]) -> Blend:
     """The blend that serves after these origins: weights from all of them, and the ratios
-    of what each origin's blend (weights from the origins before it) realised."""
+    of what each origin's blend (weights from the origins before it) realised, the first
+    origin's left out once two later ones exist."""
     errors = errors_of(records)
     ratios, num, den = [], 0.0, 0.0
     for j, r in enumerate(records):

@@ -64,7 +64,8 @@ class Panel:
     grid: dict[str, np.ndarray]      # metric -> (N, days) float
     rows: int = 0
     # Arrays a model derives from the grid and reads at every day of a backtest (the
-    # regression's designs, demetra.ml.linear), keyed by what they are: the grid never changes.
+    # regression's designs, demetra.ml.linear; a channel's results by day), keyed by what they
+    # are: the grid never changes.
     derived: dict[str, dict] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -288,7 +289,7 @@ def roi_reference(panel: Panel, t: int) -> dict[str, np.ndarray]:
 def results_reference(panel: Panel, t: int) -> np.ndarray:
     """The same reference for results (conversions per $ of the spend that tracks them): what
     a campaign without revenue yields on its channel's results curve, by its own quality (NaN
-    where its channel is unknown)."""
+    where its channel is unknown or tracked no results in CHANNEL_DAYS)."""
     return _reference(panel, t, "conversions")["roi_ref"]
 
 
@@ -296,13 +297,13 @@ def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
     codes = panel.channel_codes
     known = ~np.isnan(codes)
     idx = np.where(known, codes, 0).astype(int)
-    ch_cost, ch_yield = channel_days(panel, outcome)
+    ch_cost, ch_got, ch_yield = channel_days(panel, outcome)
     quality = campaign_quality(panel, t, outcome)
     # The channel's yield over CHANNEL_DAYS, moved along its spend elasticity to the daily
     # spend of the last 7 days (the best guess of the coming days'): diminishing returns.
     lo, lo7 = max(t + 1 - CHANNEL_DAYS, 0), max(t + 1 - 7, 0)
     ch_long_cost = ch_cost[:, lo:t + 1].sum(axis=1)
-    ch_long = _ratio((ch_cost * ch_yield)[:, lo:t + 1].sum(axis=1), ch_long_cost)
+    ch_long = _ratio(ch_got[:, lo:t + 1].sum(axis=1), ch_long_cost)
     revenue = outcome == "revenue"
     elasticity = panel.spend_elasticity(t) if revenue else _elasticity(ch_cost, ch_yield, t)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -311,22 +312,28 @@ def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
         spend_adj = np.exp(elasticity * np.where(np.isfinite(shift), shift, 0.0))
     channel = np.where(np.isfinite(ch_long), ch_long * spend_adj, 1.0)
     # A campaign earns its quality over the spend-weighted quality of its channel's campaigns
-    # (their outcome is the channel's curve, shared): the campaigns spending now set that mix.
-    recent = panel.window("cost" if revenue else TRACKED[outcome], t, 7)
-    mix = _spend_weighted(quality, recent, idx, known)
+    # (their outcome is the channel's curve, shared): the campaigns spending now set that mix,
+    # by the spend that tracks the outcome (a mixed channel's other campaigns are no part of it).
+    mix = _spend_weighted(quality, panel.window(TRACKED[outcome], t, 7), idx, known)
     relative = np.where(known, quality / mix[idx], 1.0)
+    # Without a known channel or its outcome in CHANNEL_DAYS the reference is a constant: the
+    # tree model's feature keeps it (the trees correct it), a forecast of its own must not.
+    defined = known & np.isfinite(ch_long)[idx]
     ref = (np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05) if revenue
-           else np.where(known, relative * channel[idx], np.nan))
+           else np.where(defined, relative * channel[idx], np.nan))
     return {"quality": np.where(known, quality, np.nan),
             "channel_spend_adj": np.where(known, spend_adj[idx], np.nan),
-            "channel_mix": np.where(known, mix[idx], np.nan), "roi_ref": ref}
+            "channel_mix": np.where(known, mix[idx], np.nan), "roi_ref": ref,
+            "defined": defined}
 
 
-def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per channel and day: the spend of the rows that track ``outcome`` and the outcome per
-    unit of it (0 without spend); revenue's from the panel, others derived once per panel."""
+def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per channel and day: the spend of the rows that track ``outcome``, the outcome, and the
+    outcome per unit of that spend (0 without spend); revenue's from the panel, others derived
+    once per panel."""
     if outcome == "revenue":
-        return panel.channel_daily_cost, panel.channel_daily_roi
+        revenue = np.diff(panel.channel_cum["revenue"], axis=1)
+        return panel.channel_daily_cost, revenue, panel.channel_daily_roi
     key = f"channel_days_{outcome}"
     if key not in panel.derived:
         known = ~np.isnan(panel.channel_codes)
@@ -336,9 +343,10 @@ def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray]:
         np.add.at(cost, codes, panel.grid[TRACKED[outcome]][known])
         np.add.at(got, codes, panel.grid[outcome][known])
         with np.errstate(divide="ignore", invalid="ignore"):
-            panel.derived[key] = {"cost": cost, "yield": np.where(cost > 0, got / cost, 0.0)}
+            panel.derived[key] = {"cost": cost, "got": got,
+                                  "yield": np.where(cost > 0, got / cost, 0.0)}
     days = panel.derived[key]
-    return days["cost"], days["yield"]
+    return days["cost"], days["got"], days["yield"]
 
 
 def _elasticity(ch_cost: np.ndarray, ch_yield: np.ndarray, t: int,
@@ -370,11 +378,12 @@ def campaign_quality(panel: Panel, t: int, outcome: str = "revenue") -> np.ndarr
     channel mean anything."""
     lo = max(t + 1 - QUALITY_DAYS, 0)
     decay = 0.5 ** ((t - np.arange(lo, t + 1)) / QUALITY_HALF_LIFE)
-    cost = panel.grid["cost" if outcome == "revenue" else TRACKED[outcome]][:, lo:t + 1]
+    # Over the spend that tracks the outcome: a campaign's days without it are no evidence.
+    cost = panel.grid[TRACKED[outcome]][:, lo:t + 1]
     codes = panel.channel_codes
     known = ~np.isnan(codes)
     idx = np.where(known, codes, 0).astype(int)
-    daily_cost, daily_yield = channel_days(panel, outcome)
+    daily_cost, _, daily_yield = channel_days(panel, outcome)
     ch_roi = np.where(known[:, None], daily_yield[idx, lo:t + 1], 1.0)
     ch_cost = daily_cost[:, lo:t + 1]
     prior = QUALITY_PRIOR if outcome == "revenue" else QUALITY_PRIOR_RESULTS

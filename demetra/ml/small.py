@@ -205,11 +205,15 @@ def candidates(panel: Panel, t: int, metric: str, linear: np.ndarray | None = No
     fc = {"shrinkage": shrunk, "trailing_28d": y28, "blend_7_56": 0.5 * y7 + 0.5 * y56}
     fc |= {m: np.where(np.isfinite(own_y[m]), own_y[m], y28) for m in HALF_LIVES}
     if STRUCTURAL in methods_of(metric):
-        # A channel the reference has no curve for (outside demetra.config.CHANNELS) reads
-        # its own trailing 28 days: its reference would be a constant.
-        ref = (roi_reference(panel, t)["roi_ref"] if metric == "roi"
-               else results_reference(panel, t))
-        ok = np.isfinite(ref) & ~np.isnan(panel.channel_codes) & ((ref > 0) | (metric == "roi"))
+        # Where the reference has no channel curve to read (a channel outside
+        # demetra.config.CHANNELS, or none of its outcome in half a year) it would be a
+        # constant: the campaign reads its own trailing 28 days there.
+        if metric == "roi":
+            parts = roi_reference(panel, t)
+            ref, ok = parts["roi_ref"], parts["defined"]
+        else:
+            ref = results_reference(panel, t)
+            ok = np.isfinite(ref) & (ref > 0)
         fc[STRUCTURAL] = np.where(ok, ref, y28)
     if linear is not None:
         ok = np.isfinite(linear) & ((linear > 0) | (metric == "roi"))

@@ -12,7 +12,14 @@ from demetra.ml import (
     build_features,
 )
 from demetra.ml.backtest import origins, training_days
-from demetra.ml.features import LOOKBACK_DAYS, Panel, features_at, load_panel, results_reference
+from demetra.ml.features import (
+    LOOKBACK_DAYS,
+    Panel,
+    features_at,
+    load_panel,
+    results_reference,
+    roi_reference,
+)
 from demetra.seed import seed_database
 from tests.ml.world import END
 
@@ -83,3 +90,24 @@ def test_the_results_reference_finds_each_campaigns_yield_on_its_channels_curve(
         v[:, t + 1:] = v[:, t + 1:] * 5 + 3
     perturbed = Panel(ids, panel.channels, END, days, later)
     np.testing.assert_array_equal(results_reference(perturbed, t), ref)
+
+
+def test_in_a_mixed_channel_each_reference_reads_the_campaigns_that_track_its_outcome() -> None:
+    """Two campaigns track revenue (ROI 2 and 3), two only results (0.02 and 0.03 a $) in one
+    channel: neither reference is diluted by the other pair's spend, and a channel that never
+    tracked results has no results reference (not a constant)."""
+    days, t = 240, 220
+    spend = (np.array([300.0, 500.0, 200.0, 400.0])[:, None]
+             * (1 + 0.3 * np.sin(2 * np.pi * np.arange(days) / 7)))
+    revenue_rows, result_rows = np.array([1.0, 1, 0, 0])[:, None], np.array([0.0, 0, 1, 1])[:, None]
+    grid = {"cost": spend, "revenue": spend * np.array([2.0, 3.0, 0, 0])[:, None],
+            "clicks": spend / 2, "impressions": spend * 50,
+            "conversions": spend * np.array([0, 0, 0.02, 0.03])[:, None],
+            "revenue_cost": spend * revenue_rows, "result_cost": spend * result_rows}
+    ids = np.array(["a", "b", "c", "d"], dtype=object)
+    channels = np.array(["facebook"] * 4, dtype=object)
+    panel = Panel(ids, channels, END, days, grid)
+    np.testing.assert_allclose(roi_reference(panel, t)["roi_ref"][:2], [2.0, 3.0], rtol=0.01)
+    np.testing.assert_allclose(results_reference(panel, t)[2:], [0.02, 0.03], rtol=0.01)
+    untracked = {**grid, "conversions": np.zeros_like(spend), "result_cost": np.zeros_like(spend)}
+    assert np.isnan(results_reference(Panel(ids, channels, END, days, untracked), t)).all()
