@@ -311,14 +311,9 @@ def small_account(dbs: Databases, n: int, seed: int, *, outcome: str = "revenue"
 def _oracle_wmae(panel: Any, world: Any, rows: Any, metric: str) -> float:
     """Spend-weighted MAE of the world's expected ROI or CPA over each forecast's horizon
     (expected revenue or results before incidents and noise, over the horizon's real spend)."""
-    position = {c: i for i, c in enumerate(panel.campaign_ids)}
-    start = dt.date.fromisoformat(world.truth["start_date"])
-    cells = (world.rows["campaign_id"].map(position).to_numpy(),
-             np.array([(d - start).days for d in world.rows["date"]]))
-    expected = np.zeros((len(position), panel.days))
-    np.add.at(expected, cells, world.expected)
-    cum = np.concatenate([np.zeros((len(position), 1)), np.cumsum(expected, axis=1)], axis=1)
-    ci = rows.index.map(position).to_numpy()
+    expected = _on_panel(panel, world, world.expected)
+    cum = np.concatenate([np.zeros((len(expected), 1)), np.cumsum(expected, axis=1)], axis=1)
+    ci = rows.index.map({c: i for i, c in enumerate(panel.campaign_ids)}).to_numpy()
     o = rows["origin"].to_numpy()
     ahead = cum[ci, o + 1 + HORIZON] - cum[ci, o + 1]
     spend, real = rows["spend"].to_numpy(float), rows["real"].to_numpy(float)
@@ -326,6 +321,17 @@ def _oracle_wmae(panel: Any, world: Any, rows: Any, metric: str) -> float:
         truth = ahead / spend if metric == "roi" else spend / ahead
     ok = np.isfinite(truth)
     return float((np.abs(truth - real) * spend)[ok].sum() / spend[ok].sum())
+
+
+def _on_panel(panel: Any, world: Any, values: np.ndarray) -> np.ndarray:
+    """A value per row of a generated world (its expected outcome, its spend) on the panel's
+    campaigns × days grid."""
+    position = {c: i for i, c in enumerate(panel.campaign_ids)}
+    start = dt.date.fromisoformat(world.truth["start_date"])
+    grid = np.zeros((len(position), panel.days))
+    np.add.at(grid, (world.rows["campaign_id"].map(position).to_numpy(),
+                     np.array([(d - start).days for d in world.rows["date"]])), values)
+    return grid
 
 
 SMALL_HISTORY = (
@@ -507,13 +513,8 @@ def zoo_world(dbs: Databases, name: str, seed: int) -> dict[str, Any]:
     row["seconds"] = time.perf_counter() - t0
     fc = bt["_forecasts"]
     position = {c: i for i, c in enumerate(panel.campaign_ids)}
-    expected = np.zeros((len(panel.campaign_ids), panel.days))
-    days = np.array([(d - start).days for d in world.rows["date"]])
-    np.add.at(expected, (world.rows["campaign_id"].map(position).to_numpy(), days),
-              world.expected)
-    cost = np.zeros_like(expected)
-    np.add.at(cost, (world.rows["campaign_id"].map(position).to_numpy(), days),
-              world.rows["cost"].to_numpy())
+    expected = _on_panel(panel, world, world.expected)
+    cost = _on_panel(panel, world, world.rows["cost"].to_numpy())
     ci = fc["campaign_id"].map(position).to_numpy()
     o = fc["origin"].to_numpy()
     ahead = np.array([expected[c, t + 1:t + 1 + HORIZON].sum() for c, t in zip(ci, o, strict=True)])

@@ -92,18 +92,11 @@ class Panel:
         with np.errstate(divide="ignore", invalid="ignore"):
             ch_roi = np.where(ch_cost > 0, ch_rev / ch_cost, 0.0)
         self.channel_daily_cost, self.channel_daily_roi = ch_cost, ch_roi
+        self.channel_daily_revenue = ch_rev
         expected = self.grid["cost"] * np.where(known[:, None], ch_roi[np.maximum(codes, 0)], 1.0)
         self.cum["expected"] = _cumulative(expected)
-        # Diminishing returns: how a channel's daily ROI moves with its daily spend (the slope
-        # of log ROI on log spend, a least-squares fit over trailing days; weekday swings in
-        # spend give it something to fit). Sums for that fit, cumulated over days.
-        ok = (ch_cost > 0) & (ch_rev > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = np.where(ok, np.log(ch_cost), 0.0)
-            y = np.where(ok, np.log(ch_rev / ch_cost), 0.0)
-        self.elasticity_cum = {k: _cumulative(v) for k, v in
-                               (("n", ok.astype(float)), ("x", x), ("y", y), ("xy", x * y),
-                                ("xx", x * x))}
+        # Diminishing returns: how a channel's daily ROI moves with its daily spend.
+        self.elasticity_cum = _slope_sums(ch_cost, ch_roi)
         spent = self.grid["cost"] > 0
         first = np.where(spent.any(axis=1), spent.argmax(axis=1), self.days)
         self.first_day = first
@@ -119,21 +112,32 @@ class Panel:
         cum = self.channel_cum[metric] if channel else self.cum[metric]
         return cum[:, t + 1] - cum[:, max(t + 1 - w, 0)]
 
-    def spend_elasticity(self, t: int, w: int = ELASTICITY_DAYS) -> np.ndarray:
-        """Per channel: d log(daily ROI) / d log(daily spend) over days (t - w, t], clipped to
-        [-1, 1]; 0 where there are too few days or no spread in spend."""
-        lo = max(t + 1 - w, 0)
-        n, sx, sy, sxy, sxx = (c[:, t + 1] - c[:, lo] for c in (
-            self.elasticity_cum[k] for k in ("n", "x", "y", "xy", "xx")))
-        den = n * sxx - sx * sx
-        with np.errstate(divide="ignore", invalid="ignore"):
-            beta = np.where((n >= 14) & (den > 1e-9 * np.maximum(n * n, 1)),
-                            (n * sxy - sx * sy) / den, 0.0)
-        return np.clip(beta, -1.0, 1.0)
-
     def ahead(self, metric: str, t: int, horizon: int) -> np.ndarray:
         """Σ metric over days (t, t + horizon]."""
         return self.cum[metric][:, t + 1 + horizon] - self.cum[metric][:, t + 1]
+
+
+def _slope_sums(ch_cost: np.ndarray, ch_yield: np.ndarray) -> dict[str, np.ndarray]:
+    """Sums for the least-squares slope of a channel's log daily yield on its log daily spend
+    (weekday swings in spend give it something to fit), cumulated over days (``_slope``)."""
+    ok = (ch_cost > 0) & (ch_yield > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = np.where(ok, np.log(ch_cost), 0.0)
+        y = np.where(ok, np.log(ch_yield), 0.0)
+    return {k: _cumulative(v) for k, v in (("n", ok.astype(float)), ("x", x), ("y", y),
+                                           ("xy", x * y), ("xx", x * x))}
+
+
+def _slope(sums: dict[str, np.ndarray], t: int, w: int = ELASTICITY_DAYS) -> np.ndarray:
+    """Per channel: d log(daily yield) / d log(daily spend) over days (t - w, t], clipped to
+    [-1, 1]; 0 where there are too few days or no spread in spend."""
+    lo = max(t + 1 - w, 0)
+    n, sx, sy, sxy, sxx = (sums[k][:, t + 1] - sums[k][:, lo] for k in ("n", "x", "y", "xy", "xx"))
+    den = n * sxx - sx * sx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = np.where((n >= 14) & (den > 1e-9 * np.maximum(n * n, 1)),
+                        (n * sxy - sx * sy) / den, 0.0)
+    return np.clip(beta, -1.0, 1.0)
 
 
 def _cumulative(values: np.ndarray) -> np.ndarray:
@@ -297,15 +301,15 @@ def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
     codes = panel.channel_codes
     known = ~np.isnan(codes)
     idx = np.where(known, codes, 0).astype(int)
-    ch_cost, ch_got, ch_yield = channel_days(panel, outcome)
+    days = channel_days(panel, outcome)
+    ch_cost = days["cost"]
     quality = campaign_quality(panel, t, outcome)
     # The channel's yield over CHANNEL_DAYS, moved along its spend elasticity to the daily
     # spend of the last 7 days (the best guess of the coming days'): diminishing returns.
     lo, lo7 = max(t + 1 - CHANNEL_DAYS, 0), max(t + 1 - 7, 0)
     ch_long_cost = ch_cost[:, lo:t + 1].sum(axis=1)
-    ch_long = _ratio(ch_got[:, lo:t + 1].sum(axis=1), ch_long_cost)
-    revenue = outcome == "revenue"
-    elasticity = panel.spend_elasticity(t) if revenue else _elasticity(ch_cost, ch_yield, t)
+    ch_long = _ratio(days["got"][:, lo:t + 1].sum(axis=1), ch_long_cost)
+    elasticity = _slope(days["slope"], t)
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = (np.log(ch_cost[:, lo7:t + 1].sum(axis=1) / 7)
                  - np.log(ch_long_cost / min(CHANNEL_DAYS, t + 1)))
@@ -319,7 +323,7 @@ def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
     # Without a known channel or its outcome in CHANNEL_DAYS the reference is a constant: the
     # tree model's feature keeps it (the trees correct it), a forecast of its own must not.
     defined = known & np.isfinite(ch_long)[idx]
-    ref = (np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05) if revenue
+    ref = (np.maximum(relative * np.where(known, channel[idx], 1.0), 0.05) if outcome == "revenue"
            else np.where(defined, relative * channel[idx], np.nan))
     return {"quality": np.where(known, quality, np.nan),
             "channel_spend_adj": np.where(known, spend_adj[idx], np.nan),
@@ -327,13 +331,13 @@ def _reference(panel: Panel, t: int, outcome: str) -> dict[str, np.ndarray]:
             "defined": defined}
 
 
-def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per channel and day: the spend of the rows that track ``outcome``, the outcome, and the
-    outcome per unit of that spend (0 without spend); revenue's from the panel, others derived
-    once per panel."""
+def channel_days(panel: Panel, outcome: str) -> dict[str, np.ndarray]:
+    """Per channel and day: the spend of the rows that track ``outcome`` (``cost``), the
+    outcome (``got``), the outcome per unit of that spend (``yield``, 0 without spend) and the
+    sums of its slope on spend (``slope``); revenue's from the panel, others derived once."""
     if outcome == "revenue":
-        revenue = np.diff(panel.channel_cum["revenue"], axis=1)
-        return panel.channel_daily_cost, revenue, panel.channel_daily_roi
+        return {"cost": panel.channel_daily_cost, "got": panel.channel_daily_revenue,
+                "yield": panel.channel_daily_roi, "slope": panel.elasticity_cum}
     key = f"channel_days_{outcome}"
     if key not in panel.derived:
         known = ~np.isnan(panel.channel_codes)
@@ -343,30 +347,10 @@ def channel_days(panel: Panel, outcome: str) -> tuple[np.ndarray, np.ndarray, np
         np.add.at(cost, codes, panel.grid[TRACKED[outcome]][known])
         np.add.at(got, codes, panel.grid[outcome][known])
         with np.errstate(divide="ignore", invalid="ignore"):
-            panel.derived[key] = {"cost": cost, "got": got,
-                                  "yield": np.where(cost > 0, got / cost, 0.0)}
-    days = panel.derived[key]
-    return days["cost"], days["got"], days["yield"]
-
-
-def _elasticity(ch_cost: np.ndarray, ch_yield: np.ndarray, t: int,
-                w: int = ELASTICITY_DAYS) -> np.ndarray:
-    """Per channel: the least-squares slope of log daily yield on log daily spend over days
-    (t - w, t], clipped to [-1, 1]; 0 with fewer than 14 days or no spread in spend (as
-    ``Panel.spend_elasticity`` is for revenue)."""
-    lo = max(t + 1 - w, 0)
-    c, y = ch_cost[:, lo:t + 1], ch_yield[:, lo:t + 1]
-    ok = (c > 0) & (y > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = np.where(ok, np.log(c), 0.0)
-        v = np.where(ok, np.log(y), 0.0)
-    n = ok.sum(axis=1).astype(float)
-    sx, sy, sxy, sxx = x.sum(axis=1), v.sum(axis=1), (x * v).sum(axis=1), (x * x).sum(axis=1)
-    den = n * sxx - sx * sx
-    with np.errstate(divide="ignore", invalid="ignore"):
-        beta = np.where((n >= 14) & (den > 1e-9 * np.maximum(n * n, 1)),
-                        (n * sxy - sx * sy) / den, 0.0)
-    return np.clip(beta, -1.0, 1.0)
+            rate = np.where(cost > 0, got / cost, 0.0)
+        panel.derived[key] = {"cost": cost, "got": got, "yield": rate,
+                              "slope": _slope_sums(cost, rate)}
+    return panel.derived[key]
 
 
 def campaign_quality(panel: Panel, t: int, outcome: str = "revenue") -> np.ndarray:
@@ -383,9 +367,9 @@ def campaign_quality(panel: Panel, t: int, outcome: str = "revenue") -> np.ndarr
     codes = panel.channel_codes
     known = ~np.isnan(codes)
     idx = np.where(known, codes, 0).astype(int)
-    daily_cost, _, daily_yield = channel_days(panel, outcome)
-    ch_roi = np.where(known[:, None], daily_yield[idx, lo:t + 1], 1.0)
-    ch_cost = daily_cost[:, lo:t + 1]
+    days = channel_days(panel, outcome)
+    ch_roi = np.where(known[:, None], days["yield"][idx, lo:t + 1], 1.0)
+    ch_cost = days["cost"][:, lo:t + 1]
     prior = QUALITY_PRIOR if outcome == "revenue" else QUALITY_PRIOR_RESULTS
     revenue = panel.grid[outcome][:, lo:t + 1] @ decay
     at_channel = cost * ch_roi
