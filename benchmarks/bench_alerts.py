@@ -79,7 +79,7 @@ PAUSED_WORLDS = [*[(120, 180, s, {"pauses": True}) for s in (1, 2, 3)],
 # sections above compare).
 ZOO_SECTION = "## Alerts across the zoo of worlds (issue 14)"
 ZOO_SEEDS = (1, 2, 3)
-ZOO_HELD_OUT = (4, 5, 6, 7, 8)   # pooled in a table of their own
+ZOO_HELD_OUT = (4, 5, 6, 7, 8, 9, 10, 11, 12)   # pooled in a table of their own
 ZOO_HISTORY = [
     "History: before the rules knew the account (2026-12-02, the windowed rules alone), pooled "
     "recall / precision were seeded 1.00 / 0.83, drift 0.88 / 0.21, fatigue 0.88 / 0.70, promo "
@@ -639,8 +639,8 @@ def render_zoo(run: dict[str, Any]) -> str:
     if run.get("held_out"):
         seeds = sorted({q["seed"] for q in run["held_out"]})
         out += ["", f"Held out: seeds {', '.join(map(str, seeds))}, pooled per world (seeds 4 "
-                "and 5 were read in the rounds below, never tuned on; the later ones were "
-                "first run after the fourth):", "", *_pooled(run["held_out"])]
+                "and 5 were read in the rounds below, never tuned on; 6-8 were first run after "
+                "the fourth, 9-12 in the sixth):", "", *_pooled(run["held_out"])]
     if run.get("notes"):
         out += ["", *run["notes"]]
     return "\n".join(out).rstrip() + "\n"

@@ -26,7 +26,9 @@ each of its days a breach day, so the incident is dated from the window's first 
   days the entity spent (a pause is no baseline of 0: see ``evaluate``) and unusual against
   the campaign's own swings net of those its peers shared (``_own_log_cost``: a promotion's
   week of raised budgets widens no campaign's spread); within one such swing under the line,
-  and a spike against the last days' spend too, a lead; when the outcome kept pace with the
+  and a spike against the last days' spend too, a lead, as is a day past the line of the last
+  days' spend where a budget cut holds that under the median (which reaches the cut a week
+  late); when the outcome kept pace with the
   spend (``_pace_evidence``: likelier bought at the rate the campaign's own history shows
   for more spend, ``_elasticity``, than held at its usual level) it is a budget change,
   severity low, and so where its count is too small to show a runaway at all (a day of 2
@@ -864,8 +866,11 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # a count to tell.
         kept, unproved = _pace_evidence()
         recent_line = cfg.cost_spike_factor * _recent_spend(kept)
-        spike = (enough & (med_cost > 0) & (cost > line * near) & (own_z > sens)
-                 & ((cost > line) | ~(cost <= recent_line * near)))
+        # Spend cut days ago is the level a spike rises from, which the two weeks' median
+        # reaches only a week later: under the median's line, a day past the last days' line
+        # is a lead (a 2.3x day of the median may be 2.8x the budget the buyer set since).
+        spike = (enough & (med_cost > 0) & (cost > np.fmin(line, recent_line) * near)
+                 & (own_z > sens) & ((cost > line) | ~(cost <= recent_line * near)))
         emit("cost_spike", spike, cost, line, np.maximum(cost - med_cost, 0), own_z,
              spike & ((cost <= line) | kept | unproved | (cost * (1.0 - mix_share) <= line)
                       | (cost / _peers_spend(spike) <= line)

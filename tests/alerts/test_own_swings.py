@@ -1,6 +1,7 @@
 """Alerts judged against the campaign's own swings (issue 14): order values weigh as much as
-they are steady, a spend spike is judged net of the raises its peers shared, and the second
-day of a raise its results kept up with is the new budget.
+they are steady, a spend spike is judged net of the raises its peers shared, the second
+day of a raise its results kept up with is the new budget, and a spike days after a budget
+cut is told against the cut budget.
 
 Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (see conftest).
 """
@@ -78,3 +79,21 @@ def test_the_second_day_of_a_raise_the_results_kept_up_with_is_no_graded_spike(
     assert [a["date"] for a in graded(engine, alert_type="cost_spike",
                                       campaign_id="TIKTOK_suddenly1")] == [day(41)]
 
+
+
+def test_a_spike_days_after_a_budget_cut_is_told_against_the_cut_budget(
+        engine: sa.Engine) -> None:
+    # The budget fell from $1,000 to $600 four days ago; day 40 spends $1,800 with the
+    # conversions of a $600 day: 1.8x the two weeks' median (which the cut has not reached
+    # yet), 3x the budget set since, a lead. The same day without the cut is 1.8x its usual
+    # level, no spike at all.
+    cut = {i: {"cost": 600.0, "clicks": 600, "impressions": 30_000, "conversions": 30.0,
+               "revenue": 1500.0} for i in range(36, 40)}
+    runaway = {"cost": 1800.0, "clicks": 1800, "impressions": 90_000, "conversions": 30.0,
+               "revenue": 1500.0}
+    insert(engine, campaign("FACEBOOK_cutbudg1", "facebook", 41, bad={**cut, 40: runaway}),
+           campaign("TIKTOK_steadybud", "tiktok", 41, bad={40: runaway}))
+    detect(engine, since=FAR_PAST)
+    spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_cutbudg1")
+    assert [(a["date"], a["severity"]) for a in spikes] == [(day(40), "low")]
+    assert alerts(engine, alert_type="cost_spike", campaign_id="TIKTOK_steadybud") == []
