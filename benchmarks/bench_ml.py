@@ -479,7 +479,7 @@ def _seeds(text: str) -> tuple[int, ...]:
 
 ZOO_SECTION = "## Forecasts across the zoo (issue 14)"
 ZOO_SEEDS, ZOO_CAMPAIGNS, ZOO_DAYS = (1, 2, 3), 60, 300
-ZOO_HELD_OUT = (4, 5)
+ZOO_HELD_OUT = (4, 5, 6, 7, 8)
 HORIZON = 7
 
 
@@ -503,10 +503,12 @@ def zoo_world(dbs: Databases, name: str, seed: int) -> dict[str, Any]:
     row: dict[str, Any] = {"world": name, "seed": seed, "rows": len(world.rows)}
     t0 = time.perf_counter()
     if world.truth["outcome"] == "results":
-        bt = backtest_small(panel, HORIZON, (0.5, 0.25))["cpa"]
+        small = backtest_small(panel, HORIZON, (0.5, 0.25))
+        bt = small["cpa"]
         row |= {"metric": "CPA", "n": bt["model"]["n"], "served": bt["model"]["wmae"],
                 "coverage": bt["model"]["coverage"],
                 "baselines": {"trailing_28d": bt["baselines"]["trailing_28d_cpa"]["wmae"]},
+                "oracle": _oracle_wmae(panel, world, small["_forecasts"]["cpa"], "cpa"),
                 "seconds": time.perf_counter() - t0}
         return row
     bt = backtest(panel, HORIZON, (0.5, 0.25), n_origins=BACKTEST_ORIGINS)
@@ -562,7 +564,8 @@ def zoo_report(rows: list[dict[str, Any]], held_out: list[dict[str, Any]]) -> st
     lines += _zoo_table(rows, f"### Seeds {', '.join(map(str, ZOO_SEEDS))}")
     if held_out:
         lines += _zoo_table(held_out, f"### Held-out seeds {', '.join(map(str, ZOO_HELD_OUT))} "
-                                      "(never looked at while the methods were built)")
+                                      "(never looked at while the methods were built; 6-8 "
+                                      "first run on 2026-12-07)")
     return "\n".join(lines + [ZOO_HISTORY])
 
 
@@ -576,7 +579,22 @@ ZOO_HISTORY = (
     "weigh by) once two later ones exist: P10-P90 coverage of the promotions' seeds 1-5 went "
     "from 88, 83, 82, 84, 90 % to 83, 82, 76, 84, 89 % (pooled 85 -> 83 %), fatigue's from 86, "
     "82, 78, 82, 79 % to 86, 81, 78, 82, 78 %, the other worlds' by 2 points at most; the "
-    "forecasts themselves are the same.")
+    "forecasts themselves are the same.\n\n"
+    "2026-12-07: held-out seeds 6-8, run for the first time (the methods unchanged since "
+    "seeds 4-5 were), with the lead-generation world's oracle beside it. Over seeds 4-8 the "
+    "means are seeded 0.926, drift 0.890, fatigue 0.884, promo 0.813, leadgen 0.916 (0.886 "
+    "over all): the seeded world's over the 0.92 it meets on seeds 1-3 (0.920 over all eight), "
+    "and the mean over the 0.88. The worst, drift seed 8 (0.980) and fatigue seed 7 (0.966), "
+    "are seeds where every candidate stays near the baseline (best simple forecast 0.988 and "
+    "0.967); on seeds 4-8 the served forecast is never worse than the best simple one by "
+    "more than 0.002 (on seeds 1-3, promotions seed 3 by 0.017). "
+    "The oracle knows the world's expected outcome over the horizon, its state's future "
+    "moves included, so where states drift and revert within days (drift 0.25-0.34, "
+    "leadgen 0.48-0.71) it sits far under what any forecast from the past can reach. On "
+    "lead generation seeds 1-3, in the account's own backtest of 12 origins, the regression "
+    "alone scored 0.845, 0.863 and 0.913 of the trailing 28 days, the equal-weight ensemble "
+    "0.935, 0.934 and 1.009, the best other method 0.915-0.939 (blend_7_56): the regression "
+    "is what serves them.")
 
 
 def _zoo_table(rows: list[dict[str, Any]], title: str) -> list[str]:
@@ -586,7 +604,12 @@ def _zoo_table(rows: list[dict[str, Any]], title: str) -> list[str]:
              "seconds |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     served_ratios: dict[str, list[float]] = {}
+    covered: dict[str, list[float]] = {}  # world -> [forecasts inside P10-P90, forecasts]
     for r in rows:
+        if r["coverage"] is not None:
+            acc = covered.setdefault(r["world"], [0.0, 0.0])
+            acc[0] += r["coverage"] * r["n"]
+            acc[1] += r["n"]
         best = min(v for v in r["baselines"].values() if v is not None)
         ratio = r["served"] / best
         served_ratios.setdefault(r["world"], []).append(ratio)
@@ -607,7 +630,10 @@ def _zoo_table(rows: list[dict[str, Any]], title: str) -> list[str]:
     lines += ["", "Served ÷ best baseline, mean per world: " + ", ".join(
         f"{w} {np.mean(v):.3f} (worst {max(v):.3f})" for w, v in served_ratios.items())
         + f"; over all {np.mean(every):.3f}. Targets (issue 14): ≤ 0.92 on every world, "
-        "≤ 0.88 on average.", ""]
+        "≤ 0.88 on average.", "",
+        "P10–P90 coverage of the served forecasts, pooled per world: " + ", ".join(
+            f"{w} {c / n:.0%}" for w, (c, n) in covered.items() if n)
+        + ". Target: 75–85 % on every world.", ""]
     return lines
 
 
