@@ -26,7 +26,7 @@ also on failure.
     python benchmarks/bench_alerts.py                   # everything, both backends (~5 min)
     python benchmarks/bench_alerts.py --quick --no-write    # small worlds, a quick look
     python benchmarks/bench_alerts.py --paused          # pauses, lead generation, small (~1 min)
-    python benchmarks/bench_alerts.py --zoo             # the worlds of demetra.zoo (~2 min)
+    python benchmarks/bench_alerts.py --zoo             # the worlds of demetra.zoo, seeds 1-12 (~3 min)
 
 Days to alert: for each incident caught, the days from its first day to the day whose data
 raised the alert (0: the first day's own data did; a windowed alert over three days of a

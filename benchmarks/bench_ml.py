@@ -34,7 +34,7 @@ Writes ``## Forecasts on small accounts (issue 13)``.
     python benchmarks/bench_ml.py --no-pg --no-write
     python benchmarks/bench_ml.py --small         # small accounts only (~30 s)
     python benchmarks/bench_ml.py --small --seeds 1,2 --held-out ''   # some seeds only
-    python benchmarks/bench_ml.py --zoo           # the zoo, seeds 1-3 and held-out 4-5 (~9 min)
+    python benchmarks/bench_ml.py --zoo           # the zoo, seeds 1-3 and held-out 4-8 (~7 min)
 """
 
 from __future__ import annotations
