@@ -848,30 +848,30 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # A positive baseline, explicitly: "above factor x 0" would be every restart. A spike
         # is unusual against the campaign's own swings of spend, net of the moves its peers
         # shared (``_own_log_cost``; anomalies of spend are judged against all its swings).
-        # Within one such swing under the line (never below half of it) it is a lead: a 2.6x
-        # day is news where the line is 2.8x, but no graded alert; and only one against the
-        # last days' spend too: a budget ramped up over a week is no spike of its eighth day.
+        # Within one such swing under a line (never below half of it) it is a lead: a 2.6x
+        # day is news where the line is 2.8x, but no graded alert. Past the median's line a
+        # day is a spike; under it, only within a swing of the last days' line where they all
+        # spent (a budget ramped up over a week is no spike of its eighth day, and one cut
+        # days ago is the level a spike rises from, which the median reaches only a week
+        # later: a 2.3x day of the median may be 2.8x the budget the buyer set since).
         line = cfg.cost_spike_factor * med_cost
         # The outcome tells a budget change from a runaway bid: one whose outcome kept pace
         # with its spend is the budget at work, a lead; so is one whose outcome is too small
         # a count to tell.
         kept, unproved = _pace_evidence()
         recent_line = cfg.cost_spike_factor * _recent_spend(kept)
-        # Spend cut days ago is the level a spike rises from, which the two weeks' median
-        # reaches only a week later: under the median's line, a day past the last days' line
-        # is a lead (a 2.3x day of the median may be 2.8x the budget the buyer set since).
-        lowest = np.fmin(line, recent_line)
+        last_line = np.where(np.isfinite(recent_line), recent_line, line)
         frame["_log_cost_own"] = _own_log_cost(frame, cost, peer_group, w)
         # Judged only where a spike can be (``near`` is never under a half): a few rows in
         # a hundred, and the rolling quantiles are the dearest part of a run.
-        maybe = np.flatnonzero(enough & (med_cost > 0) & (cost > lowest / 2))
+        maybe = np.flatnonzero(enough & (med_cost > 0) & (cost > np.fmin(line, last_line) / 2))
         own_med, own_spread = np.full(n, np.nan), np.full(n, np.nan)
         own_med[maybe], own_spread[maybe] = _trailing_quantiles(frame, "_log_cost_own", w, maybe)
         own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
         own_z = (frame["_log_cost_own"].to_numpy(float) - own_med) / own_spread
         near = np.exp(-np.minimum(own_spread, np.log(2.0)))
-        spike = (enough & (med_cost > 0) & (cost > lowest * near) & (own_z > sens)
-                 & ((cost > line) | ~(cost <= recent_line * near)))
+        spike = (enough & (med_cost > 0) & (own_z > sens)
+                 & (cost > np.fmin(line, last_line * near)))
         emit("cost_spike", spike, cost, line, np.maximum(cost - med_cost, 0), own_z,
              spike & ((cost <= line) | kept | unproved | (cost * (1.0 - mix_share) <= line)
                       | (cost / _peers_spend(spike) <= line)
