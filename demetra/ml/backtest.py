@@ -4,7 +4,8 @@ Origins are the last ``n`` forecast dates spaced ``horizon`` days apart, newest 
 leaving a full horizon of realised data after it. At an origin o the model is trained only on
 examples at t' with t' + horizon ≤ o (their labels are known by o) and forecasts ROI over
 (o, o + horizon] for every campaign that spent in the 7 days up to o (and spent after it,
-so that the realised ROI exists). Metrics are pooled over all origins.
+so that the realised ROI exists). Metrics are pooled over all origins (with ``warmup``, over the
+scored ones: see ``backtest``).
 
 Baselines (point = the ratio named; interval and prob_loss from the empirical distribution of
 realised-over-baseline log ratios in the same training examples, so they are scored on every
@@ -145,14 +146,19 @@ def origins(last_day: int, horizon: int, n: int) -> list[int]:
 
 
 def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_origins: int = 4,
-             progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+             warmup: int = 0, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Backtest metrics of the served forecast (``model``: the blend of the trees and the simple
     forecasts, :mod:`demetra.ml.adapt`), of the trees alone (``tree``) and of the baselines,
     pooled over the origins, plus permutation importance of each feature (on the trees'
     forecasts). ``_blend`` (the blend to serve) and ``_forecasts`` (every forecast, for the
-    benchmarks) are for the caller to pop: they are not JSON."""
+    benchmarks) are for the caller to pop: they are not JSON.
+
+    ``warmup`` more origins before the ``n_origins`` scored ones are run for their records
+    only, so that every scored origin is served as a trained model serves: by the blend of
+    the ``n_origins`` origins before it (without them the first scored origin has no backtest
+    to weigh by, the second one origin; benchmarks/bench_ml.py --zoo measures with them)."""
     last = panel.days - 1
-    origin_days = origins(last, horizon, n_origins)
+    origin_days = origins(last, horizon, n_origins + warmup)
     if not origin_days:
         raise ValueError("not enough days for a backtest origin")
     forecasts: dict[str, list[pd.DataFrame]] = {"tree": [], **{b: [] for b in BASELINES}}
@@ -188,7 +194,7 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
     order = np.argsort([o for o, _ in kept])
     served, details = [None] * len(kept), []
     for rank, j in enumerate(order):
-        before = [records[i] for i in order[:rank]]
+        before = [records[i] for i in order[max(0, rank - n_origins):rank]]
         blend = fit_blend(before) if before else Blend(weights({}))
         point = blend.point(records[j].fc)
         low, high, prob = blend.interval(point)
@@ -204,16 +210,19 @@ def backtest(panel: Panel, horizon: int, thresholds: tuple[float, float], *, n_o
         details.append(pd.DataFrame({"origin": o, "campaign_id": ids, "served": point,
                                      "real": records[j].real, "spend": records[j].spend,
                                      **records[j].fc}))
-    roi, spend = np.concatenate(rois), np.concatenate(spends)
+    newest = set(origin_days[:n_origins])
+    sc = [i for i, (o, _) in enumerate(kept) if o in newest]   # the scored origins
+    roi, spend = np.concatenate([rois[i] for i in sc]), np.concatenate([spends[i] for i in sc])
     result: dict[str, Any] = {
-        "origins": [r["origin"] for r in per_origin],
-        "per_origin": per_origin,
-        "model": score(pd.concat(served), roi, spend, thresholds),
-        "tree": score(pd.concat(forecasts["tree"]), roi, spend, thresholds),
-        "baselines": {name: score(pd.concat(forecasts[name]), roi, spend, thresholds)
-                      for name in BASELINES},
-        "_blend": fit_blend([records[i] for i in order]),
-        "_forecasts": pd.concat(details, ignore_index=True),
+        "origins": [per_origin[i]["origin"] for i in sc],
+        "per_origin": [per_origin[i] for i in sc],
+        "model": score(pd.concat([served[i] for i in sc]), roi, spend, thresholds),
+        "tree": score(pd.concat([forecasts["tree"][i] for i in sc]), roi, spend, thresholds),
+        "baselines": {name: score(pd.concat([forecasts[name][i] for i in sc]), roi, spend,
+                                  thresholds) for name in BASELINES},
+        "_blend": fit_blend([records[i] for i in order][-n_origins:]),
+        "_forecasts": pd.concat([d for d in details if d["origin"].iloc[0] in newest],
+                                ignore_index=True),
     }
     # On the newest origin only: it costs a prediction per feature and repeat.
     result["importance"] = permutation_importance(evals[:1])

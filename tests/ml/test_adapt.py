@@ -161,3 +161,31 @@ def test_the_page_reads_the_served_error_against_the_trailing_28_days() -> None:
     assert set(blend.weights) <= set(CANDIDATES)   # a simple forecast alone weighs nothing
     assert blend.errors["trailing_28d"] > blend.errors["served"]
     assert "against the trailing 28 days'" in blend.describe()
+
+
+def test_a_warmed_up_backtest_scores_what_a_trained_model_serves() -> None:
+    """With warm-up origins every scored origin is served by the blend of the origins before
+    it, as many as a trained model weighs on, and the blend it hands on is the trained one."""
+    from demetra.ml.backtest import backtest
+
+    rng = np.random.default_rng(2)
+    n, days = 24, 220
+    quality = rng.lognormal(0.0, 0.5, (n, 1))
+    cost = rng.uniform(50, 150, (n, days))
+    grid = {"cost": cost, "revenue": cost * quality * rng.lognormal(0.0, 0.3, (n, days)),
+            "clicks": cost / 2, "impressions": cost * 40, "conversions": cost / 40}
+    panel = Panel(np.array([f"c{i}" for i in range(n)]),
+                  np.array(["facebook", "google_ads", "tiktok"] * (n // 3)),
+                  dt.date(2026, 1, 1), days, grid)
+    cold = backtest(panel, 7, (0.5, 0.25), n_origins=3)
+    warm = backtest(panel, 7, (0.5, 0.25), n_origins=3, warmup=3)
+    assert warm["origins"] == cold["origins"] and len(warm["per_origin"]) == 3
+    assert warm["baselines"] == cold["baselines"] and warm["tree"] == cold["tree"]
+    assert set(warm["_forecasts"]["origin"]) == set(cold["_forecasts"]["origin"])
+    # The oldest scored origin had no backtest to weigh by; warmed up, it has three.
+    oldest = cold["_forecasts"]["origin"].min()
+    a, b = (bt["_forecasts"].loc[bt["_forecasts"]["origin"] == oldest, "served"].to_numpy()
+            for bt in (cold, warm))
+    assert not np.allclose(a, b)
+    # The warm-up origins are records, not part of what serves after the backtest.
+    assert warm["_blend"].weights == pytest.approx(cold["_blend"].weights)
