@@ -20,6 +20,7 @@ from demetra.ml.adapt import (
     stacked,
     weights,
 )
+from demetra.ml.backtest import backtest
 from demetra.ml.features import Panel
 from demetra.ml.linear import LinearYield
 
@@ -166,8 +167,6 @@ def test_the_page_reads_the_served_error_against_the_trailing_28_days() -> None:
 def test_a_warmed_up_backtest_scores_what_a_trained_model_serves() -> None:
     """With warm-up origins every scored origin is served by the blend of the origins before
     it, as many as a trained model weighs on, and the blend it hands on is the trained one."""
-    from demetra.ml.backtest import backtest
-
     rng = np.random.default_rng(2)
     n, days = 24, 220
     quality = rng.lognormal(0.0, 0.5, (n, 1))
