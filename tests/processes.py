@@ -21,7 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LLAMA_VERSION = os.environ.get("LLAMA_CPP_PYTHON_VERSION", "0.3.36")
 # Small and fixed: the facts are about 4,300 tokens, and two cores must answer in minutes.
 LLAMA_CONTEXT_TOKENS = 8192
-LLAMA_THREADS = 2
+# One thread: the suite's other workers hold the cores, and llama.cpp's threads wait on each
+# other at every step, so one preempted thread stalls both. Beside 3 busy processes on 2 cores,
+# 2 threads wrote 3.5 tokens/s and 1 thread 11.2 (alone: 43 and 21.5); a CI run on 2 threads
+# fell to 0.9 tokens/s and timed out.
+LLAMA_THREADS = 1
 
 
 def free_port() -> int:
