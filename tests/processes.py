@@ -91,15 +91,15 @@ def packaged_smollm2_gguf() -> Path | None:
     return found[0] if found else None
 
 
-def start_llama_server(binary: Path, model: Path, log: Path,
-                       timeout: float) -> tuple[subprocess.Popen, str]:
+def start_llama_server(binary: Path, model: Path, log: Path, timeout: float,
+                       threads: int = LLAMA_THREADS) -> tuple[subprocess.Popen, str]:
     """``llama-server`` serving ``model`` on a free loopback port, once healthy, and its
     OpenAI base URL; stopped again (and RuntimeError) when it does not become healthy."""
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(port),
-             "-c", str(LLAMA_CONTEXT_TOKENS), "-t", str(LLAMA_THREADS), "-np", "1"],
+             "-c", str(LLAMA_CONTEXT_TOKENS), "-t", str(threads), "-np", "1"],
             stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until_healthy(f"http://127.0.0.1:{port}/health", proc, log, timeout,
