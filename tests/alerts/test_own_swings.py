@@ -1,7 +1,8 @@
 """Alerts judged against the campaign's own swings (issue 14): order values weigh as much as
 they are steady, a spend spike is judged net of the raises its peers shared, the second
-day of a raise its results kept up with is the new budget, and a spike days after a budget
-cut is told against the cut budget.
+day of a raise its results kept up with is the new budget, a spike days after a budget
+cut is told against the cut budget, and one on a budget stepped up weeks ago against the
+campaign's day-to-day changes.
 
 Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (see conftest).
 """
@@ -12,7 +13,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from demetra.alerts import detect
-from tests.alerts.helpers import FAR_PAST, alerts, campaign, day, insert
+from tests.alerts.helpers import FAR_PAST, WIGGLE, alerts, campaign, day, insert
 
 
 def graded(engine: sa.Engine, **where) -> list[dict]:
@@ -97,3 +98,21 @@ def test_a_spike_days_after_a_budget_cut_is_told_against_the_cut_budget(
     spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_cutbudg1")
     assert [(a["date"], a["severity"]) for a in spikes] == [(day(40), "low")]
     assert alerts(engine, alert_type="cost_spike", campaign_id="TIKTOK_steadybud") == []
+
+
+def test_a_spike_on_a_budget_stepped_up_two_weeks_ago_is_graded(engine: sa.Engine) -> None:
+    # The budget doubled on day 42 and the conversions followed; day 56 spends 3.1x the new
+    # budget with the conversions of a usual day. The four weeks before hold both budgets, a
+    # spread of 0.5 in logs that would hide a 3x day; their day-to-day changes hold one step.
+    stepped = {i: {"cost": 2000.0 * (1 + WIGGLE[i % len(WIGGLE)] / 2), "clicks": 2000,
+                   "impressions": 100_000, "conversions": 100.0, "revenue": 5000.0}
+               for i in range(42, 56)}
+    runaway = {"cost": 6200.0, "clicks": 6200, "impressions": 310_000, "conversions": 100.0,
+               "revenue": 5000.0}
+    insert(engine, campaign("FACEBOOK_stepped1", "facebook", 57, bad={**stepped, 56: runaway}),
+           campaign("TIKTOK_stepsonly", "tiktok", 56, bad=stepped))
+    detect(engine, since=FAR_PAST)
+    spikes = graded(engine, alert_type="cost_spike", campaign_id="FACEBOOK_stepped1")
+    assert [a["date"] for a in spikes] == [day(56)]
+    # The step itself (2x, under the line) is no spike.
+    assert alerts(engine, alert_type="cost_spike", campaign_id="TIKTOK_stepsonly") == []
