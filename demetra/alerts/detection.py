@@ -874,7 +874,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         own_med[maybe], own_spread[maybe] = _trailing_quantiles(frame, "_log_cost_own", w, maybe)
         # A budget step inside the four weeks is counted by their spread as a swing (a step of
         # 2x makes it 0.5 in logs, where the days swing by 0.2), so a spike on the new budget
-        # would need 5x to be unusual; the spread of the day-to-day changes (over the square
+        # would need 6x to be unusual; the spread of the day-to-day changes (over the square
         # root of 2) holds a step as one change and a weekday pattern as several: the smaller
         # of the two is the campaign's own noise. On the zoo's held-out seeds, lead generation's
         # recall went from 103 to 108 of 126 (benchmarks/RESULTS.md, "Ninth round").
