@@ -57,8 +57,10 @@ low. Proof (a graded alert) must also hold for the window that weighs most
   (``_state_tail``): a campaign whose state drifts by tens of percent for days proves only a
   collapse its swings cannot explain, and one with too little history for that spread
   proves nothing yet;
-* for the rules judged against spend (ROI, CPA), as if the spend beyond the usual day's had
-  bought nothing: a CPA that rises with a budget is diminishing returns, not a collapse;
+* with the spend beyond the usual day's, and the clicks it bought, bringing only what the
+  campaign's own history shows more spend brings (``_elasticity``; nothing where its spend
+  never moved enough to tell): a CPA or a conversion rate that worsens with a budget is
+  diminishing returns, not a collapse, as far as its returns diminish;
 * for a channel, as if the spend that changed hands in its days (``_mix_changes``: launches,
   restarts, pauses of its campaigns) had brought nothing: its totals move with its mix with no
   campaign at fault (and a channel's spike, without that spend, must still be one).
@@ -632,10 +634,11 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         kept = np.isfinite(llr) & (paced > usual) & (llr > 0)
         return kept, np.isfinite(full) & (ratio > 1.0) & (full > -np.log(_RUNAWAY_ODDS))
 
-    def _elasticity(got: np.ndarray, spent: np.ndarray) -> np.ndarray:
+    def _elasticity(got: np.ndarray, spent: np.ndarray, unknown: float = 1.0) -> np.ndarray:
         """How the outcome has followed the spend over the campaign's last
         ``_DISPERSION_WINDOWS`` baselines of days: the slope of log outcome on log spend, in
-        [0, 1]; 1 (proportional) where its spend hardly moved (under 10 % a day)."""
+        [0, 1]; ``unknown`` where its spend hardly moved (under 10 % a day): 1, proportional,
+        where that is the cautious reading (a spike whose outcome kept pace)."""
         valid = spending & np.isfinite(got) & (spent > 0)
         x = np.where(valid, np.log(np.where(valid, spent, 1.0)), 0.0)
         y = np.where(valid, np.log(np.where(valid, got, 0.0) + 0.5), 0.0)
@@ -647,7 +650,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             var = sxx / k - (sx / k) ** 2
             slope = (sxy / k - sx * sy / k ** 2) / var
         return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
-                        np.clip(slope, 0.0, 1.0), 1.0)
+                        np.clip(slope, 0.0, 1.0), unknown)
 
     def _recent_spend(kept: np.ndarray) -> np.ndarray:
         """The median spend of the ``_RECENT_DAYS`` rows before each, where all of them spent
@@ -728,12 +731,14 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                  unit: np.ndarray, extra: np.ndarray, eligible: np.ndarray, drop: float,
                  value: Any, limit: Any, baseline: np.ndarray, shortfall: Any,
                  slack: float = 1.0, deviation: str = "tail",
-                 shown_den: np.ndarray | None = None, spend_based: bool = False) -> np.ndarray:
+                 shown_den: np.ndarray | None = None,
+                 usual_den: np.ndarray | None = None) -> np.ndarray:
         """Emit the breach days of the windows that prove ``rule`` (``_windows``); each day
         of a window is a breach day, with the numbers of the earliest row whose window
         holds it. ``value`` maps the window's sums of num and den (``shown_den``, when the
-        metric shown is not the one tested) to the metric; ``spend_based``: den is spend (see
-        the proof below); ``limit`` the
+        metric shown is not the one tested) to the metric; ``usual_den``: of each row's den,
+        what the usual day's spend (the median) would have bought (see the proof below);
+        ``limit`` the
         window's first row and the metric to the threshold shown, ``shortfall`` the first
         row to the money of each row. The deviation that grades severity: the window's
         Poisson tail as a z (``tail``) or its shortfall in spreads (``z``)."""
@@ -787,14 +792,15 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                 inside = t - j >= first
                 changed[inside] = np.maximum(changed[inside], mix_share[t - j][inside])
             e_s = win["expected"][t] * (1.0 - np.clip(changed, 0.0, 1.0))
-            if spend_based:
-                # ... and as if the spend beyond the usual day's (the median before the
-                # window) had bought nothing: a campaign whose budget grew gains less from
-                # each extra dollar, and a CPA that rises with the spend is diminishing
-                # returns, not a collapse; a collapse falls short of the usual day too.
+            if usual_den is not None:
+                # ... and with the spend beyond the usual day's (the median before each
+                # day), and the clicks it bought, counted at the campaign's own returns
+                # (``usual_den``): a campaign whose budget grew may gain less from each extra
+                # dollar and reach people less likely to convert, and a CPA or a conversion
+                # rate that worsens with the spend as much as its history shows is
+                # diminishing returns, not a collapse; a collapse falls short of that too.
                 lo_s = win["strongest_start"][t]
-                capped = np.concatenate([[0.0], np.cumsum(np.fmin(den, np.where(
-                    np.isfinite(med_cost), med_cost, np.inf)))])
+                capped = np.concatenate([[0.0], np.cumsum(usual_den)])
                 c_den = np.concatenate([[0.0], np.cumsum(den)])
                 with np.errstate(divide="ignore", invalid="ignore"):
                     usual = (capped[t + 1] - capped[lo_s]) / (c_den[t + 1] - c_den[lo_s])
@@ -820,6 +826,16 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         return covered
 
     with np.errstate(invalid="ignore"):
+        # Of each row's exposure (spend, and the clicks it bought), what the proof of a drop
+        # counts (``windowed``): the spend beyond the usual day's (the median before the row)
+        # at the campaign's own returns, ``_elasticity``, and as buying nothing where its
+        # history does not show them (a budget tripled on a campaign that always spent the
+        # same: its returns are unknown, and the cautious reading is that they diminish).
+        returns = 1.0 - _elasticity(*_outcome_and_usual()[:2], unknown=0.0)
+        usual_share = np.fmin(1.0, np.divide(med_cost, cost, out=np.ones(n),
+                                             where=(cost > 0) & np.isfinite(med_cost)))
+        bought = usual_share ** returns
+
         # ROI: revenue in orders of the baseline order value against the orders the spend
         # brings at the baseline ROI, over the windows ending on each day.
         roi_spread = robust["roi"][1]
@@ -830,7 +846,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             # Under the absolute line too, the line is what the alert shows.
             lambda f, m, i: np.where(m < thresholds[i], thresholds[i], _RELATIVE_DROP * base_roi[f]),
             base_roi, lambda f, i: np.maximum(base_roi[f] * rev_cost[i] - rev0[i], 0),
-            _ORDER_SLACK, "z", spend_based=True)
+            _ORDER_SLACK, "z", usual_den=rev_cost * bought)
         # Revenue against the conversions it came with, at the baseline order value: order
         # values that collapse while people still buy. Free of the swings of the conversion
         # count (a drifting state moves conversions, not what each is worth), so a collapse
@@ -908,7 +924,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             beyond_poisson(yield_spread, p_conv), enough & has_conv & ~has_rev & (res_cost > 0),
             1.0 / cfg.cpa_rise_factor, lambda r, c: np.where(r > 0, c / r, c),
             lambda f, _, __: cfg.cpa_rise_factor * base_cpa[f], base_cpa,
-            lambda f, i: np.maximum(res_cost[i] - conv0[i] * base_cpa[f], 0), spend_based=True)
+            lambda f, i: np.maximum(res_cost[i] - conv0[i] * base_cpa[f], 0),
+            usual_den=res_cost * bought)
 
         # Conversions against those the clicks bring at the trailing rate (a day already
         # told as too costly in results, cpa_rise, is not told again).
@@ -921,7 +938,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             & (res_clicks > 0), _CONVERSION_DROP, lambda r, c: r / c,
             lambda f, _, __: _CONVERSION_DROP * base_cr[f], base_cr,
             lambda f, i: np.maximum(res_clicks[i] * base_cr[f] - conv0[i], 0)
-            * np.nan_to_num(aov[f]))
+            * np.nan_to_num(aov[f]),
+            usual_den=res_clicks * bought)
         expected = res_clicks * base_cr
         tail = stats.poisson.cdf(conv0, np.where(np.isfinite(expected), expected, 0))
         floor_clicks = 3.0 / max(cfg.min_conversion_rate, 1e-9)

@@ -165,6 +165,48 @@ def test_results_short_of_the_usual_day_after_a_budget_rise_are_proved(
     assert [a["date"] for a in broken] == [day(40)]
 
 
+def _spending(cid: str, days: int, *, elasticity: float, bad: range = range(0),
+              level: float = 1.0) -> list[dict]:
+    """A lead-generation campaign whose spend swings by 15 % from day to day about $1,000 (a
+    fixed seed) and whose results follow it at ``elasticity`` (200 a day at $1,000, Poisson:
+    a campaign whose history tells its returns); the days of ``bad`` spend ``level`` times the
+    usual and bring 30 % of what that spend would."""
+    rng = np.random.default_rng(11)
+    rows = _leads(cid, days, {})
+    for i, r in enumerate(rows):
+        ratio = level if i in bad else float(np.exp(rng.normal(0.0, 0.15)))
+        mean = 200.0 * ratio ** elasticity * (0.3 if i in bad else 1.0)
+        r.update(cost=round(1000.0 * ratio, 2), clicks=round(1000 * ratio),
+                 impressions=round(50_000 * ratio), conversions=float(rng.poisson(mean)))
+    return rows
+
+
+def test_a_campaign_whose_results_followed_its_spend_is_held_to_them_on_a_raise(
+        engine: sa.Engine) -> None:
+    # Its history shows results rising with the spend: twice the budget for three days that
+    # brings 60 % of the usual day's results is a collapse of the results the spend buys (a
+    # campaign of unknown returns gets the benefit of the doubt, the test above).
+    insert(engine, _spending("LINKEDIN_follow01", 80, elasticity=1.0, bad=range(75, 78),
+                             level=2.0))
+    detect(engine, since=FAR_PAST)
+    proved = graded(engine, campaign_id="LINKEDIN_follow01", alert_type="cpa_rise")
+    assert [a["date"] for a in proved] == [day(75)]
+
+
+def test_a_campaign_whose_history_shows_saturation_is_not_proved_on_a_raise(
+        engine: sa.Engine) -> None:
+    # Where the campaign's own days show results barely moving with the spend (elasticity
+    # 0.2), three times the budget bringing its usual day's results (a CPA of 3.3x) is a lead:
+    # its returns, as far as its history tells.
+    rows = _spending("LINKEDIN_satur001", 80, elasticity=0.2)
+    for r in rows[75:78]:
+        r.update(cost=3000.0, clicks=3000, impressions=150_000, conversions=200.0)
+    insert(engine, rows)
+    detect(engine, since=FAR_PAST)
+    assert alerts(engine, campaign_id="LINKEDIN_satur001", alert_type="cpa_rise")
+    assert graded(engine, campaign_id="LINKEDIN_satur001", alert_type="cpa_rise") == []
+
+
 def _raise(level: float, *, results_follow: bool) -> dict:
     """A day's spend ``level`` times the usual $1,000, clicks with it; conversions and revenue
     follow the spend or stay at their usual 50 and $2,500."""
