@@ -70,7 +70,12 @@ rows that track them, and an entity that tracks neither is watched on its spend.
 days are summed here from its campaigns' rows, with the spend and clicks of the tracked ones
 beside. Campaigns are named in messages by their names (``campaign_labels``).
 
-Consecutive breach days are one incident; ``detect`` hands the incidents of its window to
+Consecutive breach days are one incident, but for days proved by a window that starts after
+days of a lead (a dip, then a collapse; a spend ramp under the line, then a runaway): those
+are an incident of their own, dated from the first day of the window that proved it, beside
+the lead's (``_proved_apart``). A graded day is proved by the window of the most weight
+ending on it or by the shortest that proves a drop. ``detect`` hands the incidents of its
+window to
 ``demetra.alerts.store``, which keeps one alert per incident (see there). This module imports
 scipy (the Poisson and normal tails): the package loads it only when detection runs.
 """
@@ -299,6 +304,7 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
     worst = np.zeros(len(rows), dtype=np.int64)
     strongest = np.zeros(len(rows), dtype=np.int64)
     observed, expected, spreads = (np.zeros(len(rows)) for _ in range(3))
+    first_of = {name: np.zeros(len(rows)) for name in ("observed", "expected", "llr", "z")}
     with np.errstate(divide="ignore", invalid="ignore"):
         for k in range(1, _MAX_WINDOW + 1):
             valid = p >= history + k - 1
@@ -311,7 +317,10 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
             ok = (valid & (e >= _MIN_WINDOW_EXPECTED) & (o < drop * e) & (llr >= threshold)
                   & (z <= -z_limit) & (x_num < drop * r * x_den * day_factor)
                   & (num[lo] < drop * r * den[lo] * shared(lo, lo)))
-            length = np.where(ok & (length == 0), k, length)
+            shortest = ok & (length == 0)
+            length = np.where(shortest, k, length)
+            for name, v in (("observed", o), ("expected", e), ("llr", llr), ("z", z)):
+                first_of[name] = np.where(shortest, v, first_of[name])
             stronger = ok & (llr > best)
             best = np.where(stronger, llr, best)
             strongest = np.where(stronger, k, strongest)
@@ -335,7 +344,8 @@ def _windows(num: np.ndarray, den: np.ndarray, rate: np.ndarray, unit: np.ndarra
             "strongest_start": idx - np.maximum(strongest - 1, 0),
             "worst_start": idx - np.maximum(worst - 1, 0), "worst_days": worst,
             "observed": full(observed, 0.0), "expected": full(expected, 0.0),
-            "z": full(spreads, 0.0), "llr": full(best, -np.inf), "tail": full(tail, 1.0)}
+            "z": full(spreads, 0.0), "llr": full(best, -np.inf), "tail": full(tail, 1.0),
+            **{f"first_{name}": full(v, 0.0) for name, v in first_of.items()}}
 
 
 def _peer_groups(codes: np.ndarray, ch_codes: np.ndarray, day_codes: np.ndarray) -> np.ndarray:
@@ -561,7 +571,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
              money: np.ndarray, dev: np.ndarray, low_only: np.ndarray,
              metric_name: np.ndarray | None = None, *, baseline: np.ndarray | None = None,
              src: np.ndarray = idx, days: np.ndarray | None = None,
-             spend: np.ndarray = cost, results: np.ndarray = conv0) -> None:
+             spend: np.ndarray = cost, results: np.ndarray = conv0,
+             proof_from: np.ndarray = idx) -> None:
         """Breach rows of ``rule`` where ``mask``; ``src``: the row whose data raised each
         (a later day for the days of a window), ``days``: the days the numbers cover."""
         mask = mask & np.isfinite(metric)
@@ -576,7 +587,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             "threshold_value": threshold[mask], "baseline": base[mask],
             "money": np.nan_to_num(money[mask]), "deviation": np.abs(dev[mask]),
             "low_only": low_only[mask], "cost": spend[mask], "conversions": results[mask],
-            "days": 1 if days is None else days[mask]}))
+            "days": 1 if days is None else days[mask],
+            "proof_from": dates[proof_from[mask]]}))
 
     def _baseline_for(rule: str) -> np.ndarray:
         baselines = {"roi_drop": base_roi, "cost_spike": med_cost, "low_conversion": base_cr,
@@ -778,20 +790,18 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             out[rows] = values
             return out
 
-        with np.errstate(divide="ignore", invalid="ignore"):
-            metric = value(*sums)
-            dev = (win["z"][t] if deviation == "z"
-                   else stats.norm.isf(np.clip(win["tail"][t], 1e-300, 1.0)))
-            # Evidence short of proof is a lead: severity low, whatever the money.
-            lead_only = (win["llr"][t] < proof) | (win["z"][t] > -z_proof)
-            # Proof must hold for the strongest window as if the spend that changed hands in
-            # its days (a channel's launches and pauses: ``mix_share``) brought nothing ...
-            o_s = win["observed"][t]
+        def _unproved(t: np.ndarray, lo: np.ndarray, o_s: np.ndarray, e: np.ndarray,
+                      llr: np.ndarray, z: np.ndarray) -> np.ndarray:
+            """Windows lo..t (their counts, likelihood ratio and shortfall in spreads) that
+            prove no drop: evidence short of ``proof`` ..."""
+            lead_only = (llr < proof) | (z > -z_proof)
+            # ... or short of it as if the spend that changed hands in its days (a channel's
+            # launches and pauses: ``mix_share``) brought nothing ...
             changed = mix_share[t].copy()
             for j in range(1, _MAX_WINDOW):
-                inside = t - j >= first
+                inside = t - j >= lo
                 changed[inside] = np.maximum(changed[inside], mix_share[t - j][inside])
-            e_s = win["expected"][t] * (1.0 - np.clip(changed, 0.0, 1.0))
+            e_s = e * (1.0 - np.clip(changed, 0.0, 1.0))
             if usual_den is not None:
                 # ... and with the spend beyond the usual day's (the median before each
                 # day), and the clicks it bought, counted at the campaign's own returns
@@ -799,30 +809,46 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                 # dollar and reach people less likely to convert, and a CPA or a conversion
                 # rate that worsens with the spend as much as its history shows is
                 # diminishing returns, not a collapse; a collapse falls short of that too.
-                lo_s = win["strongest_start"][t]
                 capped = np.concatenate([[0.0], np.cumsum(usual_den)])
                 c_den = np.concatenate([[0.0], np.cumsum(den)])
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    usual = (capped[t + 1] - capped[lo_s]) / (c_den[t + 1] - c_den[lo_s])
+                usual = (capped[t + 1] - capped[lo]) / (c_den[t + 1] - c_den[lo])
                 e_s = e_s * np.where(np.isfinite(usual), usual, 1.0)
             lead_only |= (o_s >= drop * e_s) & (changed > 0)
             lead_only |= o_s * np.log(_COLLAPSE) + e_s * (1.0 - _COLLAPSE) < proof
-            # ... and against the campaign's own overdispersion (``_dispersion``): the
+            # ... or against the campaign's own overdispersion (``_dispersion``): the
             # window's shortfall in its spreads, its state's beside Poisson.
-            spread = np.sqrt(1.0 / np.maximum(e_s, 1e-9)
-                             + np.maximum(dispersion[first], extra[first] ** 2))
+            alpha = np.maximum(dispersion[lo], extra[lo] ** 2)
+            spread = np.sqrt(1.0 / np.maximum(e_s, 1e-9) + alpha)
             lead_only |= np.log((o_s + 0.5) / (e_s + 0.5)) / spread > -z_dispersed
             # The spread in logs above overstates a shortfall of few counts (a log of 1.5 / 11.5
             # is no 4-spread event when the state alone may halve): where it proves, the tail
             # itself must too (``_state_tail``).
-            alpha = np.maximum(dispersion[first], extra[first] ** 2)
             test = np.flatnonzero(~lead_only & np.isfinite(alpha) & (alpha > 0))
             lead_only[test] |= _state_tail(o_s[test], e_s[test], alpha[test]) > -z_dispersed
+            return lead_only
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            metric = value(*sums)
+            dev = (win["z"][t] if deviation == "z"
+                   else stats.norm.isf(np.clip(win["tail"][t], 1e-300, 1.0)))
+            # Evidence short of proof is a lead: severity low, whatever the money. Proof holds
+            # for the window that weighs most or for the shortest that proves a drop, whose
+            # first day dates it: a collapse that follows days of a dip (a lead) is proved by
+            # its own days, where the longer window that takes in the dip weighs more.
+            by_shortest = ~_unproved(t, first, win["first_observed"][t],
+                                     win["first_expected"][t], win["first_llr"][t],
+                                     win["first_z"][t])
+            by_strongest = ~_unproved(t, win["strongest_start"][t], win["observed"][t],
+                                      win["expected"][t], win["llr"][t], win["z"][t])
+            lead_only = ~(by_shortest | by_strongest)
+            # The first day of the window that proved it (``_incidents``).
+            proof_from = np.where(by_shortest, first, win["strongest_start"][t])
             emit(rule, covered, full(metric), full(limit(shown, metric, rows)),
                  full(shortfall(first, rows)), full(dev), full(lead_only, False),
                  baseline=full(baseline[shown]), src=np.where(covered, src, idx),
                  days=full(win["worst_days"][t], 1),
-                 spend=full(cspend[t + 1] - cspend[shown]), results=full(sums[0]))
+                 spend=full(cspend[t + 1] - cspend[shown]), results=full(sums[0]),
+                 proof_from=np.where(covered, full(proof_from, 0), idx))
         return covered
 
     with np.errstate(invalid="ignore"):
@@ -1186,13 +1212,22 @@ def _incidents(breaches: pd.DataFrame) -> list[dict]:
         current: list[tuple[dt.date, dict]] = []
         for rec in group:
             day = as_date(rec["date"])
-            if current and (day - current[-1][0]).days > 1:
+            if current and ((day - current[-1][0]).days > 1 or _proved_apart(rec, current)):
                 result.append(_merge(rule, key, current))
                 current = []
             current.append((day, rec))
         if current:
             result.append(_merge(rule, key, current))
     return result
+
+
+def _proved_apart(rec: dict, current: list[tuple[dt.date, dict]]) -> bool:
+    """A breach day proved (above severity low) by a window that starts after the leads
+    before it (all of ``current``, low): a collapse that follows days of a dip is an
+    incident of its own, dated from the first day of the window that proved it (the store
+    keeps them apart alike: ``store._write_one``)."""
+    return (rec["severity"] != "low" and as_date(rec["proof_from"]) > current[-1][0]
+            and all(r["severity"] == "low" for _, r in current))
 
 
 def _merge(rule: str, key: str, days: list[tuple[dt.date, dict]]) -> dict:
@@ -1202,7 +1237,10 @@ def _merge(rule: str, key: str, days: list[tuple[dt.date, dict]]) -> dict:
     severity = max((r["severity"] for _, r in days), key=_SEVERITY_RANK.__getitem__)
     # The day whose data raised it: for the days of a window, the window's last day.
     seen = min(as_date(r.get("seen", d)) for d, r in days)
+    graded = [r for _, r in days if r["severity"] != "low"]
+    proof_from = as_date(graded[0]["proof_from"]) if graded else None
     return {"rule": rule, "key": key, "first": days[0][0], "last": days[-1][0], "worst": worst,
+            "proof_from": proof_from,
             "worst_day": worst_day, "severity": severity, "seen": seen,
             "money": float(sum(r["money"] for _, r in days)),
             "days": {d: r["money"] for d, r in days}}
@@ -1258,6 +1296,7 @@ def detect(engine: sa.Engine, *, since: dt.date | None = None, until: dt.date | 
             continue
         breaches["date"] = _dates(breaches["date"])
         breaches["seen"] = _dates(breaches["seen"])
+        breaches["proof_from"] = _dates(breaches["proof_from"])
         # The days of a window proved in [since, until] belong to this run, also those before
         # since: an incremental run dates an incident as a full run does.
         breaches = breaches[(breaches["date"] >= since) | (breaches["seen"] >= since)]

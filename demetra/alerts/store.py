@@ -6,7 +6,9 @@ An incident (consecutive breach days of one rule on one campaign or channel, mer
 while it lasts and resolved when the metric recovers: from the first day with data that does
 not breach. Keys are rule + entity + first day, so re-running over the same days changes
 nothing; an incident seen again through another window (an incremental run, a wider one)
-extends the alert it already has. Read marks are never undone by detection.
+extends the alert it already has, unless it was proved by a window that starts after the
+days of the lead it touches (``_proved_after``: detection keeps them apart in one run too).
+Read marks are never undone by detection.
 
 An incident that cannot be written (its message or its row raises) is skipped, counted in
 the report and named in one ``system`` alert; the others are written. ``run_detection`` is
@@ -133,6 +135,15 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
             date=now.date(), last_seen=now.date()))
 
 
+def _proved_after(inc: dict, alert: Any) -> bool:
+    """A graded incident proved by a window that starts after the days of a lead (an alert
+    of severity low) it touches: its own alert, as detection keeps it apart from the lead in
+    one run (``detection._proved_apart``), so that daily runs raise what one full run does."""
+    proof_from = inc.get("proof_from")
+    return (alert.severity == "low" and inc["severity"] != "low" and proof_from is not None
+            and proof_from > as_date(alert.last_seen))
+
+
 def _label(inc: dict) -> str:
     """The campaign's name (``detection.campaign_labels``), its id without one, or the
     channel's totals."""
@@ -155,7 +166,8 @@ def _write_one(conn: sa.Connection, inc: dict, label: str, by_key: dict, by_enti
             if candidate.date is None or candidate.last_seen is None:
                 continue
             if ((inc["first"] - as_date(candidate.last_seen)).days <= 1
-                    and (as_date(candidate.date) - inc["last"]).days <= 1):
+                    and (as_date(candidate.date) - inc["last"]).days <= 1
+                    and not _proved_after(inc, candidate)):
                 prior = candidate
                 break
     if prior is not None:

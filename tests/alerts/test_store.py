@@ -138,6 +138,38 @@ def test_day_by_day_runs_find_what_one_full_run_finds(engine: sa.Engine) -> None
     assert _comparable(engine) == whole
 
 
+def _ramp_then_runaway(cid: str) -> list[dict]:
+    """A campaign whose spend ran to 2.7x its usual on day 40 (under the 2.8x line: a lead)
+    and to 4x on day 41, its clicks with it and its conversions and revenue at their usual."""
+    return campaign(cid, "facebook", 44, bad={
+        40: {"cost": 2700.0, "clicks": 2700, "impressions": 135_000},
+        41: {"cost": 4000.0, "clicks": 4000, "impressions": 200_000}})
+
+
+def test_a_runaway_after_a_day_of_a_lead_is_its_own_alert_dated_from_its_day(
+        engine: sa.Engine) -> None:
+    # The 4x day is proved by its own day, after the lead: the graded alert is dated from it,
+    # not from the day before (which stays a lead of its own).
+    insert(engine, _ramp_then_runaway("FACEBOOK_ramp0001"))
+    detect(engine, since=FAR_PAST)
+    got = [(a["date"], a["last_seen"], a["severity"])
+           for a in alerts(engine, campaign_id="FACEBOOK_ramp0001", alert_type="cost_spike")]
+    assert got == [(day(40), day(40), "low"), (day(41), day(41), "critical")]
+
+
+def test_day_by_day_runs_keep_a_lead_and_the_runaway_after_it_apart(engine: sa.Engine) -> None:
+    insert(engine, _ramp_then_runaway("FACEBOOK_ramp0002"))
+    detect(engine, since=FAR_PAST)
+    whole = _comparable(engine)
+    spikes = [a for a in whole if a[:2] == ("cost_spike", "FACEBOOK_ramp0002")]
+    assert [a[3] for a in spikes] == [day(40), day(41)]
+    with engine.begin() as conn:
+        conn.execute(sa.delete(Alert))
+    for i in range(38, 44):
+        detect(engine, since=day(i), until=day(i))
+    assert _comparable(engine) == whole
+
+
 def test_incremental_and_full_runs_agree_on_a_worsening_incident(engine: sa.Engine) -> None:
     # ROI 5 falls to 1.8 (under 60 % of its baseline, still above the 1.5 line), then to 0.5
     # (under the line): the alert shows the worst day, with that day's threshold.
