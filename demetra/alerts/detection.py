@@ -1231,9 +1231,13 @@ def _proved_apart(rec: dict, current: list[tuple[dt.date, dict]]) -> bool:
 
 
 def _merge(rule: str, key: str, days: list[tuple[dt.date, dict]]) -> dict:
+    # The worst day as the store judges a worse one (``store._is_worse``), so that daily runs
+    # show the day one full run does; an anomaly's days may be of different metrics: the most
+    # unusual.
     worse_low = rule in ("roi_drop", "low_conversion")
     pick = min if worse_low else max
-    worst_day, worst = pick(days, key=lambda d: d[1]["metric_value"] if worse_low else d[1]["deviation"])
+    worst_day, worst = pick(days, key=lambda d: d[1]["deviation" if rule == "anomaly"
+                                                  else "metric_value"])
     severity = max((r["severity"] for _, r in days), key=_SEVERITY_RANK.__getitem__)
     # The day whose data raised it: for the days of a window, the window's last day.
     seen = min(as_date(r.get("seen", d)) for d, r in days)

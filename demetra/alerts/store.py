@@ -24,6 +24,7 @@ import datetime as dt
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -92,9 +93,13 @@ def _write(conn: sa.Connection, incidents: list[dict], entity_last: dict[str, dt
     skipped, only when something was. A lost database still fails the whole run."""
     _begin(conn)
     lookback = since - dt.timedelta(days=cfg.baseline_days + 1)
-    existing = conn.execute(sa.select(*Alert.__table__.c).where(
-        Alert.alert_type.in_(RULES),
-        sa.or_(Alert.status == "open", Alert.last_seen >= lookback))).all()
+    # Kept as they are written: two incidents of one run may continue one alert (days that
+    # a window proved on either side of a day an earlier run had written), and the second
+    # must add to what the first wrote, not to what was there before.
+    existing = [SimpleNamespace(**r._mapping) for r in conn.execute(
+        sa.select(*Alert.__table__.c).where(
+            Alert.alert_type.in_(RULES),
+            sa.or_(Alert.status == "open", Alert.last_seen >= lookback)))]
     by_key = {a.alert_key: a for a in existing}
     by_entity: dict[tuple[str, str], list] = {}
     for a in existing:
@@ -203,6 +208,7 @@ def _write_one(conn: sa.Connection, inc: dict, label: str, by_key: dict, by_enti
                 report.resolved += 1
             else:
                 report.updated += 1
+            vars(prior).update(values)
         return None
     return dict(
         alert_type=rule, severity=inc["severity"], channel=worst["channel"], message=text,
