@@ -29,7 +29,7 @@ each of its days a breach day, so the incident is dated from the window's first 
   its day-to-day changes does not hold it); within one such swing under the line,
   and a spike against the last days' spend too, a lead, as is a day past the line of the last
   days' spend where a budget cut holds that under the median (which reaches the cut a week
-  late); when the outcome kept pace with the
+  late; its swing is measured from that level too); when the outcome kept pace with the
   spend (``_pace_evidence``: likelier bought at the rate the campaign's own history shows
   for more spend, ``_elasticity``, than held at its usual level) it is a budget change,
   severity low, and so where its count is too small to show a runaway at all (a day of 2
@@ -927,7 +927,14 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         own_spread[maybe] = np.fmin(own_spread[maybe], _trailing_quantiles(
             frame, "_log_cost_change", w, maybe)[1] / np.sqrt(2.0))
         own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
-        own_z = (log_own - own_med) / own_spread
+        # Against the level of the last days where a budget cut holds it under the median
+        # (as the line above): the level a spike rises from is the budget set since.
+        before = np.vstack([np.where(pos >= j, np.concatenate([np.full(j, np.nan), log_own[:-j]]),
+                                     np.nan) for j in range(1, _RECENT_DAYS + 1)])
+        full_rows = np.isfinite(before).all(axis=0)
+        recent_own = np.full(n, np.nan)
+        recent_own[full_rows] = np.median(before[:, full_rows], axis=0)
+        own_z = (log_own - np.fmin(own_med, recent_own)) / own_spread
         near = np.exp(-np.minimum(own_spread, np.log(2.0)))
         spike = (enough & (med_cost > 0) & (own_z > sens)
                  & (cost > np.fmin(line, last_line * near)))

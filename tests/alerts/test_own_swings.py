@@ -1,8 +1,8 @@
 """Alerts judged against the campaign's own swings (issue 14): order values weigh as much as
 they are steady, a spend spike is judged net of the raises its peers shared, the second
 day of a raise its results kept up with is the new budget, a spike days after a budget
-cut is told against the cut budget, and one on a budget stepped up weeks ago against the
-campaign's day-to-day changes.
+cut is told against the cut budget (its line and its level), and one on a budget stepped up
+weeks ago against the campaign's day-to-day changes.
 
 Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (see conftest).
 """
@@ -98,6 +98,24 @@ def test_a_spike_days_after_a_budget_cut_is_told_against_the_cut_budget(
     spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_cutbudg1")
     assert [(a["date"], a["severity"]) for a in spikes] == [(day(40), "low")]
     assert alerts(engine, alert_type="cost_spike", campaign_id="TIKTOK_steadybud") == []
+
+
+def test_a_spike_after_a_cut_is_judged_against_the_cut_budgets_level(engine: sa.Engine) -> None:
+    # Spend that swings by a fifth a day about $1,000, cut to $350 four days ago; day 44
+    # spends $1,100 with the conversions of a $350 day. Against the two weeks' median (still
+    # the old budget) that is one swing; against the budget set since, three times it: a lead.
+    rng = np.random.default_rng(5)
+    rows = campaign("FACEBOOK_cutswing", "facebook", 45)
+    for i, row in enumerate(rows):
+        level = 350.0 if 40 <= i < 44 else 1000.0
+        cost = 1100.0 if i == 44 else round(level * float(rng.lognormal(0.0, 0.2)), 2)
+        row.update(cost=cost, clicks=round(cost), impressions=round(50 * cost),
+                   conversions=17.0 if i == 44 else round(cost / 20.0),
+                   revenue=850.0 if i == 44 else round(cost * 2.5, 2))
+    insert(engine, rows)
+    detect(engine, since=FAR_PAST)
+    spikes = alerts(engine, alert_type="cost_spike", campaign_id="FACEBOOK_cutswing")
+    assert [(a["date"], a["severity"]) for a in spikes] == [(day(44), "low")]
 
 
 def test_a_spike_on_a_budget_stepped_up_two_weeks_ago_is_graded(engine: sa.Engine) -> None:
