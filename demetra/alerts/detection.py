@@ -626,7 +626,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                                                      np.nan_to_num(usual))) > -_HELD_Z
             return np.where(np.isfinite(usual) & np.isfinite(got), held, ~(has_rev | has_conv))
 
-    def _pace_evidence() -> tuple[np.ndarray, np.ndarray]:
+    def _pace_evidence() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Of the two explanations of the day's outcome (revenue in orders, else results),
         the spend buying more or the outcome staying at its usual level (what the median
         day's spend buys at the baseline rate): which is the likelier under Poisson counts,
@@ -634,9 +634,10 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         ratio to the median to the power of its own elasticity, ``_elasticity``, as a
         campaign that saturates gains less from each extra dollar): True where the outcome
         kept pace (a budget change). And where its count is too small to tell even a
-        proportional rise from none by ``_RUNAWAY_ODDS``: a runaway not shown. Both False
-        where the entity tracks neither or has no usual level (no results to a CPA): judged
-        on its spend alone."""
+        proportional rise from none by ``_RUNAWAY_ODDS``: a runaway not shown. And where it
+        kept pace by those odds: a budget shown (``_recent_spend``). All False where the
+        entity tracks neither or has no usual level (no results to a CPA): judged on its
+        spend alone."""
         got, spent, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = cost / med_cost
@@ -644,7 +645,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             llr = got * np.log(paced / usual) - (paced - usual)
             full = got * np.log(ratio) - usual * (ratio - 1.0)
         kept = np.isfinite(llr) & (paced > usual) & (llr > 0)
-        return kept, np.isfinite(full) & (ratio > 1.0) & (full > -np.log(_RUNAWAY_ODDS))
+        return (kept, np.isfinite(full) & (ratio > 1.0) & (full > -np.log(_RUNAWAY_ODDS)),
+                kept & (llr > np.log(_RUNAWAY_ODDS)))
 
     def _elasticity(got: np.ndarray, spent: np.ndarray, unknown: float = 1.0) -> np.ndarray:
         """How the outcome has followed the spend over the campaign's last
@@ -664,7 +666,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
                         np.clip(slope, 0.0, 1.0), unknown)
 
-    def _recent_spend(kept: np.ndarray) -> np.ndarray:
+    def _recent_spend(followed: np.ndarray) -> np.ndarray:
         """The median spend of the ``_RECENT_DAYS`` rows before each, where all of them spent
         (NaN otherwise): a budget raised a few days ago is the level its days are spent at,
         which the median of two weeks reaches only a week later. A day within the factor of
@@ -677,11 +679,12 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         recent = np.full(n, np.nan)
         full_rows = np.isfinite(stacked).all(axis=0)
         recent[full_rows] = np.median(stacked[:, full_rows], axis=0)
-        # Yesterday's spend is the budget already when yesterday's outcome followed it
-        # (``kept``: likelier bought than held, ``_pace_evidence``): the second day of a
-        # raise its results kept up with.
-        followed = (pos >= 1) & np.concatenate([[False], kept[:-1]])
-        return np.fmax(recent, np.where(followed, prev[0], np.nan))
+        # Yesterday's spend is the budget already when yesterday's outcome followed it by
+        # odds of _RUNAWAY_ODDS (``_pace_evidence``): the second day of a raise its results
+        # kept up with. Merely likelier (4 orders where 2 are usual, at twice the spend) is
+        # no budget the next day's spend is judged against.
+        budget = (pos >= 1) & np.concatenate([[False], followed[:-1]])
+        return np.fmax(recent, np.where(budget, prev[0], np.nan))
 
     def _peers_spend(rows: np.ndarray) -> np.ndarray:
         """For ``rows``, how far their peers' spend stood above its own usual that day (the
@@ -905,8 +908,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         # The outcome tells a budget change from a runaway bid: one whose outcome kept pace
         # with its spend is the budget at work, a lead; so is one whose outcome is too small
         # a count to tell.
-        kept, unproved = _pace_evidence()
-        recent_line = cfg.cost_spike_factor * _recent_spend(kept)
+        kept, unproved, followed = _pace_evidence()
+        recent_line = cfg.cost_spike_factor * _recent_spend(followed)
         last_line = np.where(np.isfinite(recent_line), recent_line, line)
         frame["_log_cost_own"] = _own_log_cost(frame, cost, peer_group, w)
         # Judged only where a spike can be (``near`` is never under a half): a few rows in

@@ -82,6 +82,23 @@ def test_the_second_day_of_a_raise_the_results_kept_up_with_is_no_graded_spike(
 
 
 
+def test_a_raise_too_few_orders_could_show_is_no_budget_for_the_next_day(
+        engine: sa.Engine) -> None:
+    # A $250-a-day campaign of about 2 orders a day: day 40 spends twice that and brings 4
+    # orders (odds under 2:1 that they followed the spend), day 41 spends 4.4x its usual with
+    # 3 orders. Day 40 does not make $500 the budget: day 41 is a runaway, graded.
+    small = {"cost": 250.0, "clicks": 250, "impressions": 12_500, "conversions": 2.2,
+             "revenue": 132.0}
+    bad = {40: {"cost": 500.0, "clicks": 500, "impressions": 25_000, "conversions": 4.0,
+                "revenue": 240.0},
+           41: {"cost": 1100.0, "clicks": 1100, "impressions": 55_000, "conversions": 3.0,
+                "revenue": 180.0}}
+    insert(engine, campaign("YOUTUBE_ramp0001", "youtube", 42, level=small, bad=bad))
+    detect(engine, since=FAR_PAST)
+    spikes = alerts(engine, alert_type="cost_spike", campaign_id="YOUTUBE_ramp0001")
+    assert [(a["date"], a["severity"] != "low") for a in spikes] == [(day(41), True)]
+
+
 def test_a_spike_days_after_a_budget_cut_is_told_against_the_cut_budget(
         engine: sa.Engine) -> None:
     # The budget fell from $1,000 to $600 four days ago; day 40 spends $1,800 with the
