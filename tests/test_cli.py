@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.imported import real_export
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -170,8 +172,7 @@ def test_budget_on_an_empty_database_says_why(tmp_path) -> None:
 
 # -- accounts that do not track revenue (budget and recommend) ---------------------------------
 
-REAL_EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "real-exports"
-LEAD_GEN_EXPORT = REAL_EXPORTS / "08_meta_api_movexercise8_daily_ad_level.csv"
+LEAD_GEN_EXPORT = "08_meta_api_movexercise8_daily_ad_level.csv"
 # A claim of a return: an ROI, a revenue figure, "returned", a loss, break-even.
 REVENUE_CLAIM = re.compile(r"\bROI\b|\bROAS\b|revenue [$\d]|\$[\d,.]+ (?:of )?revenue|"
                            r"\breturned\b|stops a loss|break-even", re.I)
@@ -229,12 +230,10 @@ def test_budget_and_recommend_on_a_lead_gen_account_speak_of_results(db_url: str
 
 
 def test_the_real_lead_gen_export_gets_no_revenue_or_roi_claims(tmp_path) -> None:
-    if not LEAD_GEN_EXPORT.exists():
-        pytest.skip(f"the real exports are not here ({REAL_EXPORTS}): the genuine lead-"
-                    "generation account cannot be tried")
+    export = real_export(LEAD_GEN_EXPORT)
     url = f"sqlite:///{tmp_path / 'leads.db'}"
     imported = run("import", "--platform", "generic", "--channel", "facebook",
-                   str(LEAD_GEN_EXPORT), url=url)
+                   str(export), url=url)
     assert imported.returncode == 0, imported.stderr
     assert "spend stored 56,176.21" in imported.stdout
     out = run("budget", "--json", url=url)

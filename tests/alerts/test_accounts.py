@@ -35,10 +35,9 @@ from tests.alerts.helpers import (
     insert,
     paused,
 )
+from tests.imported import real_export
 
 ROOT = Path(__file__).resolve().parents[2]
-# The corpus of genuine exports lives beside the repository (as for tests/ingest); never copied.
-REAL_EXPORTS = Path(__file__).resolve().parents[2].parent / "shared" / "real-exports"
 CFG = AlertSettings()
 SPIKE = BAD_DAYS["cost_spike"]  # spend 3x ($3,000 against $1,000), clicks and revenue with it
 
@@ -370,10 +369,7 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_the_07b_export_imports_and_alerts_run_to_the_end(db_url: str, engine: sa.Engine) -> None:
-    path = REAL_EXPORTS / "07b_credibility_daily.csv"
-    if not path.is_file():
-        pytest.skip(f"{path} is not here: the genuine exports live in ../shared/real-exports/ "
-                    "beside the repository (CI has them)")
+    path = real_export("07b_credibility_daily.csv")
     imported = _cli(db_url, "import", str(path), "--platform", "generic", "--channel", "facebook")
     assert imported.returncode == 0, imported.stderr
     out = _cli(db_url, "alerts", "--since", "2025-01-01")
