@@ -48,7 +48,8 @@ days after a promotion inflated the baselines) is no incident of each campaign, 
 campaign collapsing among steady mates still is.
 
 Evidence that reaches a lead but not proof (``_evidence_thresholds``) is an alert of severity
-low. Proof (a graded alert) must also hold for the window that weighs most
+low. Proof (a graded alert) must also hold, for the window that weighs most (the largest
+likelihood ratio) or for the shortest that reaches a lead, each on its own days,
 
 * against the entity's own overdispersion (``_dispersion``: a negative-binomial α of each day
   against its own trailing baseline over ``_DISPERSION_WINDOWS`` baselines of days, at least
@@ -73,9 +74,7 @@ beside. Campaigns are named in messages by their names (``campaign_labels``).
 Consecutive breach days are one incident, but for days proved by a window that starts after
 days of a lead (a dip, then a collapse; a spend ramp under the line, then a runaway): those
 are an incident of their own, dated from the first day of the window that proved it, beside
-the lead's (``_proved_apart``). A graded day is proved by the window of the most weight
-ending on it or by the shortest that proves a drop. ``detect`` hands the incidents of its
-window to
+the lead's (``_proved_apart``). ``detect`` hands the incidents of its window to
 ``demetra.alerts.store``, which keeps one alert per incident (see there). This module imports
 scipy (the Poisson and normal tails): the package loads it only when detection runs.
 """
@@ -752,8 +751,8 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         of a window is a breach day, with the numbers of the earliest row whose window
         holds it. ``value`` maps the window's sums of num and den (``shown_den``, when the
         metric shown is not the one tested) to the metric; ``usual_den``: of each row's den,
-        what the usual day's spend (the median) would have bought (see the proof below);
-        ``limit`` the
+        what the proof counts (beyond the usual day's spend, at the campaign's own returns:
+        see the proof below); ``limit`` the
         window's first row and the metric to the threshold shown, ``shortfall`` the first
         row to the money of each row. The deviation that grades severity: the window's
         Poisson tail as a z (``tail``) or its shortfall in spreads (``z``)."""
