@@ -640,18 +640,19 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         got, spent, usual = _outcome_and_usual()
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = cost / med_cost
-            paced = usual * ratio ** _elasticity(got, spent)
+            paced = usual * ratio ** np.where(np.isnan(elasticity), 1.0, elasticity)
             llr = got * np.log(paced / usual) - (paced - usual)
             full = got * np.log(ratio) - usual * (ratio - 1.0)
         kept = np.isfinite(llr) & (paced > usual) & (llr > 0)
         return (kept, np.isfinite(full) & (ratio > 1.0) & (full > -np.log(_RUNAWAY_ODDS)),
                 kept & (llr > np.log(_RUNAWAY_ODDS)))
 
-    def _elasticity(got: np.ndarray, spent: np.ndarray, unknown: float = 1.0) -> np.ndarray:
+    def _elasticity(got: np.ndarray, spent: np.ndarray) -> np.ndarray:
         """How the outcome has followed the spend over the campaign's last
         ``_DISPERSION_WINDOWS`` baselines of days: the slope of log outcome on log spend, in
-        [0, 1]; ``unknown`` where its spend hardly moved (under 10 % a day): 1, proportional,
-        where that is the cautious reading (a spike whose outcome kept pace)."""
+        [0, 1]; NaN where its spend hardly moved (under 10 % a day), for each use to read as
+        is cautious there (proportional for a spike whose outcome kept pace, none for the
+        proof of a drop)."""
         valid = spending & np.isfinite(got) & (spent > 0)
         x = np.where(valid, np.log(np.where(valid, spent, 1.0)), 0.0)
         y = np.where(valid, np.log(np.where(valid, got, 0.0) + 0.5), 0.0)
@@ -663,7 +664,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
             var = sxx / k - (sx / k) ** 2
             slope = (sxy / k - sx * sy / k ** 2) / var
         return np.where((k >= _MIN_HISTORY) & (var > 0.01) & np.isfinite(slope),
-                        np.clip(slope, 0.0, 1.0), unknown)
+                        np.clip(slope, 0.0, 1.0), np.nan)
 
     def _recent_spend(followed: np.ndarray) -> np.ndarray:
         """The median spend of the ``_RECENT_DAYS`` rows before each, where all of them spent
@@ -853,13 +854,14 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
                  proof_from=np.where(covered, full(proof_from, 0), idx))
         return covered
 
+    elasticity = _elasticity(*_outcome_and_usual()[:2])
     with np.errstate(invalid="ignore"):
         # Of each row's exposure (spend, and the clicks it bought), what the proof of a drop
         # counts (``windowed``): the spend beyond the usual day's (the median before the row)
         # at the campaign's own returns, ``_elasticity``, and as buying nothing where its
         # history does not show them (a budget tripled on a campaign that always spent the
         # same: its returns are unknown, and the cautious reading is that they diminish).
-        returns = 1.0 - _elasticity(*_outcome_and_usual()[:2], unknown=0.0)
+        returns = 1.0 - np.where(np.isnan(elasticity), 0.0, elasticity)
         usual_share = np.fmin(1.0, np.divide(med_cost, cost, out=np.ones(n),
                                              where=(cost > 0) & np.isfinite(med_cost)))
         bought = usual_share ** returns
