@@ -672,19 +672,26 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         which the median of two weeks reaches only a week later. A day within the factor of
         it, whose outcome held its usual level (``_held_level``), is the new budget
         spent, not a runaway: the campaign's own drift of spend is no incident either."""
-        prev = [np.where(pos >= j, np.concatenate([np.full(j, np.nan), frame["_spend"]
-                                                   .to_numpy(float)[:-j]]), np.nan)
-                for j in range(1, _RECENT_DAYS + 1)]
-        stacked = np.vstack(prev)
-        recent = np.full(n, np.nan)
-        full_rows = np.isfinite(stacked).all(axis=0)
-        recent[full_rows] = np.median(stacked[:, full_rows], axis=0)
+        spend = frame["_spend"].to_numpy(float)
+        recent = _median_of_last(spend)
         # Yesterday's spend is the budget already when yesterday's outcome followed it by
         # odds of _RUNAWAY_ODDS (``_pace_evidence``): the second day of a raise its results
         # kept up with. Merely likelier (4 orders where 2 are usual, at twice the spend) is
         # no budget the next day's spend is judged against.
         budget = (pos >= 1) & np.concatenate([[False], followed[:-1]])
-        return np.fmax(recent, np.where(budget, prev[0], np.nan))
+        yesterday = np.where(pos >= 1, np.concatenate([[np.nan], spend[:-1]]), np.nan)
+        return np.fmax(recent, np.where(budget, yesterday, np.nan))
+
+    def _median_of_last(values: np.ndarray) -> np.ndarray:
+        """The median of the ``_RECENT_DAYS`` rows of the same group before each row, where
+        all of them hold a value (NaN otherwise)."""
+        stacked = np.vstack([np.where(pos >= j, np.concatenate([np.full(j, np.nan),
+                                                                values[:-j]]), np.nan)
+                             for j in range(1, _RECENT_DAYS + 1)])
+        out = np.full(n, np.nan)
+        full_rows = np.isfinite(stacked).all(axis=0)
+        out[full_rows] = np.median(stacked[:, full_rows], axis=0)
+        return out
 
     def _peers_spend(rows: np.ndarray) -> np.ndarray:
         """For ``rows``, how far their peers' spend stood above its own usual that day (the
@@ -933,12 +940,7 @@ def evaluate(frame: pd.DataFrame, cfg: AlertSettings) -> pd.DataFrame:
         own_spread = np.maximum(np.nan_to_num(own_spread, nan=np.inf), 0.05)
         # Against the level of the last days where a budget cut holds it under the median
         # (as the line above): the level a spike rises from is the budget set since.
-        before = np.vstack([np.where(pos >= j, np.concatenate([np.full(j, np.nan), log_own[:-j]]),
-                                     np.nan) for j in range(1, _RECENT_DAYS + 1)])
-        full_rows = np.isfinite(before).all(axis=0)
-        recent_own = np.full(n, np.nan)
-        recent_own[full_rows] = np.median(before[:, full_rows], axis=0)
-        own_z = (log_own - np.fmin(own_med, recent_own)) / own_spread
+        own_z = (log_own - np.fmin(own_med, _median_of_last(log_own))) / own_spread
         near = np.exp(-np.minimum(own_spread, np.log(2.0)))
         spike = (enough & (med_cost > 0) & (own_z > sens)
                  & (cost > np.fmin(line, last_line * near)))
